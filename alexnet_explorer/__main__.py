@@ -1,0 +1,177 @@
+"""Command line: ``python -m alexnet_explorer train`` reproduces the chapter's training and printout."""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from typing import TextIO
+
+from .config import DEVICES, PRESETS, SCHEDULES, RunConfig
+from .data import CorruptDataError, DataUnavailableError, load_fashion_mnist
+from .events import Ended, EpochEnd, Event, Progress, Started, Step, summary_lines
+from .model import ACTIVATIONS, INITS, POOLINGS
+from .runs import CheckpointError, RunDir, RunRecorder
+from .train import resolve_device, train
+
+# Flags that map one-to-one onto RunConfig fields (flag name = field name with dashes).
+CONFIG_FLAGS = {
+    "epochs": int, "lr": float, "momentum": float, "weight_decay": float, "batch_size": int, "resize": int,
+    "activation": str, "pooling": str, "dropout": float, "init": str, "label_smoothing": float,
+    "schedule": str, "warmup_epochs": float, "limit_train": int, "limit_test": int, "seed": int, "device": str,
+}
+CHOICES = {"activation": ACTIVATIONS, "pooling": POOLINGS, "init": INITS, "schedule": SCHEDULES}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m alexnet_explorer", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    run = commands.add_parser("train", help="train AlexNet on Fashion-MNIST and print the chapter's lines")
+    run.add_argument("--preset", choices=sorted(PRESETS), default="book",
+                     help="starting configuration; other flags override it (default: book)")
+    for name, kind in CONFIG_FLAGS.items():
+        flag = "--" + name.replace("_", "-")
+        alias = ["--resize"] if name == "resize" else []
+        run.add_argument(*([flag] if not alias else alias), dest=name, type=kind, choices=CHOICES.get(name),
+                         help=f"default: from the preset{' (' + ', '.join(DEVICES) + ' or cuda:N)' if name == 'device' else ''}")
+    run.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                     help="random flips and shifts of the training images")
+    run.add_argument("--data-root", help="folder with the four Fashion-MNIST IDX files (used alone)")
+    run.add_argument("--run-dir", help="write config, metrics, status, checkpoints and filters to this folder")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the run in --run-dir from its last checkpoint (its saved configuration is used)")
+    run.add_argument("--dry-run", action="store_true", help="one short epoch on a few images: checks the machinery")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The preset with every given flag applied on top."""
+    changes = {name: getattr(args, name) for name in [*CONFIG_FLAGS, "augment"] if getattr(args, name) is not None}
+    config = PRESETS[args.preset].replace(**changes)
+    if args.dry_run:
+        config = config.replace(epochs=1, limit_train=2 * config.batch_size, limit_test=config.batch_size)
+    return config
+
+
+class ConsoleReport:
+    """Prints training events the way the chapter does, with a progress bar per epoch."""
+
+    def __init__(self, out: TextIO = sys.stdout, err: TextIO = sys.stderr):
+        self.out, self.err = out, err
+        self.live = err.isatty()
+        self.epochs = 0
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Started):
+            self.epochs = event.epochs
+            resumed = f" (resuming at epoch {event.start_epoch + 1})" if event.start_epoch else ""
+            print(f"training on {event.device}{resumed}", file=self.out, flush=True)
+        elif isinstance(event, Step) and self.live:
+            self._bar(event.epoch, event.batch / event.batches, "\r")
+        elif isinstance(event, Progress) and not self.live:
+            epoch = int(event.epoch - 1e-9)
+            self._bar(epoch, event.epoch - epoch, "\n", f" loss {event.train_loss:.3f} acc {event.train_acc:.3f}")
+        elif isinstance(event, EpochEnd):
+            if self.live:
+                self.err.write("\r\033[K")
+            print(f"epoch {event.epoch}/{self.epochs}: loss {event.train_loss:.3f}, train acc "
+                  f"{event.train_acc:.3f}, test acc {event.test_acc:.3f}, {event.examples_per_sec:.1f} "
+                  f"examples/sec, {event.elapsed:.0f}s elapsed", file=self.out, flush=True)
+        elif isinstance(event, Ended):
+            if event.status == "stopped":
+                print(f"stopped at epoch {event.epoch:.2f}; the checkpoint is saved", file=self.out)
+            for line in summary_lines(event):
+                print(line, file=self.out, flush=True)
+
+    def _bar(self, epoch: int, fraction: float, end: str, suffix: str = "") -> None:
+        filled = round(30 * fraction)
+        self.err.write(f"{'' if end == chr(10) else end}epoch {epoch + 1}/{self.epochs} "
+                       f"[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%}{suffix}"
+                       f"{end if end == chr(10) else ''}")
+        self.err.flush()
+
+
+def explain_failure(error: BaseException) -> str:
+    """A plain-words reason for a failed run, with what to try."""
+    text = str(error)
+    if isinstance(error, MemoryError) or "out of memory" in text.lower() or "can't allocate" in text:
+        return ("The device ran out of memory. Try a smaller batch size or a smaller input size "
+                f"(details: {text.splitlines()[0] if text else type(error).__name__})")
+    if isinstance(error, (DataUnavailableError, CorruptDataError, CheckpointError, ValueError)):
+        return text
+    return f"Training failed: {type(error).__name__}: {text}"
+
+
+def prepare_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[RunConfig, RunDir | None, dict | None]:
+    """Configuration, run directory and checkpoint to resume from, or a parser error."""
+    if args.run_dir is None:
+        if args.resume:
+            parser.error("--resume needs --run-dir (the folder of the run to continue)")
+        return config_from_args(args), None, None
+    run = RunDir(args.run_dir)
+    if run.config_path.exists():
+        if not args.resume:
+            parser.error(f"{run.path} already holds a run: add --resume to continue it, or choose a new folder")
+        config = run.read_config()
+        return config, run, run.load_checkpoint() if run.has_checkpoint() else None
+    config = config_from_args(args)
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.write_config(config)
+    return config, run, None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config, run, resume = prepare_run(args, parser)
+        resolve_device(config.device)
+    except (ValueError, CheckpointError) as error:
+        parser.error(str(error))
+
+    stop_requested = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    listeners = [ConsoleReport()]
+    if run is not None:
+        run.stop_path.unlink(missing_ok=True)
+        listeners.append(RunRecorder(run, pid=os.getpid()))
+        run.write_status("running", pid=os.getpid())
+
+    def emit(event: Event) -> None:
+        for listener in listeners:
+            listener(event)
+
+    def should_stop() -> bool:
+        return stop_requested or (run is not None and run.stop_path.exists())
+
+    try:
+        data = load_fashion_mnist(args.data_root)
+        ended = train(config, data, emit, should_stop, resume)
+    except Exception as error:  # every failure ends as a status and one message, never a traceback
+        message = explain_failure(error)
+        if run is not None:
+            run.write_status("failed", error=message, pid=os.getpid())
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    finally:
+        if run is not None:
+            run.stop_path.unlink(missing_ok=True)
+    return 0 if ended.status == "finished" else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The chapter's slimmed AlexNet as one declarative ``nn.Sequential`` with named layers."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+MIN_INPUT_SIZE = 65
+ACTIVATIONS = ("relu", "sigmoid")
+POOLINGS = ("max", "avg")
+INITS = ("xavier", "kaiming", "pytorch-default")
+CONV_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
+FC_LAYERS = ("fc6", "fc7", "fc8")
+
+
+def _conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def feature_side(input_size: int) -> int:
+    """Spatial side of the last pooling layer's output for a square input of this size."""
+    side = _conv_out(input_size, 11, stride=4, padding=1)  # conv1
+    side = _conv_out(side, 3, stride=2)                    # pool1
+    side = _conv_out(side, 3, stride=2)                    # pool2 (conv2..5 keep the size)
+    return _conv_out(side, 3, stride=2)                    # pool5
+
+
+def check_input_size(input_size: int) -> None:
+    """Raise ValueError when the network cannot take a square input of this size."""
+    if input_size < MIN_INPUT_SIZE:
+        raise ValueError(
+            f"input size {input_size} is too small for AlexNet: the smallest size is {MIN_INPUT_SIZE} "
+            f"(three 3x3 stride-2 poolings after the 11x11 stride-4 convolution need at least that)"
+        )
+
+
+def alexnet(
+    input_size: int = 224,
+    activation: str = "relu",
+    pooling: str = "max",
+    dropout: float = 0.5,
+    init: str = "xavier",
+    num_classes: int = 10,
+) -> nn.Sequential:
+    """Build the d2l AlexNet for 1-channel square inputs of ``input_size`` pixels."""
+    check_input_size(input_size)
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, not {activation!r}")
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}")
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(INITS)}, not {init!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), not {dropout}")
+
+    act = nn.ReLU if activation == "relu" else nn.Sigmoid
+    pool = nn.MaxPool2d if pooling == "max" else nn.AvgPool2d
+    flat = 256 * feature_side(input_size) ** 2
+    net = nn.Sequential(OrderedDict([
+        ("conv1", nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1)), ("act1", act()),
+        ("pool1", pool(kernel_size=3, stride=2)),
+        ("conv2", nn.Conv2d(96, 256, kernel_size=5, padding=2)), ("act2", act()),
+        ("pool2", pool(kernel_size=3, stride=2)),
+        ("conv3", nn.Conv2d(256, 384, kernel_size=3, padding=1)), ("act3", act()),
+        ("conv4", nn.Conv2d(384, 384, kernel_size=3, padding=1)), ("act4", act()),
+        ("conv5", nn.Conv2d(384, 256, kernel_size=3, padding=1)), ("act5", act()),
+        ("pool5", pool(kernel_size=3, stride=2)),
+        ("flatten", nn.Flatten()),
+        ("fc6", nn.Linear(flat, 4096)), ("act6", act()), ("drop6", nn.Dropout(p=dropout)),
+        ("fc7", nn.Linear(4096, 4096)), ("act7", act()), ("drop7", nn.Dropout(p=dropout)),
+        ("fc8", nn.Linear(4096, num_classes)),
+    ]))
+    initialize(net, init)
+    return net
+
+
+def initialize(net: nn.Module, init: str) -> None:
+    """Re-initialise conv and linear weights the way the chapter does (xavier) or an alternative."""
+    if init == "pytorch-default":
+        return
+    for module in net.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            if init == "xavier":
+                nn.init.xavier_uniform_(module.weight)  # as d2l's init_cnn; biases keep PyTorch's default
+            else:
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+
+
+def layer_output_shapes(net: nn.Sequential, input_size: int) -> list[tuple[str, tuple[int, ...]]]:
+    """Name and output shape (without batch) of every layer for one input of this size."""
+    shapes = []
+    x = torch.zeros(1, 1, input_size, input_size, device=next(net.parameters()).device)
+    with torch.no_grad():
+        for name, layer in net.named_children():
+            x = layer(x)
+            shapes.append((name, tuple(x.shape[1:])))
+    return shapes
+
+
+def count_parameters(net: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in net.parameters() if p.requires_grad)

@@ -1,0 +1,205 @@
+"""Run directories: configuration, metrics, status, checkpoints and conv1 snapshots on disk."""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .config import RunConfig
+from .events import Ended, EpochEnd, Event, Started, to_record
+from .train import CHECKPOINT_FORMAT, build_model
+
+RUNS_ENV = "ALEXNET_EXPLORER_RUNS"
+STATES = ("queued", "running", "finished", "stopped", "failed")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, damaged, or not one of ours."""
+
+
+def runs_root() -> Path:
+    """The folder holding every run: $ALEXNET_EXPLORER_RUNS, or ./runs."""
+    return Path(os.environ.get(RUNS_ENV, "runs"))
+
+
+def write_atomically(path: Path, write: Any) -> None:
+    """Write through a temporary file and rename it, so readers never see a half-written file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Load one of our checkpoints safely (weights_only) onto the CPU, or raise CheckpointError saying why."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"there is no checkpoint at {path}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
+        # PyTorch's own text suggests weights_only=False, which we never do: say it plainly instead.
+        raise CheckpointError(f"{path} is damaged or is not an AlexNet Explorer checkpoint "
+                              f"({type(error).__name__}); it was not loaded") from error
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is a PyTorch file but not an AlexNet Explorer checkpoint")
+    try:
+        RunConfig.from_dict(checkpoint["config"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path} holds an unusable configuration ({error})") from error
+    return checkpoint
+
+
+def model_from_checkpoint(checkpoint: dict) -> tuple[nn.Sequential, RunConfig]:
+    """The trained network (on the CPU, in eval mode) and its configuration from a loaded checkpoint."""
+    config = RunConfig.from_dict(checkpoint["config"])
+    net = build_model(config)
+    try:
+        net.load_state_dict(checkpoint["model"])
+    except (RuntimeError, KeyError) as error:
+        raise CheckpointError(f"the checkpoint's weights do not fit its network ({str(error).splitlines()[0]})") from error
+    return net.eval(), config
+
+
+class RunDir:
+    """One run's folder: config.json, metrics.jsonl, status.json, checkpoint.pt and filters/epoch_NNN.pt."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.config_path = self.path / "config.json"
+        self.metrics_path = self.path / "metrics.jsonl"
+        self.status_path = self.path / "status.json"
+        self.checkpoint_path = self.path / "checkpoint.pt"
+        self.filters_dir = self.path / "filters"
+        self.stop_path = self.path / "STOP"
+        self.log_path = self.path / "train.log"
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @classmethod
+    def create(cls, root: str | Path, config: RunConfig, label: str = "run") -> RunDir:
+        """A new, uniquely named run folder with its configuration written and status 'queued'."""
+        root = Path(root)
+        root.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "run"
+        for n in range(1000):
+            path = root / f"{stamp}-{slug}" if n == 0 else root / f"{stamp}-{slug}-{n}"
+            try:
+                path.mkdir()
+                break
+            except FileExistsError:
+                continue
+        run = cls(path)
+        run.write_config(config)
+        run.write_status("queued")
+        return run
+
+    def write_config(self, config: RunConfig) -> None:
+        write_atomically(self.config_path, lambda p: p.write_text(json.dumps(config.to_dict(), indent=2)))
+
+    def read_config(self) -> RunConfig:
+        """The run's configuration; ValueError if the file is missing or not a configuration."""
+        try:
+            return RunConfig.from_dict(json.loads(self.config_path.read_text()))
+        except (OSError, json.JSONDecodeError, TypeError, ValueError) as error:
+            raise ValueError(f"{self.config_path} is not a usable run configuration ({error})") from error
+
+    def write_status(self, state: str, **details: Any) -> None:
+        """Replace status.json with a state (one of STATES) and details such as pid or error."""
+        assert state in STATES, state
+        record = {"state": state, "updated": time.time(), **details}
+        write_atomically(self.status_path, lambda p: p.write_text(json.dumps(record)))
+
+    def read_status(self) -> dict:
+        """The last written status; a missing or unreadable file reads as failed with a reason."""
+        try:
+            return json.loads(self.status_path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            return {"state": "failed", "error": f"the run's status file cannot be read ({error})"}
+
+    def append_event(self, record: dict) -> None:
+        """Append one event as a JSON line and flush it, so live readers see it at once."""
+        with open(self.metrics_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+
+    def read_events(self) -> list[dict]:
+        """All complete events so far (a line still being written is left for the next read)."""
+        try:
+            lines = self.metrics_path.read_text().splitlines(keepends=True)
+        except OSError:
+            return []
+        events = []
+        for line in lines:
+            if not line.endswith("\n"):
+                break
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return events
+
+    def save_checkpoint(self, checkpoint: dict) -> None:
+        """Replace the run's one checkpoint atomically (keeps disk use to one checkpoint per run)."""
+        write_atomically(self.checkpoint_path, lambda p: torch.save(checkpoint, p))
+
+    def load_checkpoint(self) -> dict:
+        return load_checkpoint(self.checkpoint_path)
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint_path.is_file()
+
+    def save_filters(self, epoch: int, conv1: torch.Tensor) -> None:
+        """Keep conv1's weights after an epoch (epoch 0: the random init) to replay their evolution."""
+        self.filters_dir.mkdir(exist_ok=True)
+        write_atomically(self.filters_dir / f"epoch_{epoch:03d}.pt", lambda p: torch.save(conv1, p))
+
+    def filter_epochs(self) -> list[int]:
+        """Epochs with a saved conv1 snapshot, in order."""
+        return sorted(int(p.stem.split("_")[1]) for p in self.filters_dir.glob("epoch_*.pt"))
+
+    def load_filters(self, epoch: int) -> torch.Tensor:
+        """conv1's weights (96×1×11×11) after an epoch."""
+        path = self.filters_dir / f"epoch_{epoch:03d}.pt"
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # any unreadable snapshot is reported the same way
+            raise CheckpointError(f"{path} cannot be read ({error})") from error
+
+
+class RunRecorder:
+    """Listens to training events and writes them into a run directory."""
+
+    def __init__(self, run: RunDir, **status_details: Any):
+        self.run = run
+        self.status_details = status_details
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "step":
+            return
+        self.run.append_event(to_record(event))
+        if isinstance(event, Started):
+            if event.start_epoch == 0 and event.conv1 is not None:
+                self.run.save_filters(0, event.conv1)
+            self.run.write_status("running", device=event.device, started=event.time, **self.status_details)
+        elif isinstance(event, EpochEnd):
+            self.run.save_filters(event.epoch, event.conv1)
+            self.run.save_checkpoint(event.checkpoint)
+        elif isinstance(event, Ended):
+            if event.checkpoint is not None:
+                self.run.save_checkpoint(event.checkpoint)
+            self.run.write_status(event.status, device=event.device, test_acc=event.test_acc,
+                                  **self.status_details)

@@ -1,0 +1,185 @@
+"""The training loop: SGD on device-resident batches, reporting through events."""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import RunConfig
+from .data import DeviceBatches, FashionMNIST, subset
+from .events import Ended, EpochEnd, Event, Progress, Started, Step
+from .model import alexnet
+
+CHECKPOINT_FORMAT = "alexnet-explorer/1"
+POINTS_PER_EPOCH = 5  # as d2l's Animator: five train-loss/acc points per epoch
+
+
+def available_devices() -> list[str]:
+    """Devices this machine can train on, best first."""
+    devices = []
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    if torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices + ["cpu"]
+
+
+def resolve_device(name: str) -> torch.device:
+    """Turn 'auto' into the best device here; refuse one this machine does not have."""
+    if name == "auto":
+        return torch.device(available_devices()[0])
+    kind = name.split(":")[0]
+    if kind not in available_devices():
+        raise ValueError(f"device {name!r} is not available on this machine (available: "
+                         f"{', '.join(available_devices())})")
+    return torch.device(name)
+
+
+def build_model(config: RunConfig) -> nn.Sequential:
+    """The network a configuration describes."""
+    return alexnet(config.resize, config.activation, config.pooling, config.dropout, config.init)
+
+
+def learning_rate(config: RunConfig, step: int, total_steps: int, steps_per_epoch: int) -> float:
+    """Learning rate at a global step: linear warm-up, then constant or cosine decay to zero."""
+    warmup = round(config.warmup_epochs * steps_per_epoch)
+    if step < warmup:
+        return config.lr * (step + 1) / warmup
+    if config.schedule == "cosine":
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return config.lr * 0.5 * (1 + math.cos(math.pi * progress))
+    return config.lr
+
+
+def evaluate(net: nn.Module, batches: DeviceBatches) -> float:
+    """Accuracy over all batches, in eval mode (dropout off); the model's mode is restored."""
+    was_training = net.training
+    net.eval()
+    correct = torch.zeros((), device=batches.device)
+    with torch.no_grad(), autocast(batches.device):
+        for x, y in batches:
+            correct += (net(prepare(x)).argmax(1) == y).sum()
+    net.train(was_training)
+    return correct.item() / len(batches.images)
+
+
+def autocast(device: torch.device) -> torch.autocast:
+    """bf16 autocast on CUDA (tensor cores); plain float32 elsewhere."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def prepare(x: torch.Tensor) -> torch.Tensor:
+    """Put a batch in the memory layout the model uses on its device."""
+    return x.contiguous(memory_format=torch.channels_last) if x.is_cuda else x
+
+
+def train(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], None] = lambda event: None,
+          should_stop: Callable[[], bool] = lambda: False, resume: dict | None = None) -> Ended:
+    """Train AlexNet as configured, emitting events; resume from a checkpoint dict if given."""
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    net = build_model(config).to(device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+        net = net.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum,
+                                weight_decay=config.weight_decay)
+    train_batches = DeviceBatches(*subset(data.train_images, data.train_labels, config.limit_train, config.seed),
+                                  config.batch_size, config.resize, device, shuffle=True, augment=config.augment,
+                                  seed=config.seed)
+    test_batches = DeviceBatches(*subset(data.test_images, data.test_labels, config.limit_test, config.seed),
+                                 config.batch_size, config.resize, device)
+    steps_per_epoch = len(train_batches)
+    total_steps = config.epochs * steps_per_epoch
+
+    start_epoch, start_batch, train_seconds = 0, 0, 0.0
+    train_loss = train_acc = test_acc = float("nan")
+    sums, count = torch.zeros(2, device=device), 0  # loss·n and correct within the epoch; n stays on the host
+    epoch_generator_state = train_batches.generator.get_state()
+    if resume is not None:
+        net.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        start_epoch, start_batch, train_seconds = resume["epoch"], resume["batch"], resume["train_seconds"]
+        sums, count = resume["sums"].to(device), resume["count"]
+        epoch_generator_state = resume["shuffle_state"]
+        torch.set_rng_state(resume["torch_state"])
+        train_loss, train_acc, test_acc = resume["metrics"]
+
+    def checkpoint(epoch: int, batch: int) -> dict:
+        return {"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "model": net.state_dict(),
+                "optimizer": optimizer.state_dict(), "epoch": epoch, "batch": batch,
+                "train_seconds": train_seconds, "sums": sums.detach().cpu(), "count": count,
+                "shuffle_state": epoch_generator_state, "torch_state": torch.get_rng_state(),
+                "metrics": [train_loss, train_acc, test_acc]}
+
+    def conv1() -> torch.Tensor:
+        return net.conv1.weight.detach().float().cpu().clone()
+
+    started = time.perf_counter()
+    first_step = start_epoch * steps_per_epoch + start_batch
+    emit(Started(str(device), config.epochs, start_epoch, steps_per_epoch, len(train_batches.images),
+                 len(test_batches.images), time.time(), conv1=conv1()))
+
+    def timing(step: int, epoch: int) -> tuple[float, float, float]:
+        """Elapsed and remaining wall time, and training examples per second (evaluation excluded)."""
+        elapsed = time.perf_counter() - started
+        remaining = elapsed / max(1, step - first_step) * (total_steps - step)
+        seen = epoch * len(train_batches.images) + count
+        return elapsed, remaining, seen / max(train_seconds, 1e-9)
+
+    points = {max(1, steps_per_epoch * k // POINTS_PER_EPOCH) for k in range(1, POINTS_PER_EPOCH + 1)}
+    net.train()
+    for epoch in range(start_epoch, config.epochs):
+        train_batches.generator.set_state(epoch_generator_state)
+        first = start_batch if epoch == start_epoch else 0
+        if first == 0:
+            sums.zero_()
+            count = 0
+        tic = time.perf_counter()
+        for i, (x, y) in enumerate(train_batches.starting_at(first), start=first):
+            step = epoch * steps_per_epoch + i
+            if should_stop():
+                train_seconds += time.perf_counter() - tic
+                if count:
+                    train_loss, train_acc = (sums / count).tolist()
+                elapsed, _, speed = timing(step, epoch)
+                return _end(emit, "stopped", step / steps_per_epoch, train_loss, train_acc, test_acc, speed,
+                            elapsed, device, checkpoint(epoch, i))
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, step, total_steps, steps_per_epoch)
+            with autocast(device):
+                logits = net(prepare(x))
+                loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                sums += torch.stack([loss.detach().float() * len(y), (logits.argmax(1) == y).sum().float()])
+            count += len(y)
+            emit(Step(epoch, i + 1, steps_per_epoch))
+            if i + 1 in points:
+                train_loss, train_acc = (sums / count).tolist()  # the only host sync of the loop
+                train_seconds += time.perf_counter() - tic
+                tic = time.perf_counter()
+                elapsed, remaining, speed = timing(step + 1, epoch)
+                emit(Progress((step + 1) / steps_per_epoch, train_loss, train_acc, speed, elapsed, remaining))
+        test_acc = evaluate(net, test_batches)
+        epoch_generator_state = train_batches.generator.get_state()
+        elapsed, remaining, speed = timing((epoch + 1) * steps_per_epoch, epoch)
+        emit(EpochEnd(epoch + 1, train_loss, train_acc, test_acc, speed, elapsed, remaining,
+                      conv1=conv1(), checkpoint=checkpoint(epoch + 1, 0)))
+    elapsed, _, speed = timing(total_steps, config.epochs - 1)
+    return _end(emit, "finished", float(config.epochs), train_loss, train_acc, test_acc, speed, elapsed, device)
+
+
+def _end(emit: Callable[[Event], None], status: str, epoch: float, loss: float, acc: float, test_acc: float,
+         speed: float, elapsed: float, device: torch.device, checkpoint: dict | None = None) -> Ended:
+    event = Ended(status, epoch, loss, acc, test_acc, speed, elapsed, str(device), checkpoint=checkpoint)
+    emit(event)
+    return event

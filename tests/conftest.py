@@ -1,0 +1,64 @@
+"""Shared fixtures: tiny Fashion-MNIST-shaped IDX files that the tests write themselves."""
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alexnet_explorer.data import DEBIAN_DIR, IDX_FILES, find_idx_files
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write a uint8 array as an IDX file (gzip'd when the name ends in .gz)."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def synthetic_split(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable 28×28 images: each class is a bright bar at its own place and angle, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count) % 10
+    rng.shuffle(labels)
+    images = rng.integers(0, 40, size=(count, 28, 28))
+    for image, label in zip(images, labels):
+        if label < 5:
+            image[4 + 4 * label: 8 + 4 * label, 3:25] = 220  # horizontal bars at five heights
+        else:
+            image[3:25, 4 + 4 * (label - 5): 8 + 4 * (label - 5)] = 220  # vertical bars at five places
+    return images.astype(np.uint8), labels.astype(np.uint8)
+
+
+def write_fixture_dataset(folder: Path, train: int = 300, test: int = 100, gz: bool = True) -> Path:
+    """Write the four IDX files of a tiny synthetic Fashion-MNIST into a folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = dict(zip(("train_images", "train_labels"), synthetic_split(train, 1)))
+    arrays.update(zip(("test_images", "test_labels"), synthetic_split(test, 2)))
+    for key, stem in IDX_FILES.items():
+        write_idx(folder / (stem + (".gz" if gz else "")), arrays[key])
+    return folder
+
+
+@pytest.fixture(scope="session")
+def fixture_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with tiny synthetic IDX files (300 train, 100 test images)."""
+    return write_fixture_dataset(tmp_path_factory.mktemp("fashion-mnist"))
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No download and no system-wide copy: only what a test names is found."""
+    def refuse(directory: Path) -> None:
+        raise ConnectionError("no network in tests")
+
+    monkeypatch.setattr("alexnet_explorer.data.download", refuse)
+    monkeypatch.setattr("alexnet_explorer.data.DEBIAN_DIR", Path("/nonexistent/debian-fashion-mnist"))
+    monkeypatch.delenv("ALEXNET_EXPLORER_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", "/nonexistent/cache")
+
+
+real_data = pytest.mark.skipif(find_idx_files(DEBIAN_DIR) is None,
+                               reason=f"real Fashion-MNIST not installed in {DEBIAN_DIR}")

@@ -1,0 +1,86 @@
+"""The network: shapes, parameter count, and an oracle against the chapter's verbatim listing."""
+import pytest
+import torch
+from torch import nn
+
+from alexnet_explorer.model import MIN_INPUT_SIZE, alexnet, count_parameters, feature_side, layer_output_shapes
+
+
+def chapter_listing() -> nn.Sequential:
+    """The d2l chapter's AlexNet, copied verbatim."""
+    return nn.Sequential(
+        nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Flatten(),
+        nn.Linear(6400, 4096), nn.ReLU(),
+        nn.Dropout(p=0.5),
+        nn.Linear(4096, 4096), nn.ReLU(),
+        nn.Dropout(p=0.5),
+        nn.Linear(4096, 10))
+
+
+def test_parameter_count_and_flatten_width_match_the_chapter():
+    net = alexnet()
+    assert count_parameters(net) == 46_764_746
+    assert net.fc6.in_features == 6400
+    assert count_parameters(net) == count_parameters(chapter_listing())
+
+
+def test_outputs_equal_the_chapters_listing_with_the_same_weights():
+    ours, theirs = alexnet().eval(), chapter_listing().eval()
+    with torch.no_grad():
+        for mine, reference in zip(ours.parameters(), theirs.parameters(), strict=True):
+            reference.copy_(mine)
+    x = torch.rand(2, 1, 224, 224)
+    with torch.no_grad():
+        assert torch.equal(ours(x), theirs(x))
+
+
+@pytest.mark.parametrize("size, side", [(65, 1), (96, 1), (128, 2), (224, 5)])
+def test_any_size_from_65_gives_ten_logits(size, side):
+    net = alexnet(size).eval()
+    assert feature_side(size) == side
+    assert net.fc6.in_features == 256 * side * side
+    with torch.no_grad():
+        assert net(torch.rand(3, 1, size, size)).shape == (3, 10)
+
+
+def test_layer_shapes_at_224_follow_the_chapter():
+    shapes = dict(layer_output_shapes(alexnet(), 224))
+    assert shapes["conv1"] == (96, 54, 54)
+    assert shapes["pool1"] == (96, 26, 26)
+    assert shapes["conv2"] == (256, 26, 26)
+    assert shapes["pool5"] == (256, 5, 5)
+    assert shapes["fc8"] == (10,)
+
+
+def test_too_small_an_input_names_the_smallest_size():
+    with pytest.raises(ValueError, match=f"smallest size is {MIN_INPUT_SIZE}"):
+        alexnet(64)
+
+
+@pytest.mark.parametrize("options", [{"activation": "tanh"}, {"pooling": "min"}, {"init": "zeros"}, {"dropout": 1.0}])
+def test_unknown_options_are_refused(options):
+    with pytest.raises(ValueError):
+        alexnet(96, **options)
+
+
+def test_ablation_options_change_the_layers():
+    net = alexnet(96, activation="sigmoid", pooling="avg", dropout=0.0)
+    assert isinstance(net.act1, nn.Sigmoid) and isinstance(net.pool1, nn.AvgPool2d)
+    assert net.drop6.p == 0.0
+
+
+def test_xavier_init_uses_the_xavier_range_and_default_does_not():
+    torch.manual_seed(0)
+    bound = (6 / (4096 + 4096)) ** 0.5
+    xavier = alexnet(65, init="xavier").fc7.weight
+    default = alexnet(65, init="pytorch-default").fc7.weight
+    assert xavier.abs().max() <= bound and xavier.abs().max() > 0.9 * bound
+    assert default.abs().max() <= 1 / 4096 ** 0.5 < 0.6 * bound  # PyTorch's default bound is 1/sqrt(fan_in)

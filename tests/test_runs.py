@@ -1,0 +1,96 @@
+"""Run directories: the files a run leaves, atomic checkpoints, and checkpoint errors."""
+import json
+
+import pytest
+import torch
+
+from alexnet_explorer.config import RunConfig
+from alexnet_explorer.events import Ended, EpochEnd, Progress, Started
+from alexnet_explorer.model import alexnet
+from alexnet_explorer.runs import (CheckpointError, RunDir, RunRecorder, load_checkpoint, model_from_checkpoint,
+                                   write_atomically)
+from alexnet_explorer.train import CHECKPOINT_FORMAT
+
+CONFIG = RunConfig(resize=65, epochs=1, device="cpu")
+
+
+def small_checkpoint(config=CONFIG):
+    return {"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "model": alexnet(65).state_dict()}
+
+
+def test_create_writes_config_and_queued_status(tmp_path):
+    run = RunDir.create(tmp_path, CONFIG, label="Classroom preset")
+    again = RunDir.create(tmp_path, CONFIG, label="Classroom preset")
+    assert run.path != again.path and "classroom-preset" in run.name
+    assert run.read_config() == CONFIG and run.read_status()["state"] == "queued"
+
+
+def test_recorder_writes_metrics_status_filters_and_checkpoint(tmp_path):
+    run = RunDir.create(tmp_path, CONFIG)
+    record = RunRecorder(run, pid=123)
+    conv1 = torch.randn(96, 1, 11, 11)
+    record(Started("cpu", 1, 0, 3, 96, 64, 0.0, conv1=conv1))
+    assert run.read_status()["state"] == "running" and run.read_status()["pid"] == 123
+    record(Progress(0.5, 2.0, 0.2, 10.0, 1.0, 1.0))
+    record(EpochEnd(1, 1.5, 0.4, 0.5, 10.0, 2.0, 0.0, conv1=conv1 * 2, checkpoint=small_checkpoint()))
+    record(Ended("finished", 1.0, 1.5, 0.4, 0.5, 10.0, 2.0, "cpu"))
+    assert [e["kind"] for e in run.read_events()] == ["started", "progress", "epoch", "ended"]
+    assert "conv1" not in run.read_events()[0] and "checkpoint" not in run.read_events()[2]
+    assert run.filter_epochs() == [0, 1] and torch.equal(run.load_filters(1), conv1 * 2)
+    assert run.read_status()["state"] == "finished" and run.read_status()["test_acc"] == 0.5
+    net, config = model_from_checkpoint(run.load_checkpoint())
+    assert config == CONFIG and not net.training
+
+
+def test_a_half_written_metrics_line_is_left_for_the_next_read(tmp_path):
+    run = RunDir.create(tmp_path, CONFIG)
+    run.append_event({"kind": "progress", "epoch": 0.2})
+    with open(run.metrics_path, "a") as f:
+        f.write('{"kind": "progr')
+    assert run.read_events() == [{"kind": "progress", "epoch": 0.2}]
+
+
+def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path):
+    run = RunDir.create(tmp_path, CONFIG)
+    run.save_checkpoint(small_checkpoint())
+    before = run.checkpoint_path.read_bytes()
+
+    def crash(path):
+        path.write_bytes(b"partial")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        write_atomically(run.checkpoint_path, crash)
+    assert run.checkpoint_path.read_bytes() == before
+    assert [p.name for p in run.path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_corrupt_and_foreign_checkpoints_give_clear_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+    (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="damaged or is not an AlexNet Explorer checkpoint"):
+        load_checkpoint(tmp_path / "garbage.pt")
+    torch.save(alexnet(65).state_dict(), tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="not an AlexNet Explorer checkpoint"):
+        load_checkpoint(tmp_path / "foreign.pt")
+    good = tmp_path / "good.pt"
+    torch.save(small_checkpoint(), good)
+    good.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="damaged"):
+        load_checkpoint(good)
+
+
+def test_weights_that_do_not_fit_the_configuration_are_refused(tmp_path):
+    checkpoint = small_checkpoint(CONFIG.replace(resize=224))  # 65-px weights under a 224-px configuration
+    with pytest.raises(CheckpointError, match="do not fit"):
+        model_from_checkpoint(checkpoint)
+
+
+def test_unreadable_status_reads_as_failed(tmp_path):
+    run = RunDir.create(tmp_path, CONFIG)
+    run.status_path.write_text("{not json")
+    assert run.read_status()["state"] == "failed"
+    run.config_path.write_text(json.dumps({"epochs": 1, "colour": "blue"}))
+    with pytest.raises(ValueError, match="colour"):
+        run.read_config()

@@ -1,0 +1,99 @@
+"""The training loop: learning, events, stopping and exact resumption."""
+import pytest
+import torch
+
+from alexnet_explorer.config import PRESETS, RunConfig
+from alexnet_explorer.data import load_fashion_mnist
+from alexnet_explorer.events import Ended, EpochEnd, Progress, Started, Step, summary_lines
+from alexnet_explorer.train import learning_rate, resolve_device, train
+
+TINY = RunConfig(epochs=2, lr=0.02, momentum=0.9, batch_size=32, resize=65, limit_train=96, limit_test=64,
+                 device="cpu")
+
+
+@pytest.fixture(scope="module")
+def fixture_data(fixture_data_dir):
+    return load_fashion_mnist(fixture_data_dir, allow_download=False)
+
+
+def collect(config, data, **kwargs):
+    events = []
+    ended = train(config, data, events.append, **kwargs)
+    return events, ended
+
+
+def test_loss_falls_when_overfitting_a_few_hundred_images(fixture_data):
+    config = TINY.replace(epochs=6, limit_train=None, dropout=0.0, init="kaiming", lr=0.01)
+    events, ended = collect(config, fixture_data)
+    epochs = [e for e in events if isinstance(e, EpochEnd)]
+    assert epochs[-1].train_loss < 0.5 * epochs[0].train_loss
+    assert ended.status == "finished" and ended.test_acc > 0.5  # chance is 0.1
+
+
+def test_events_follow_the_chapters_animator(fixture_data):
+    events, ended = collect(TINY, fixture_data)
+    assert isinstance(events[0], Started) and events[0].conv1.shape == (96, 1, 11, 11)
+    progress = [e.epoch for e in events if isinstance(e, Progress)]
+    assert progress == pytest.approx([1 / 3, 2 / 3, 1.0, 4 / 3, 5 / 3, 2.0])  # 3 batches: points at each
+    assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [1, 2]
+    assert sum(isinstance(e, Step) for e in events) == 6
+    assert events[-1] is ended and ended.device == "cpu" and ended.examples_per_sec > 0
+    assert summary_lines(ended)[0] == (f"loss {ended.train_loss:.3f}, train acc {ended.train_acc:.3f}, "
+                                       f"test acc {ended.test_acc:.3f}")
+    assert summary_lines(ended)[1].endswith(" examples/sec on cpu")
+
+
+def test_seeded_runs_are_reproducible_on_cpu(fixture_data):
+    first = collect(TINY.replace(epochs=1), fixture_data)[1]
+    second = collect(TINY.replace(epochs=1), fixture_data)[1]
+    other_seed = collect(TINY.replace(epochs=1, seed=1), fixture_data)[1]
+    assert first.train_loss == second.train_loss and first.test_acc == second.test_acc
+    assert first.train_loss != other_seed.train_loss
+
+
+def test_stop_then_resume_ends_exactly_where_an_uninterrupted_run_does(fixture_data):
+    config = TINY.replace(augment=False)
+    _, straight = collect(config, fixture_data)
+    steps = []
+    stopped = train(config, fixture_data, lambda event: steps.append(event) if isinstance(event, Step) else None,
+                    should_stop=lambda: len(steps) >= 4)
+    assert stopped.status == "stopped" and stopped.epoch == pytest.approx(4 / 3)
+    assert stopped.checkpoint["epoch"] == 1 and stopped.checkpoint["batch"] == 1
+    resumed_events, resumed = collect(config, fixture_data, resume=stopped.checkpoint)
+    assert resumed_events[0].start_epoch == 1
+    assert resumed.status == "finished"
+    assert resumed.train_loss == pytest.approx(straight.train_loss, abs=1e-6)
+    assert resumed.test_acc == straight.test_acc
+
+
+def test_schedule_warms_up_then_decays_to_zero():
+    config = RunConfig(lr=0.1, epochs=2, schedule="cosine", warmup_epochs=0.5)
+    rates = [learning_rate(config, step, 20, 10) for step in range(20)]
+    assert rates[0] == pytest.approx(0.02) and rates[4] == pytest.approx(0.1)
+    assert rates[5] == pytest.approx(0.1) and rates[-1] < 0.003
+    assert all(a >= b for a, b in zip(rates[4:], rates[5:]))
+    assert learning_rate(RunConfig(lr=0.01), 7, 20, 10) == 0.01
+
+
+def test_devices_that_are_not_here_are_refused():
+    assert resolve_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="not available"):
+            resolve_device("cuda")
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"lr": -0.1}, "learning rate"), ({"resize": 40}, "smallest size is 65"), ({"device": "tpu"}, "device"),
+    ({"epochs": 0}, "epochs"), ({"activation": "gelu"}, "activation"), ({"limit_train": 0}, "limit train"),
+])
+def test_bad_settings_are_refused_with_their_reason(changes, words):
+    with pytest.raises(ValueError, match=words):
+        RunConfig(**changes)
+
+
+def test_presets_keep_the_book_exact_and_the_others_quick():
+    book = PRESETS["book"]
+    assert (book.resize, book.batch_size, book.lr, book.epochs, book.momentum, book.init) == (224, 256, 0.01, 10, 0.0, "xavier")
+    assert (book.activation, book.pooling, book.dropout) == ("relu", "max", 0.5)
+    assert PRESETS["smoke"].limit_train * PRESETS["smoke"].epochs <= 1000
+    assert RunConfig.from_dict(PRESETS["classroom"].to_dict()) == PRESETS["classroom"]

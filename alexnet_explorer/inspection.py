@@ -1,0 +1,173 @@
+"""Looking inside a trained AlexNet: first-layer filters, feature maps, and fc7 embeddings."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.manifold import TSNE
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+
+from .data import to_model_input
+from .model import CONV_LAYERS
+
+NORMALIZATIONS = ("per_filter", "shared")
+PROJECTIONS = ("pca", "tsne")
+INSPECTABLE_LAYERS = CONV_LAYERS + ("fc6", "fc7")
+
+
+def grid_shape(count: int, columns: int = 12) -> tuple[int, int]:
+    """Rows and columns of tiles needed to lay out ``count`` filters at most ``columns`` wide."""
+    return math.ceil(count / columns), min(columns, count)
+
+
+def filter_grid(
+    weights: torch.Tensor, normalization: str = "per_filter", columns: int = 12, gap: int = 1
+) -> np.ndarray:
+    """Tile C×1×k×k filters into one 2-D array in [-1, 1] with NaN gaps, for a diverging colour map."""
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {', '.join(NORMALIZATIONS)}, not {normalization!r}")
+    if weights.ndim != 4 or weights.shape[1] != 1:
+        raise ValueError(f"expected C×1×k×k single-channel filters, got shape {tuple(weights.shape)}")
+    filters = weights.detach().cpu().double().numpy()[:, 0]
+    count, kernel = filters.shape[0], filters.shape[-1]
+    if normalization == "per_filter":
+        scale = np.abs(filters).max(axis=(1, 2), keepdims=True)
+    else:
+        scale = np.full((count, 1, 1), np.abs(filters).max())
+    # An all-zero filter (or bank) has scale 0: dividing by 1 instead leaves its zeros as zeros.
+    filters = filters / np.where(scale > 0, scale, 1.0)
+
+    rows, cols = grid_shape(count, columns)
+    step = kernel + gap
+    grid = np.full((rows * step - gap, cols * step - gap), np.nan)
+    for index, tile in enumerate(filters):
+        top, left = (index // cols) * step, (index % cols) * step
+        grid[top:top + kernel, left:left + kernel] = tile
+    return grid
+
+
+def filter_at(row: int, col: int, count: int, kernel: int, columns: int = 12, gap: int = 1) -> int | None:
+    """Index of the filter under pixel (row, col) of a ``filter_grid`` image, or None on a gap or empty slot."""
+    step = kernel + gap
+    if row < 0 or col < 0 or row % step >= kernel or col % step >= kernel:
+        return None
+    tile_row, tile_col = row // step, col // step
+    cols = grid_shape(count, columns)[1]
+    index = tile_row * cols + tile_col
+    return index if tile_col < cols and index < count else None
+
+
+def activation_grid(
+    maps: torch.Tensor, channels: list[int], normalization: str = "per_filter", columns: int = 12, gap: int = 1
+) -> np.ndarray:
+    """Tile chosen channels of C×H×W activations, in that order, like ``filter_grid`` ([0, 1] after ReLU)."""
+    return filter_grid(maps[list(channels)].unsqueeze(1), normalization, columns, gap)
+
+
+def filter_norms(weights: torch.Tensor) -> np.ndarray:
+    """L2 norm of each filter (first dimension) of a weight tensor."""
+    return weights.detach().cpu().double().flatten(1).norm(dim=1).numpy()
+
+
+def filter_changes(snapshots: dict[int, torch.Tensor]) -> list[tuple[int, float]]:
+    """Relative change ‖W_e − W_prev‖ / ‖W_prev‖ between consecutive saved epochs, keyed by the later epoch."""
+    epochs = sorted(snapshots)
+    changes = []
+    for previous, current in zip(epochs, epochs[1:]):
+        before, after = snapshots[previous].detach().double(), snapshots[current].detach().double()
+        changes.append((current, float((after - before).norm() / before.norm())))
+    return changes
+
+
+def _activation_name(layer: str) -> str:
+    if layer not in INSPECTABLE_LAYERS:
+        raise ValueError(f"layer must be one of {', '.join(INSPECTABLE_LAYERS)}, not {layer!r}")
+    return "act" + layer[-1]
+
+
+def _activations(net: nn.Sequential, x: torch.Tensor, layer: str) -> torch.Tensor:
+    """Batch of activations right after ``layer``'s nonlinearity, in eval mode, leaving ``net`` as it was."""
+    captured: list[torch.Tensor] = []
+    handle = getattr(net, _activation_name(layer)).register_forward_hook(
+        lambda _module, _inputs, output: captured.append(output.detach())
+    )
+    was_training = net.training
+    try:
+        net.eval()
+        with torch.no_grad():
+            net(x.to(next(net.parameters()).device))
+    finally:
+        handle.remove()
+        net.train(was_training)
+    return captured[0].cpu()
+
+
+def feature_maps(net: nn.Sequential, x: torch.Tensor, layer: str) -> torch.Tensor:
+    """C×H×W activations of one 1×1×S×S input after a conv layer's activation (a vector for fc6/fc7)."""
+    if x.ndim != 4 or x.shape[0] != 1:
+        raise ValueError(f"expected one input of shape 1×1×S×S, got {tuple(x.shape)}")
+    return _activations(net, x, layer)[0]
+
+
+def strongest_first(maps: torch.Tensor) -> list[int]:
+    """Channel indices ordered by mean activation, strongest first."""
+    strength = maps.flatten(1).mean(dim=1) if maps.ndim > 1 else maps
+    return torch.argsort(strength, descending=True, stable=True).tolist()
+
+
+def extract_features(
+    net: nn.Sequential,
+    images: torch.Tensor,
+    input_size: int,
+    layer: str = "fc7",
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
+    """N×D activations (flattened, dropout off) of uint8 N×1×28×28 images; ``net`` must be on ``device``."""
+    batches = [
+        _activations(net, to_model_input(images[start:start + batch_size].to(device), input_size), layer)
+        for start in range(0, len(images), batch_size)
+    ]
+    return torch.cat(batches).flatten(1).numpy()
+
+
+def project(features: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """N×2 embedding of N×D features by PCA or t-SNE (t-SNE runs on a 50-component PCA for speed)."""
+    if method not in PROJECTIONS:
+        raise ValueError(f"method must be one of {', '.join(PROJECTIONS)}, not {method!r}")
+    features = np.asarray(features, dtype=np.float64)
+    if method == "pca":
+        return PCA(n_components=2, random_state=seed).fit_transform(features)
+    count, dims = features.shape
+    if dims > 50:
+        features = PCA(n_components=min(50, count), random_state=seed).fit_transform(features)
+    # sklearn needs perplexity < N; a third of N keeps small classroom samples meaningful.
+    perplexity = min(30.0, max(1.0, (count - 1) / 3))
+    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(features)
+
+
+def linear_probe(
+    train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, seed: int = 0
+) -> float:
+    """Test accuracy of a multinomial logistic regression on standardized features."""
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+    probe.fit(train_x, train_y)
+    return float(probe.score(test_x, test_y))
+
+
+def holdout_probe(features: np.ndarray, labels: np.ndarray, train_fraction: float = 0.7, seed: int = 0) -> float:
+    """``linear_probe`` trained on the first part of shuffled examples and tested on the rest."""
+    cut = round(len(features) * train_fraction)
+    if not 0 < cut < len(features):
+        raise ValueError(f"{len(features)} examples cannot be split {train_fraction:.0%} / {1 - train_fraction:.0%}")
+    return linear_probe(features[:cut], labels[:cut], features[cut:], labels[cut:], seed)
+
+
+def raw_pixels(images: torch.Tensor) -> np.ndarray:
+    """N×(H·W) pixel features in [0, 1], the baseline the fc7 probe is compared with."""
+    return to_model_input(images, images.shape[-1]).flatten(1).cpu().numpy()

@@ -1,0 +1,241 @@
+"""Turn any picture (an upload or a drawing) into a Fashion-MNIST-like 28×28 image, step by step."""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_PIXELS = 40_000_000
+MIN_SIDE = 8
+SIDE = 28
+FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
+# Pictures are shrunk to this before the steps: the result is 28×28 anyway, and big photos stay fast.
+WORK_SIDE = 1024
+# Grey levels (out of 255) a pixel must stand out from the background by to surely be the garment
+# (Fashion-MNIST trimmed its photos at 5%; 8% plus a multiple of the border's noise ignores JPEG noise).
+OBJECT_THRESHOLD = 20
+# Fainter pixels up to this far from the garment also count, so soft edges and halos are not cut off.
+EDGE_GROWTH = 3
+# A garment already this close to 28 pixels (Fashion-MNIST's own size) is padded to 28, not resampled.
+NATIVE_SLACK = 2
+# open_picture leaves its notes (e.g. about an animated GIF) here for preprocess to report.
+NOTES_KEY = "alexnet_explorer_notes"
+
+
+class PictureError(ValueError):
+    """A picture that cannot be used, with a message meant for the user."""
+
+
+@dataclass
+class PreprocessOptions:
+    """Which preprocessing steps to run; switch one off to see why it matters."""
+
+    exif_transpose: bool = True
+    composite_alpha: bool = True
+    auto_invert: bool = True
+    crop_to_object: bool = True
+    pad_to_square: bool = True
+
+
+@dataclass
+class Step:
+    """One preprocessing step: its title, why it is done, and the picture after it (uint8 H×W, H×W×3 or H×W×4)."""
+
+    name: str
+    explanation: str
+    image: np.ndarray
+
+
+@dataclass
+class Preprocessed:
+    """The steps taken, the final uint8 28×28 light-on-dark image, and notes for the user."""
+
+    steps: list[Step]
+    image28: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+
+def open_picture(data: bytes, name: str = "upload") -> Image.Image:
+    """Decode an uploaded PNG, JPEG, WebP, BMP or GIF, raising PictureError with a helpful message."""
+    if not data:
+        raise PictureError(f"“{name}” is empty (0 bytes). Please choose a picture file such as a PNG or JPEG.")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise PictureError(
+            f"“{name}” is {len(data) / 2**20:.1f} MB, more than the {MAX_UPLOAD_BYTES // 2**20} MB limit. "
+            "Please use a smaller picture."
+        )
+    try:
+        image = Image.open(io.BytesIO(data), formats=FORMATS)
+        # Checked before any pixel is decoded; MAX_PIXELS is below Pillow's own (global) bomb limits.
+        if image.width * image.height > MAX_PIXELS:
+            raise Image.DecompressionBombError
+        image.seek(0)
+        image.load()
+    except Image.DecompressionBombError:
+        raise PictureError(
+            f"“{name}” has too many pixels (the limit is {MAX_PIXELS // 1_000_000} megapixels). "
+            "Please use a smaller picture."
+        ) from None
+    except UnidentifiedImageError:
+        raise PictureError(
+            f"“{name}” is not a picture this app can read. Please upload a PNG, JPEG, WebP, BMP or GIF file."
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise PictureError(f"“{name}” seems damaged or incomplete. Please try another copy of the picture.") from None
+    notes = []
+    if getattr(image, "n_frames", 1) > 1:
+        notes.append(f"“{name}” has several frames (an animation?): only the first one was used.")
+    picture = image.copy()  # detaches the first frame from the file
+    picture.info[NOTES_KEY] = notes
+    _check_size(picture)
+    return picture
+
+
+def canvas_to_image(rgba: np.ndarray) -> Image.Image:
+    """Turn a drawing canvas's H×W×4 uint8 RGBA array into a picture for preprocess."""
+    rgba = np.asarray(rgba)
+    if rgba.ndim != 3 or rgba.shape[2] != 4:
+        raise PictureError("The drawing could not be read. Please clear the canvas and draw again.")
+    rgba = np.clip(rgba, 0, 255).astype(np.uint8)
+    if not rgba[..., 3].any() or np.ptp(rgba.reshape(-1, 4), axis=0).max() == 0:
+        raise PictureError("The canvas is empty: draw a garment first.")
+    return Image.fromarray(rgba, "RGBA")
+
+
+def preprocess(image: Image.Image, options: PreprocessOptions | None = None) -> Preprocessed:
+    """Run the preprocessing steps on a picture and return each step and the 28×28 result."""
+    options = options or PreprocessOptions()
+    notes = list(image.info.get(NOTES_KEY, []))
+    _check_size(image)
+    steps: list[Step] = []
+    if options.exif_transpose:
+        image = ImageOps.exif_transpose(image)
+    image = _standard_mode(image)
+    image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)
+    if options.exif_transpose:
+        steps.append(Step("Upright", "Phones store photos sideways with a note to rotate them; the note is applied.",
+                          np.asarray(image)))
+
+    if image.mode == "RGBA" and np.asarray(image)[..., 3].min() < 255:
+        if options.composite_alpha:
+            image, on_white = _composite(image)
+            steps.append(Step("Remove transparency",
+                              f"Transparent parts were filled with {'white' if on_white else 'black'}, "
+                              "the colour that contrasts with the garment.", np.asarray(image)))
+        else:
+            image = image.convert("RGB")  # keeps whatever colour hides under the transparent pixels
+    gray = np.asarray(image.convert("L"))
+    steps.append(Step("Grayscale", "Fashion-MNIST pictures have no colour, only brightness.", gray))
+
+    background, noise = _background(gray)
+    if options.auto_invert:
+        light = background > 127
+        if light:
+            gray = 255 - gray
+            background = 255 - background
+            notes.append("The background was light, so the picture was inverted (garments are light on black).")
+        # Stretch the levels so the background becomes pure black, as in Fashion-MNIST.
+        gain = 255 / (255 - background)
+        gray = np.clip((gray.astype(np.float32) - background) * gain, 0, 255).round().astype(np.uint8)
+        background, noise = 0, noise * gain
+        steps.append(Step("Light on black",
+                          "The background was light, so the colours were inverted and the background made black."
+                          if light else "The background was made pure black, like Fashion-MNIST's.", gray))
+
+    mask = _garment_mask(gray, background, noise)
+    if options.crop_to_object:
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        gray = gray[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        steps.append(Step("Crop to the garment",
+                          "Fashion-MNIST garments fill the frame, so the empty border is cut away.", gray))
+    if options.pad_to_square:
+        gray = _pad_square(gray, background)
+        steps.append(Step("Pad to a square",
+                          "Background is added on the short side so resizing keeps the garment's shape.", gray))
+    if gray.shape[0] == gray.shape[1] and SIDE - NATIVE_SLACK <= gray.shape[0] <= SIDE:
+        image28 = _pad_square(gray, background, SIDE)  # resampling by a few percent would only blur it
+    else:  # Pillow's resize filters the whole source area, so shrinking does not alias
+        image28 = np.asarray(Image.fromarray(gray).resize((SIDE, SIDE), Image.Resampling.LANCZOS))
+    steps.append(Step("Resize to 28×28", "The network was trained on 28×28 pictures.", image28))
+    return Preprocessed(steps=steps, image28=image28, notes=notes)
+
+
+def to_tensor(image28: np.ndarray) -> torch.Tensor:
+    """Turn a uint8 28×28 image into a uint8 1×1×28×28 tensor, the format of the training data."""
+    image28 = np.asarray(image28)
+    if image28.shape != (SIDE, SIDE) or image28.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 {SIDE}×{SIDE} array, got {image28.dtype} {image28.shape}")
+    return torch.tensor(image28).reshape(1, 1, SIDE, SIDE)
+
+
+def _check_size(image: Image.Image) -> None:
+    """Refuse pictures too small to show a garment."""
+    if min(image.size) < MIN_SIDE:
+        raise PictureError(f"The picture is only {image.width}×{image.height} pixels, too small to show a garment. "
+                           f"Please use one at least {MIN_SIDE}×{MIN_SIDE} (28×28 or bigger works best).")
+
+
+def _standard_mode(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit L, RGB or RGBA."""
+    if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        full_scale = 65535 if image.mode.startswith("I;16") or values.max() > 255 else 255
+        return Image.fromarray(np.clip(values * 255 / full_scale, 0, 255).round().astype(np.uint8), "L")
+    if image.mode in ("L", "RGB", "RGBA"):
+        return image.copy()
+    if "A" in image.getbands() or "transparency" in image.info:
+        return image.convert("RGBA")
+    if image.mode == "1":
+        return image.convert("L")
+    return image.convert("RGB")  # CMYK, P, YCbCr, LAB, HSV
+
+
+def _composite(image: Image.Image) -> tuple[Image.Image, bool]:
+    """Composite an RGBA picture onto white if its visible content is dark, else onto black."""
+    rgba = np.asarray(image).astype(np.float32)
+    alpha = rgba[..., 3:] / 255
+    luma = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    on_white = bool((luma * alpha[..., 0]).sum() < 127.5 * max(alpha.sum(), 1e-6))
+    composited = rgba[..., :3] * alpha + (255.0 if on_white else 0.0) * (1 - alpha)
+    return Image.fromarray(composited.round().astype(np.uint8), "RGB"), on_white
+
+
+def _background(gray: np.ndarray) -> tuple[int, float]:
+    """Estimate the background level and noise: the median of the outer ring and its median deviation."""
+    ring = max(1, min(gray.shape) // 50)
+    border = np.concatenate([gray[:ring].ravel(), gray[-ring:].ravel(), gray[:, :ring].ravel(), gray[:, -ring:].ravel()])
+    level = int(np.median(border))
+    return level, float(np.median(np.abs(border.astype(np.int16) - level)))
+
+
+def _garment_mask(gray: np.ndarray, background: int, noise: float) -> np.ndarray:
+    """Find the pixels that stand out from the background."""
+    difference = np.abs(gray.astype(np.int16) - background)
+    mask = difference > OBJECT_THRESHOLD + 3 * noise
+    if not mask.any():
+        raise PictureError("The picture is empty: nothing stands out from the background. "
+                           "Draw or upload a garment.")
+    near = mask.copy()
+    for _ in range(EDGE_GROWTH):  # 3×3 dilation, done as a vertical then a horizontal step
+        tall = near.copy()
+        tall[1:] |= near[:-1]
+        tall[:-1] |= near[1:]
+        near = tall.copy()
+        near[:, 1:] |= tall[:, :-1]
+        near[:, :-1] |= tall[:, 1:]
+    return mask | (near & (difference > 2 * noise))
+
+
+def _pad_square(gray: np.ndarray, fill: int, side: int = 0) -> np.ndarray:
+    """Centre the picture on a square of the background level, as big as its longest side or `side`."""
+    height, width = gray.shape
+    side = max(height, width, side)
+    square = np.full((side, side), fill, dtype=np.uint8)
+    # Rounded up, as in Fashion-MNIST, where an odd leftover pixel goes before the garment.
+    top, left = (side - height + 1) // 2, (side - width + 1) // 2
+    square[top:top + height, left:left + width] = gray
+    return square

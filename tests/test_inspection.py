@@ -1,0 +1,245 @@
+"""Filter grids, feature maps, embeddings, probes and the hand-designed feature bank."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from alexnet_explorer.data import to_model_input
+from alexnet_explorer.handcrafted import apply_bank, filter_bank, hog_image
+from alexnet_explorer.inspection import (
+    extract_features,
+    feature_maps,
+    filter_at,
+    filter_changes,
+    filter_grid,
+    filter_norms,
+    grid_shape,
+    linear_probe,
+    project,
+    raw_pixels,
+    strongest_first,
+)
+from alexnet_explorer.model import CONV_LAYERS, alexnet, layer_output_shapes
+
+
+@pytest.fixture(scope="module")
+def nets() -> dict[int, torch.nn.Sequential]:
+    torch.manual_seed(0)
+    return {size: alexnet(size) for size in (65, 96)}
+
+
+def tile(grid: np.ndarray, index: int, kernel: int = 11, columns: int = 12, gap: int = 1) -> np.ndarray:
+    step = kernel + gap
+    top, left = (index // columns) * step, (index % columns) * step
+    return grid[top:top + kernel, left:left + kernel]
+
+
+# --- filter grid -----------------------------------------------------------------------------------
+
+def test_grid_layout_for_96_filters_has_8x12_tiles_and_nan_gaps():
+    weights = torch.randn(96, 1, 11, 11)
+    grid = filter_grid(weights)
+    assert grid_shape(96, 12) == (8, 12)
+    assert grid.shape == (8 * 11 + 7, 12 * 11 + 11)
+    assert np.isnan(grid[11, :]).all() and np.isnan(grid[:, 11]).all()
+    assert not np.isnan(tile(grid, 95)).any()
+    assert np.nanmax(np.abs(grid)) <= 1.0
+
+
+def test_per_filter_normalisation_matches_reference_and_peaks_at_one():
+    weights = torch.randn(96, 1, 11, 11) * torch.linspace(0.1, 5, 96).view(96, 1, 1, 1)
+    grid = filter_grid(weights, "per_filter")
+    for index in (0, 13, 95):
+        w = weights[index, 0].double().numpy()
+        np.testing.assert_allclose(tile(grid, index), w / np.abs(w).max())
+        assert np.abs(tile(grid, index)).max() == pytest.approx(1.0)
+
+
+def test_shared_normalisation_keeps_relative_scales():
+    base = torch.randn(1, 11, 11)
+    weights = torch.stack([base, 0.5 * base, 0.1 * base, torch.zeros(1, 11, 11)])
+    shared = filter_grid(weights, "shared", columns=2)
+    per_filter = filter_grid(weights, "per_filter", columns=2)
+    peaks = [np.abs(tile(shared, i, columns=2)).max() for i in range(4)]
+    assert peaks == pytest.approx([1.0, 0.5, 0.1, 0.0])
+    assert np.abs(tile(per_filter, 1, columns=2)).max() == pytest.approx(1.0)
+
+
+def test_zero_filter_gives_zeros_not_nan():
+    weights = torch.randn(12, 1, 11, 11)
+    weights[5] = 0
+    for normalization in ("per_filter", "shared"):
+        assert (tile(filter_grid(weights, normalization), 5) == 0).all()
+        all_zero = filter_grid(torch.zeros(3, 1, 5, 5), normalization)
+        assert (all_zero[~np.isnan(all_zero)] == 0).all() and np.isnan(all_zero).sum() == 2 * 5
+
+
+def test_incomplete_last_row_and_hover_index_round_trip():
+    count, kernel, columns = 10, 5, 4
+    grid = filter_grid(torch.randn(count, 1, kernel, kernel), columns=columns)
+    assert grid_shape(count, columns) == (3, 4)
+    assert grid.shape == (3 * 6 - 1, 4 * 6 - 1)
+    for index in range(count):
+        top, left = (index // columns) * 6, (index % columns) * 6
+        assert filter_at(top + 4, left + 2, count, kernel, columns) == index
+    assert filter_at(5, 0, count, kernel, columns) is None             # gap row
+    assert filter_at(12, 12, count, kernel, columns) is None           # empty slot 10
+    assert np.isnan(grid[12:17, 12:17]).all()
+
+
+def test_filter_grid_rejects_bad_arguments():
+    with pytest.raises(ValueError):
+        filter_grid(torch.randn(4, 1, 3, 3), "global")
+    with pytest.raises(ValueError):
+        filter_grid(torch.randn(4, 3, 3, 3))
+
+
+# --- norms and changes -----------------------------------------------------------------------------
+
+def test_filter_norms_and_changes_match_the_formula():
+    torch.manual_seed(1)
+    snapshots = {3: torch.randn(6, 1, 11, 11), 0: torch.randn(6, 1, 11, 11), 1: torch.randn(6, 1, 11, 11)}
+    first = snapshots[0].double().numpy()
+    np.testing.assert_allclose(filter_norms(snapshots[0]), [np.sqrt((w**2).sum()) for w in first])
+    changes = filter_changes(snapshots)
+    assert [epoch for epoch, _ in changes] == [1, 3]
+    for (epoch, change), previous in zip(changes, (0, 1)):
+        after, before = snapshots[epoch].double().numpy(), snapshots[previous].double().numpy()
+        assert change == pytest.approx(np.linalg.norm(after - before) / np.linalg.norm(before))
+    assert filter_changes({0: snapshots[0], 1: snapshots[0].clone()}) == [(1, 0.0)]
+
+
+# --- feature maps ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("size", [65, 96])
+def test_feature_map_shapes_match_layer_output_shapes(nets, size):
+    net = nets[size]
+    expected = dict(layer_output_shapes(net, size))
+    x = torch.rand(1, 1, size, size)
+    for layer in CONV_LAYERS:
+        maps = feature_maps(net, x, layer)
+        assert tuple(maps.shape) == expected[layer]
+        assert (maps >= 0).all()
+    assert tuple(feature_maps(net, x, "fc7").shape) == (4096,)
+
+
+def test_conv1_feature_maps_at_224():
+    torch.manual_seed(0)
+    net = alexnet(224)
+    assert tuple(feature_maps(net, torch.rand(1, 1, 224, 224), "conv1").shape) == (96, 54, 54)
+
+
+def test_feature_maps_equal_a_manual_forward_pass(nets):
+    net = nets[65]
+    x = torch.rand(1, 1, 65, 65)
+    up_to_act7 = net[: list(dict(net.named_children())).index("act7") + 1]
+    with torch.no_grad():
+        conv1 = F.relu(net.conv1(x))[0]
+        fc7 = up_to_act7.eval()(x)[0]
+    net.train()  # the slice shares its modules with the fixture's net
+    torch.testing.assert_close(feature_maps(net, x, "conv1"), conv1)
+    torch.testing.assert_close(feature_maps(net, x, "fc7"), fc7)
+
+
+def test_hooks_removed_and_mode_restored(nets):
+    net = nets[65]
+    x = torch.rand(1, 1, 65, 65)
+    for training in (True, False):
+        net.train(training)
+        first = feature_maps(net, x, "fc6")
+        assert all(module.training == training for module in net.modules())
+        assert all(not module._forward_hooks for module in net.modules())
+        torch.testing.assert_close(feature_maps(net, x, "fc6"), first)  # dropout stays off
+    with pytest.raises(ValueError):
+        feature_maps(net, x, "fc8")
+    assert all(not module._forward_hooks for module in net.modules())
+
+
+def test_strongest_first_orders_by_mean_activation():
+    maps = torch.zeros(4, 3, 3)
+    maps[0] = 1.0
+    maps[2] = 3.0
+    maps[3, 0, 0] = 18.0  # mean 2: a single hot pixel still counts through the mean
+    assert strongest_first(maps) == [2, 3, 0, 1]
+    assert strongest_first(torch.tensor([0.5, 2.0, 1.0])) == [1, 2, 0]
+
+
+# --- embeddings and probes -------------------------------------------------------------------------
+
+def test_extract_features_batches_like_single_images(nets):
+    net = nets[65]
+    images = torch.randint(0, 256, (5, 1, 28, 28), dtype=torch.uint8)
+    features = extract_features(net, images, 65, batch_size=2)
+    assert features.shape == (5, 4096)
+    reference = torch.stack([feature_maps(net, to_model_input(im[None], 65), "fc7") for im in images])
+    np.testing.assert_allclose(features, reference.numpy(), rtol=1e-5, atol=1e-6)
+    assert extract_features(net, images[:3], 65, layer="conv5").shape == (3, 256 * 3 * 3)
+
+
+@pytest.mark.parametrize("dims", [20, 64])
+def test_project_gives_two_finite_columns(dims):
+    features = np.random.default_rng(0).normal(size=(60, dims))
+    for method in ("pca", "tsne"):
+        points = project(features, method)
+        assert points.shape == (60, 2) and np.isfinite(points).all()
+    np.testing.assert_allclose(project(features, "pca"), project(features, "pca"))
+    with pytest.raises(ValueError):
+        project(features, "umap")
+
+
+def test_linear_probe_separable_vs_random_labels():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=10, size=(3, 8))
+    labels = rng.integers(0, 3, size=600)
+    points = centres[labels] + rng.normal(size=(600, 8))
+    assert linear_probe(points[:300], labels[:300], points[300:], labels[300:]) > 0.98
+
+    noise = rng.normal(size=(3000, 5))
+    random_labels = rng.integers(0, 10, size=3000)
+    accuracy = linear_probe(noise[:1000], random_labels[:1000], noise[1000:], random_labels[1000:])
+    assert abs(accuracy - 0.1) < 0.04
+
+
+def test_raw_pixels_flattens_to_unit_range():
+    images = torch.tensor([0, 255], dtype=torch.uint8).repeat(3, 1, 28, 14)
+    pixels = raw_pixels(images)
+    assert pixels.shape == (3, 784)
+    assert pixels.min() == 0.0 and pixels.max() == 1.0
+
+
+# --- hand-designed features ------------------------------------------------------------------------
+
+def test_filter_bank_shapes():
+    bank = filter_bank()
+    assert set(bank) == {"Sobel x", "Sobel y", "Prewitt x", "Prewitt y",
+                         "Gabor 0°", "Gabor 45°", "Gabor 90°", "Gabor 135°"}
+    for name, kernel in bank.items():
+        assert kernel.shape == ((11, 11) if name.startswith("Gabor") else (3, 3))
+        assert abs(kernel.sum()) < 1e-9  # zero-mean: a flat image gives no response
+
+
+def test_sobel_x_sees_vertical_edges_only():
+    vertical = np.zeros((28, 28))
+    vertical[:, 14:] = 1.0
+    horizontal = vertical.T.copy()
+    bank = filter_bank()
+    on_vertical, on_horizontal = apply_bank(vertical, bank), apply_bank(horizontal, bank)
+    assert on_vertical["Sobel x"].shape == (28, 28)
+    assert on_vertical["Sobel x"][:, 13:15].min() == pytest.approx(4.0)
+    assert np.abs(on_horizontal["Sobel x"]).max() == 0.0
+    assert np.abs(on_horizontal["Sobel y"]).max() == pytest.approx(4.0)
+    energy = {name: np.square(response).sum() for name, response in on_vertical.items()}
+    assert energy["Gabor 0°"] > 10 * energy["Gabor 90°"]
+
+
+def test_hog_shapes_and_range():
+    image = np.zeros((28, 28))
+    image[8:20, 8:20] = 1.0
+    features, picture = hog_image(image)
+    assert features.shape == (6 * 6 * 2 * 2 * 9,)  # 7×7 cells of 4 px, 2×2-cell blocks
+    assert picture.shape == (28, 28)
+    assert picture.min() >= 0.0 and picture.max() == pytest.approx(1.0)
+    blank_features, blank_picture = hog_image(np.zeros((28, 28)))
+    assert np.isfinite(blank_features).all() and (blank_picture == 0).all()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -37,10 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--preset", choices=sorted(PRESETS), default="book",
                      help="starting configuration; other flags override it (default: book)")
     for name, kind in CONFIG_FLAGS.items():
-        flag = "--" + name.replace("_", "-")
-        alias = ["--resize"] if name == "resize" else []
-        run.add_argument(*([flag] if not alias else alias), dest=name, type=kind, choices=CHOICES.get(name),
-                         help=f"default: from the preset{' (' + ', '.join(DEVICES) + ' or cuda:N)' if name == 'device' else ''}")
+        run.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, choices=CHOICES.get(name),
+                         help=f"{', '.join(DEVICES)} or cuda:N; " * (name == "device") + "default: from the preset")
     run.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                      help="random flips and shifts of the training images")
     run.add_argument("--data-root", help="folder with the four Fashion-MNIST IDX files (used alone)")
@@ -74,10 +73,13 @@ class ConsoleReport:
             resumed = f" (resuming at epoch {event.start_epoch + 1})" if event.start_epoch else ""
             print(f"training on {event.device}{resumed}", file=self.out, flush=True)
         elif isinstance(event, Step) and self.live:
-            self._bar(event.epoch, event.batch / event.batches, "\r")
+            self.err.write("\r" + self._bar(event.epoch, event.batch / event.batches))
+            self.err.flush()
         elif isinstance(event, Progress) and not self.live:
-            epoch = int(event.epoch - 1e-9)
-            self._bar(epoch, event.epoch - epoch, "\n", f" loss {event.train_loss:.3f} acc {event.train_acc:.3f}")
+            # Without a terminal a redrawn bar would be noise: print it at the chapter's five points instead.
+            epoch = math.ceil(event.epoch) - 1
+            print(self._bar(epoch, event.epoch - epoch) + f" loss {event.train_loss:.3f} acc {event.train_acc:.3f}",
+                  file=self.err, flush=True)
         elif isinstance(event, EpochEnd):
             if self.live:
                 self.err.write("\r\033[K")
@@ -90,12 +92,9 @@ class ConsoleReport:
             for line in summary_lines(event):
                 print(line, file=self.out, flush=True)
 
-    def _bar(self, epoch: int, fraction: float, end: str, suffix: str = "") -> None:
+    def _bar(self, epoch: int, fraction: float) -> str:
         filled = round(30 * fraction)
-        self.err.write(f"{'' if end == chr(10) else end}epoch {epoch + 1}/{self.epochs} "
-                       f"[{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%}{suffix}"
-                       f"{end if end == chr(10) else ''}")
-        self.err.flush()
+        return f"epoch {epoch + 1}/{self.epochs} [{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%}"
 
 
 def explain_failure(error: BaseException) -> str:

@@ -109,6 +109,6 @@ PRESETS: dict[str, RunConfig] = {
     ),
     # Seconds on a CPU: shows the machinery (curves, checkpoints, filters) rather than learning.
     "smoke": RunConfig(
-        epochs=2, lr=0.02, momentum=0.9, batch_size=32, resize=65, limit_train=256, limit_test=128,
+        epochs=2, lr=0.02, momentum=0.9, batch_size=32, resize=65, init="kaiming", limit_train=256, limit_test=128,
     ),
 }

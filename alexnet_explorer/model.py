@@ -1,6 +1,7 @@
 """The chapter's slimmed AlexNet as one declarative ``nn.Sequential`` with named layers."""
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
 import torch
@@ -97,6 +98,21 @@ def layer_output_shapes(net: nn.Sequential, input_size: int) -> list[tuple[str, 
             x = layer(x)
             shapes.append((name, tuple(x.shape[1:])))
     return shapes
+
+
+def layer_macs(net: nn.Sequential, input_size: int) -> list[tuple[str, int]]:
+    """Multiply-accumulates of each conv and linear layer for one input (bias adds, activations, pooling left out)."""
+    shapes = dict(layer_output_shapes(net, input_size))
+    # every output element of a conv or linear layer is one dot product as long as a kernel (weight[0])
+    return [(name, math.prod(shapes[name]) * layer.weight[0].numel()) for name, layer in net.named_children()
+            if isinstance(layer, (nn.Conv2d, nn.Linear))]
+
+
+def count_macs(input_size: int = 224) -> int:
+    """Forward multiply-accumulates of the chapter's AlexNet for one input of this size."""
+    with torch.device("meta"):  # shapes only: no memory, no arithmetic
+        net = alexnet(input_size, init="pytorch-default")
+    return sum(macs for _, macs in layer_macs(net, input_size))
 
 
 def count_parameters(net: nn.Module) -> int:

@@ -1,9 +1,13 @@
 """The training loop: SGD on device-resident batches, reporting through events."""
 from __future__ import annotations
 
+import ctypes
+import functools
 import math
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +20,8 @@ from .model import alexnet
 
 CHECKPOINT_FORMAT = "alexnet-explorer/1"
 POINTS_PER_EPOCH = 5  # as d2l's Animator: five train-loss/acc points per epoch
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameter numbers (malloc.h), and their defaults
+GLIBC_MALLOC_DEFAULTS = {M_TRIM_THRESHOLD: 128 * 1024, M_MMAP_MAX: 65536}
 
 
 def available_devices() -> list[str]:
@@ -67,27 +73,84 @@ def evaluate(net: nn.Module, batches: DeviceBatches) -> float:
     return correct.item() / len(batches.images)
 
 
+@functools.cache
+def _cpu_has_amx() -> bool:
+    return torch.cpu._is_amx_tile_supported()
+
+
+def mixed_precision(device: torch.device) -> bool:
+    """Whether bf16 autocast and channels_last pay off: on CUDA (tensor cores) and on CPUs with AMX, where oneDNN's
+    bf16 kernels want channels_last (measured in docs/benchmarks.md; without AMX, bf16 is emulated and slower)."""
+    return device.type == "cuda" or (device.type == "cpu" and _cpu_has_amx())
+
+
 def autocast(device: torch.device) -> torch.autocast:
-    """bf16 autocast on CUDA (tensor cores); plain float32 elsewhere."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    """bf16 autocast where it pays off (see mixed_precision); plain float32 elsewhere."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed_precision(device))
 
 
 def prepare(x: torch.Tensor) -> torch.Tensor:
     """Put a batch in the memory layout the model uses on its device."""
-    return x.contiguous(memory_format=torch.channels_last) if x.is_cuda else x
+    return x.contiguous(memory_format=torch.channels_last) if mixed_precision(x.device) else x
+
+
+@contextmanager
+def kept_heap(device: torch.device) -> Iterator[None]:
+    """While training on a CPU with glibc, keep freed memory in the heap rather than unmapping it: otherwise the
+    big gradients (fc7's is 64 MB) are mmap'd and page-faulted afresh every step. Given back when training ends."""
+    libc = None
+    if device.type == "cpu" and sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL("libc.so.6")
+            libc.mallopt(M_MMAP_MAX, 0)
+            libc.mallopt(M_TRIM_THRESHOLD, 2**30)
+        except (OSError, AttributeError):  # not glibc (e.g. musl): leave the allocator alone
+            libc = None
+    try:
+        yield
+    finally:
+        if libc is not None:
+            for parameter, value in GLIBC_MALLOC_DEFAULTS.items():
+                libc.mallopt(parameter, value)
+            libc.malloc_trim(0)
+
+
+def place(net: nn.Module, device: torch.device) -> nn.Module:
+    """Move a model to its device, in the math modes and memory layout that are fastest there."""
+    net = net.to(device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    if mixed_precision(device):
+        net = net.to(memory_format=torch.channels_last)
+    return net
+
+
+def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+               label_smoothing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """One SGD step on a batch; returns the loss and logits, detached and still on the device (no host sync)."""
+    with autocast(x.device):
+        logits = net(prepare(x))
+        loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach(), logits.detach()
 
 
 def train(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], None] = lambda event: None,
           should_stop: Callable[[], bool] = lambda: False, resume: dict | None = None) -> Ended:
     """Train AlexNet as configured, emitting events; resume from a checkpoint dict if given."""
     device = resolve_device(config.device)
+    with kept_heap(device):
+        return _train(config, data, device, emit, should_stop, resume)
+
+
+def _train(config: RunConfig, data: FashionMNIST, device: torch.device, emit: Callable[[Event], None],
+           should_stop: Callable[[], bool], resume: dict | None) -> Ended:
     torch.manual_seed(config.seed)
-    net = build_model(config).to(device)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
-        net = net.to(memory_format=torch.channels_last)
+    net = place(build_model(config), device)
     optimizer = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
     train_batches = DeviceBatches(*subset(data.train_images, data.train_labels, config.limit_train, config.seed),
@@ -153,14 +216,9 @@ def train(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], None] =
                             elapsed, device, checkpoint(epoch, i))
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(config, step, total_steps, steps_per_epoch)
-            with autocast(device):
-                logits = net(prepare(x))
-                loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            loss, logits = train_step(net, optimizer, x, y, config.label_smoothing)
             with torch.no_grad():
-                sums += torch.stack([loss.detach().float() * len(y), (logits.argmax(1) == y).sum().float()])
+                sums += torch.stack([loss.float() * len(y), (logits.argmax(1) == y).sum().float()])
             count += len(y)
             emit(Step(epoch, i + 1, steps_per_epoch))
             if i + 1 in points:

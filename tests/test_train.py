@@ -5,7 +5,8 @@ import torch
 from alexnet_explorer.config import PRESETS, RunConfig
 from alexnet_explorer.data import load_fashion_mnist
 from alexnet_explorer.events import Ended, EpochEnd, Progress, Started, Step, summary_lines
-from alexnet_explorer.train import learning_rate, resolve_device, train
+from alexnet_explorer.model import alexnet
+from alexnet_explorer.train import autocast, learning_rate, place, prepare, resolve_device, train
 
 TINY = RunConfig(epochs=2, lr=0.02, momentum=0.9, batch_size=32, resize=65, limit_train=96, limit_test=64,
                  device="cpu")
@@ -97,3 +98,15 @@ def test_presets_keep_the_book_exact_and_the_others_quick():
     assert (book.activation, book.pooling, book.dropout) == ("relu", "max", 0.5)
     assert PRESETS["smoke"].limit_train * PRESETS["smoke"].epochs <= 1000
     assert RunConfig.from_dict(PRESETS["classroom"].to_dict()) == PRESETS["classroom"]
+
+
+@pytest.mark.parametrize("amx", [False, True])
+def test_cpu_math_is_bf16_and_channels_last_only_where_the_cpu_has_amx(monkeypatch, amx):
+    monkeypatch.setattr("alexnet_explorer.train._cpu_has_amx", lambda: amx)
+    cpu = torch.device("cpu")
+    net = place(alexnet(65), cpu)
+    assert net.conv2.weight.is_contiguous(memory_format=torch.channels_last) == amx
+    with autocast(cpu):
+        assert torch.is_autocast_enabled("cpu") == amx
+    x = torch.zeros(2, 3, 8, 8)  # three channels: a one-channel batch is both layouts at once
+    assert prepare(x).is_contiguous(memory_format=torch.channels_last) == amx

@@ -1,0 +1,305 @@
+"""Plotly figures, by topic: training curves (d2l's Animator) first."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from .exports import DIVERGING, SEQUENTIAL
+from .inspection import activation_grid, filter_grid, filter_norms, map_gap
+
+# --- training curves ------------------------------------------------------------------------------------------
+
+# The three lines of d2l's Animator in train_ch6, with its colours and line styles (b-, m--, g-.).
+TRACES = ("train loss", "train acc", "test acc")
+TRACE_STYLES = {
+    "train loss": {"color": "#1f77b4", "dash": "solid"},
+    "train acc": {"color": "#c837ab", "dash": "dash"},
+    "test acc": {"color": "#2ca02c", "dash": "dashdot"},
+}
+RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+Curves = dict[str, tuple[list[float], list[float]]]
+
+
+def training_curves(events: list[dict]) -> Curves:
+    """Epochs (x) and values (y) per trace: train metrics from Progress records, test accuracy from EpochEnd."""
+    curves: Curves = {name: ([], []) for name in TRACES}
+
+    def add(name: str, x: float, y: float) -> None:
+        xs, ys = curves[name]
+        # A run resumed from an epoch checkpoint redoes what it logged after it: the new points replace those.
+        while xs and xs[-1] >= x:
+            xs.pop()
+            ys.pop()
+        xs.append(x)
+        ys.append(y)
+
+    for event in events:
+        if event["kind"] == "progress":
+            add("train loss", event["epoch"], event["train_loss"])
+            add("train acc", event["epoch"], event["train_acc"])
+        elif event["kind"] == "epoch":
+            add("test acc", event["epoch"], event["test_acc"])
+    return curves
+
+
+def _layout(figure: go.Figure, epochs: int) -> go.Figure:
+    figure.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 10}, height=380, legend={"orientation": "h", "y": 1.1},
+                         uirevision="keep")  # keeps the user's zoom across live updates
+    figure.update_xaxes(title="epoch", range=[0, epochs])
+    return figure
+
+
+def training_figure(curves: Curves, epochs: int) -> go.Figure:
+    """One run's curves as d2l's Animator draws them: three lines against epoch, x from 0 to ``epochs``."""
+    figure = go.Figure()
+    for name in TRACES:
+        xs, ys = curves[name]
+        # Plotly leaves a trace without points out of the legend; one empty point keeps "test acc" listed
+        # during the first epoch, so that the class knows which line is still to come.
+        figure.add_scatter(x=xs or [None], y=ys or [None], name=name, mode="lines+markers", line=TRACE_STYLES[name],
+                           marker={"size": 5})
+    return _layout(figure, epochs)
+
+
+def comparison_figure(runs: dict[str, Curves], epochs: int) -> go.Figure:
+    """Several runs' curves in one figure: one colour per run, the Animator's line style per trace."""
+    figure = go.Figure()
+    for i, (label, curves) in enumerate(runs.items()):
+        color = RUN_COLORS[i % len(RUN_COLORS)]
+        for name in TRACES:
+            xs, ys = curves[name]
+            figure.add_scatter(x=xs, y=ys, name=f"{label}: {name}", legendgroup=label, mode="lines+markers",
+                               line={"color": color, "dash": TRACE_STYLES[name]["dash"]}, marker={"size": 4})
+    figure = _layout(figure, epochs)
+    figure.update_layout(height=460, legend={"orientation": "v", "y": 1, "x": 1.02})
+    return figure
+
+
+# --- filters and features (the Filters page) ------------------------------------------------------------------
+
+CLASS_COLORS = qualitative.D3  # ten distinct colours, one per Fashion-MNIST class
+COLORBAR_PX = 70  # room the colour bar and its labels take beside a tile grid
+
+
+def _image_axes(figure: go.Figure, height: int) -> go.Figure:
+    """Square pixels, no axes, first row on top, the image pushed to the top left of its box."""
+    figure.update_xaxes(visible=False, constrain="domain", constraintoward="left")
+    figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain",
+                        constraintoward="top")
+    figure.update_layout(height=height, margin={"l": 0, "r": 0, "t": 30, "b": 0}, plot_bgcolor="white")
+    return figure
+
+
+def _unit(array: np.ndarray) -> np.ndarray:
+    """Scale by the largest magnitude into [-1, 1] (zeros stay zeros)."""
+    peak = np.abs(array).max()
+    return array / peak if peak > 0 else array
+
+
+def _colours(diverging: bool) -> dict:
+    """Heatmap colour settings: filters diverge around zero in [-1, 1], activations run from 0 to 1."""
+    if diverging:
+        return {"colorscale": DIVERGING, "zmin": -1, "zmax": 1, "zmid": 0,
+                "colorbar": {"thickness": 12, "tickvals": [-1, 0, 1], "ticktext": ["−max", "0", "+max"]}}
+    return {"colorscale": SEQUENTIAL, "zmin": 0, "zmax": 1,
+            "colorbar": {"thickness": 12, "tickvals": [0, 1], "ticktext": ["0", "max"]}}
+
+
+def tile_grid_figure(grid: np.ndarray, kernel: int, ids: Sequence[int], values: Sequence[float] | None = None, *,
+                     id_label: str = "filter", value_label: str = "norm", diverging: bool = True,
+                     columns: int = 12, gap: int = 1, selected: int | None = None, max_width: int = 720,
+                     max_pixel: float = 8) -> go.Figure:
+    """A ``filter_grid`` image in crisp pixels, ``selected`` outlined; hover names a tile, a click selects it."""
+    ids = list(ids)
+    step = kernel + gap
+    rows, cols = np.divmod(np.arange(len(ids)), columns)
+    template = f"{id_label} %{{customdata[0]:d}}"
+    if values is not None:
+        template += f"<br>{value_label} %{{customdata[1]:.3f}}"
+    figure = go.Figure(go.Heatmap(z=grid.astype(np.float32), zsmooth=False, hoverinfo="skip", **_colours(diverging)))
+    # Plotly cannot select a heatmap cell by clicking, but it can select a marker: an invisible one at each tile's
+    # centre (trace 1, point index = tile position) carries the hover text, and a click selects the nearest one.
+    invisible = {"marker": {"opacity": 0}}
+    figure.add_scatter(x=cols * step + (kernel - 1) / 2, y=rows * step + (kernel - 1) / 2, mode="markers",
+                       customdata=np.column_stack([ids, values if values is not None else np.zeros(len(ids))]),
+                       hovertemplate=template + "<extra></extra>", showlegend=False, marker={"opacity": 0},
+                       selected=invisible, unselected=invisible)
+    figure.update_layout(hovermode="closest", hoverdistance=-1)
+    if selected is not None:
+        top, left = (selected // columns) * step, (selected % columns) * step
+        figure.add_shape(type="rect", x0=left - 1, x1=left + kernel, y0=top - 1, y1=top + kernel,
+                         line={"color": "black", "width": 3})
+    # A fixed size that fits the grid's aspect (shown with width="content"), so no blank band is left around it.
+    pixel = min(max_pixel, max_width / grid.shape[1])
+    figure.update_layout(width=round(grid.shape[1] * pixel) + COLORBAR_PX)
+    return _image_axes(figure, height=round(grid.shape[0] * pixel) + 30)
+
+
+def filters_figure(weights: torch.Tensor, normalization: str = "per_filter", selected: int | None = None) -> go.Figure:
+    """conv1's filters as one grid, diverging colours centred on zero; hover gives a filter's index and norm."""
+    return tile_grid_figure(filter_grid(weights, normalization), weights.shape[-1], range(len(weights)),
+                            filter_norms(weights), selected=selected)
+
+
+def filter_figure(weights: torch.Tensor, index: int, normalization: str = "per_filter") -> go.Figure:
+    """One filter enlarged; its colours use the grid's scale, its hover the raw weights."""
+    kernel = weights[index, 0].detach().double().numpy()
+    scale = np.abs(kernel if normalization == "per_filter" else weights.detach().double().numpy()).max()
+    figure = go.Figure(go.Heatmap(z=kernel / scale if scale > 0 else kernel, customdata=kernel, zsmooth=False,
+                                  hovertemplate="row %{y}, column %{x}<br>weight %{customdata:.4f}<extra></extra>",
+                                  **_colours(diverging=True)))
+    figure.update_traces(showscale=False)
+    figure.update_layout(title={"text": f"filter {index}", "x": 0.5, "xanchor": "center"})
+    return _image_axes(figure, height=320)
+
+
+def filter_history_figure(snapshots: dict[int, torch.Tensor], index: int, normalization: str = "per_filter",
+                          epoch: int | None = None, columns: int = 8, max_width: int = 560) -> go.Figure:
+    """One filter at every saved epoch in reading order, with ``epoch`` outlined ("shared": one scale for all)."""
+    epochs = sorted(snapshots)
+    stack = torch.stack([snapshots[e][index] for e in epochs])
+    columns = min(columns, len(epochs))
+    return tile_grid_figure(filter_grid(stack, normalization, columns=columns), stack.shape[-1], epochs,
+                            filter_norms(stack), id_label="epoch", columns=columns, max_width=max_width,
+                            selected=epochs.index(epoch) if epoch in epochs else None)
+
+
+def filter_evolution_figure(snapshots: dict[int, torch.Tensor], normalization: str = "per_filter",
+                            frame_ms: int = 700) -> go.Figure:
+    """The filter grid animated over the saved epochs, with a play button and an epoch slider."""
+    epochs = sorted(snapshots)
+    first = snapshots[epochs[0]]
+    figure = tile_grid_figure(filter_grid(first, normalization), first.shape[-1], range(len(first)))
+    figure.frames = [go.Frame(name=str(e), traces=[0],
+                              data=[go.Heatmap(z=filter_grid(snapshots[e], normalization).astype(np.float32))])
+                     for e in epochs]
+    still = {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}
+    figure.update_layout(
+        height=figure.layout.height + 90,
+        margin={"b": 80},
+        updatemenus=[{"type": "buttons", "direction": "left", "x": 0, "y": -0.02, "xanchor": "left", "yanchor": "top",
+                      "buttons": [
+                          {"label": "▶ Play", "method": "animate",
+                           "args": [None, {"frame": {"duration": frame_ms, "redraw": True}, "fromcurrent": True,
+                                           "transition": {"duration": 0}}]},
+                          {"label": "❚❚ Pause", "method": "animate", "args": [[None], still]}]}],
+        sliders=[{"active": 0, "x": 0.2, "len": 0.8, "y": -0.02, "yanchor": "top",
+                  "currentvalue": {"prefix": "epoch "},
+                  "steps": [{"label": "0 (random init)" if e == 0 else str(e), "method": "animate",
+                             "args": [[str(e)], still]} for e in epochs]}],
+    )
+    return figure
+
+
+def filter_changes_figure(changes: list[tuple[int, float]]) -> go.Figure:
+    """Bars of how much conv1 moved in each epoch, relative to its size before that epoch."""
+    epochs, values = zip(*changes) if changes else ((), ())
+    figure = go.Figure(go.Bar(x=list(epochs), y=[100 * v for v in values], marker_color="#4c72b0",
+                              hovertemplate="epoch %{x}: changed by %{y:.1f}%<extra></extra>"))
+    figure.update_xaxes(title="epoch", dtick=1)
+    figure.update_yaxes(title="change of conv1 (%)", rangemode="tozero")
+    figure.update_layout(height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return figure
+
+
+def feature_maps_figure(maps: torch.Tensor, channels: list[int], normalization: str = "per_filter",
+                        max_width: int = 600) -> go.Figure:
+    """The chosen channels' activation maps in order; hover gives the channel and its mean activation."""
+    means = maps[channels].flatten(1).mean(dim=1).tolist()
+    return tile_grid_figure(activation_grid(maps, channels, normalization), maps.shape[-1], channels, means,
+                            id_label="channel", value_label="mean activation", diverging=False,
+                            gap=map_gap(maps.shape[-1]), max_width=max_width)
+
+
+def image_figure(image: np.ndarray, title: str = "", height: int = 280) -> go.Figure:
+    """A grayscale image in [0, 1] with crisp pixels."""
+    figure = go.Figure(go.Heatmap(z=np.asarray(image, dtype=np.float32), colorscale="gray", zmin=0, zmax=1,
+                                  showscale=False, zsmooth=False, hovertemplate="%{z:.2f}<extra></extra>"))
+    figure.update_layout(title={"text": title, "x": 0.5, "xanchor": "center", "font": {"size": 14}})
+    return _image_axes(figure, height)
+
+
+def kernels_and_responses_figure(kernels: dict[str, np.ndarray], responses: dict[str, np.ndarray],
+                                 tile_px: int = 88) -> go.Figure:
+    """Top row each kernel, below it its response to an image; each scaled by its own largest magnitude."""
+    names = list(kernels)
+    figure = make_subplots(rows=2, cols=len(names), subplot_titles=names, vertical_spacing=0.04,
+                           horizontal_spacing=0.01)
+    for col, name in enumerate(names, start=1):
+        for row, array in ((1, kernels[name]), (2, responses[name])):
+            figure.add_heatmap(z=_unit(np.asarray(array, dtype=np.float64)), coloraxis="coloraxis", zsmooth=False,
+                               row=row, col=col, hovertemplate="%{z:.2f}<extra></extra>")
+    for n in range(1, 2 * len(names) + 1):
+        suffix = "" if n == 1 else str(n)
+        figure.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", autorange="reversed", visible=False)
+        figure.layout[f"xaxis{suffix}"].update(visible=False, constrain="domain")
+    colours = _colours(diverging=True)
+    figure.update_layout(coloraxis={"colorscale": colours["colorscale"], "cmin": -1, "cmax": 1, "cmid": 0,
+                                    "colorbar": colours["colorbar"]},
+                         width=tile_px * len(names) + COLORBAR_PX, height=2 * tile_px + 40,
+                         margin={"l": 0, "r": 0, "t": 30, "b": 0}, plot_bgcolor="white")
+    figure.update_annotations(font={"size": 12})
+    return figure
+
+
+def projections_figure(embeddings: dict[str, np.ndarray], labels: np.ndarray, class_names: Sequence[str],
+                       columns: int = 2) -> go.Figure:
+    """One scatter panel per titled N×2 embedding, points coloured by class, one shared legend of class names."""
+    titles = list(embeddings)
+    rows = -(-len(titles) // columns)
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.05,
+                           vertical_spacing=0.08)
+    for k, title in enumerate(titles):
+        points = embeddings[title]
+        for label, name in enumerate(class_names):
+            chosen = points[labels == label]
+            figure.add_scatter(x=chosen[:, 0], y=chosen[:, 1], mode="markers", name=name, legendgroup=name,
+                               showlegend=k == 0, marker={"size": 4, "color": CLASS_COLORS[label % len(CLASS_COLORS)]},
+                               hovertemplate=f"{name}<extra></extra>", row=k // columns + 1, col=k % columns + 1)
+    figure.update_xaxes(showticklabels=False)
+    figure.update_yaxes(showticklabels=False)
+    figure.update_layout(height=380 * rows, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                         legend={"itemsizing": "constant"})
+    return figure
+
+
+# --- classification (the Classify page) ---------------------------------------------------------------------
+
+PREDICTED_COLOR = "#c2410c"  # the app theme's primary colour
+OTHER_COLOR = "#9ca3af"
+# Transparent where the map is zero, so the garment shows through; opaque yellow where it peaks.
+HEAT_SCALE = [[0.0, "rgba(255, 0, 0, 0)"], [0.25, "rgba(255, 40, 0, 0.35)"], [0.6, "rgba(255, 140, 0, 0.7)"],
+              [1.0, "rgba(255, 255, 0, 0.9)"]]
+
+
+def probabilities_figure(probabilities: Sequence[float], class_names: Sequence[str],
+                         true_label: int | None = None) -> go.Figure:
+    """Horizontal bars of every class's probability in class order, the top one coloured, the true one named."""
+    percent = (100 * np.asarray(probabilities, dtype=np.float64)).tolist()
+    top = int(np.argmax(percent))
+    names = [f"{name} (true)" if i == true_label else name for i, name in enumerate(class_names)]
+    figure = go.Figure(go.Bar(
+        x=percent, y=names, orientation="h", text=[f"{p:.1f}%" for p in percent], textposition="outside",
+        marker_color=[PREDICTED_COLOR if i == top else OTHER_COLOR for i in range(len(names))],
+        hovertemplate="%{y}: %{x:.2f}%<extra></extra>", cliponaxis=False))
+    figure.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=names)
+    figure.update_xaxes(title="probability (%)", range=[0, 112], dtick=25)
+    figure.update_layout(height=340, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return figure
+
+
+def saliency_figure(image28: np.ndarray, heat: np.ndarray, height: int = 300) -> go.Figure:
+    """A uint8 picture, dimmed, under a [0, 1] heat map (red to yellow) that is transparent where the map is zero."""
+    figure = go.Figure([
+        # Dimmed so that the white garment does not wash out the map's colours.
+        go.Heatmap(z=np.asarray(image28, dtype=np.float32) / 255, colorscale="gray", zmin=0, zmax=1.6,
+                   showscale=False, zsmooth=False, hoverinfo="skip"),
+        go.Heatmap(z=np.asarray(heat, dtype=np.float32), colorscale=HEAT_SCALE, zmin=0, zmax=1, zsmooth=False,
+                   showscale=False, hovertemplate="row %{y}, column %{x}<br>importance %{z:.2f}<extra></extra>"),
+    ])
+    return _image_axes(figure, height)

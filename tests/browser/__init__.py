@@ -1,0 +1,1 @@
+"""Browser tests: a real Streamlit server driven through Chromium."""

@@ -1,0 +1,81 @@
+"""The train page in Chromium against a real Streamlit server: start a run, watch it live, reload mid-run."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from alexnet_explorer import launcher
+from alexnet_explorer.runs import RunDir
+
+pytestmark = pytest.mark.browser
+SCREENSHOT = Path("/tmp/alexnet-explorer-train-page.png")
+WAIT_MS = 90_000
+# Every rerun of the page competes with training for two shared cores: a bounded but generous wait.
+expect.set_options(timeout=30_000)
+
+
+def set_number(page: Page, label: str, value: int) -> None:
+    field = page.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Enter")
+    expect(field).to_have_value(str(value))
+
+
+def the_only_run(runs: Path) -> RunDir:
+    deadline = time.monotonic() + 30
+    while not launcher.list_runs(runs):
+        assert time.monotonic() < deadline, "no run folder appeared after pressing Start training"
+        time.sleep(0.2)
+    [run] = launcher.list_runs(runs)
+    return run
+
+
+def test_start_watch_reload_and_finish(app_server: tuple[str, Path], page: Page) -> None:
+    url, runs = app_server
+    page.goto(f"{url}/train")
+    start = page.get_by_role("button", name="Start training")
+    expect(start).to_be_visible(timeout=WAIT_MS)
+
+    page.get_by_role("radio", name="smoke", exact=True).click()
+    expect(page.get_by_label("input size (px)", exact=True)).to_have_value("65")
+    # Two epochs of two batches of 32: short, yet long enough to reload the page while it trains.
+    for label, value in (("training images", 64), ("test images", 32)):
+        set_number(page, label, value)
+    expect(page.get_by_text("Estimate:")).to_be_visible(timeout=WAIT_MS)
+    start.click()
+
+    run = the_only_run(runs)
+    live_title = page.get_by_role("strong").filter(has_text=f"Run {run.name}")  # the live panel's heading
+    expect(live_title).to_be_visible(timeout=WAIT_MS)
+    legend = page.locator(".legendtext")
+    expect(legend).to_have_text(["train loss", "train acc", "test acc"], timeout=WAIT_MS)
+
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not any(e["kind"] == "progress" for e in run.read_events()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert launcher.refresh_status(run)["state"] == "running", "the run is not training: nothing to reload during"
+    page.reload()
+    expect(live_title).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("examples/sec on cpu")).to_be_visible(timeout=WAIT_MS)  # the chapter's last line
+    expect(legend).to_have_text(["train loss", "train acc", "test acc"])
+    # A drawn line: Plotly writes a path with a non-empty "d" once a trace has two points.
+    expect(page.locator(".scatterlayer .trace path.js-line[d^='M']").first).to_be_attached()
+    page.set_viewport_size({"width": 1400, "height": 2600})
+    page.screenshot(path=str(SCREENSHOT))
+
+    assert [r.path for r in launcher.list_runs(runs)] == [run.path]  # the reload neither stopped nor duplicated it
+    assert run.read_status()["state"] == "finished"
+    assert [e["start_epoch"] for e in run.read_events() if e["kind"] == "started"] == [0]
+
+
+def test_train_opened_first_on_a_fresh_server_uses_the_app_navigation(app_server: tuple[str, Path], page: Page) -> None:
+    url, _ = app_server
+    page.goto(f"{url}/train")
+    nav = page.get_by_test_id("stSidebarNav")
+    expect(nav).to_be_visible(timeout=WAIT_MS)
+    # Each link's text is its icon's ligature name then its title; the legacy folder mode shows file names only.
+    assert [text.split()[-1] for text in nav.get_by_role("link").all_inner_texts()] == ["Home", "Train", "Filters",
+                                                                                         "Classify"]

@@ -1,0 +1,142 @@
+"""The home and train pages through Streamlit's AppTest, with a real training process on the fixture data."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from alexnet_explorer import launcher
+from alexnet_explorer.config import PRESETS
+from alexnet_explorer.runs import RunDir
+from alexnet_explorer.ui import PAGES
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+# Small enough for a few seconds of training on a shared 2-core CPU.
+QUICK = {"cfg_epochs": 1, "cfg_limit_train": 32, "cfg_limit_test": 16, "cfg_batch_size": 16, "cfg_device": "cpu"}
+
+
+@pytest.fixture
+def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fixture_data_dir: Path) -> Path:
+    """The fixture data and an empty runs folder, through the app's environment variables."""
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("ALEXNET_EXPLORER_DATA", str(fixture_data_dir))
+    monkeypatch.setenv("ALEXNET_EXPLORER_RUNS", str(runs))
+    return runs
+
+
+def train_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    return at.switch_page(next(p.path for p in PAGES if p.url_path == "train")).run()
+
+
+def quick_smoke(at: AppTest) -> AppTest:
+    """Choose the smoke preset, then shrink it to one tiny epoch."""
+    at.segmented_control(key="preset").set_value("smoke").run()
+    for key, value in QUICK.items():
+        (at.selectbox if key == "cfg_device" else at.number_input)(key=key).set_value(value)
+    return at.run()
+
+
+def test_home_page_tells_the_story_and_links_to_train(app_env: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "hand-made features" in text and "AlexNet" in text and "2012" in text
+    assert [link.proto.page for link in at.get("page_link")] == ["train", "filters", "classify"]  # URL paths
+
+
+def test_preset_fills_the_form(app_env: Path) -> None:
+    at = train_page()
+    assert not at.exception
+    at.segmented_control(key="preset").set_value("book").run()
+    assert at.number_input(key="cfg_resize").value == 224
+    assert at.number_input(key="cfg_epochs").value == 10
+    assert at.number_input(key="cfg_limit_train").value is None  # the whole training set
+    assert at.radio(key="cfg_init").value == "xavier"
+    assert any("Estimate:" in c.value and "224 px" in c.value for c in at.caption)
+
+
+def test_invalid_value_shows_the_reason_and_launches_nothing(app_env: Path) -> None:
+    at = quick_smoke(train_page())
+    at.number_input(key="cfg_resize").set_value(40).run()
+    at.button(key="start").click().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("input size 40 is too small for AlexNet" in e for e in errors), errors
+    assert launcher.list_runs(app_env) == []
+
+
+def test_start_training_runs_to_the_end_with_live_curves(app_env: Path) -> None:
+    at = quick_smoke(train_page())
+    at.button(key="start").click().run()
+    assert not at.exception
+    [run] = launcher.list_runs(app_env)
+    assert json.loads((run.path / "config.json").read_text())["limit_train"] == 32
+    another_viewer = train_page()  # a second browser, with nothing in its session, sees the same run
+    assert any(run.name in m.value for m in another_viewer.markdown)
+    another_viewer.segmented_control(key="preset").set_value("smoke").run()
+    another_viewer.button(key="start").click().run()  # the child is still importing torch: the device is busy
+    assert any("already training on cpu" in w.value for w in another_viewer.warning)
+    assert len(launcher.list_runs(app_env)) == 1
+
+    deadline = time.monotonic() + 120
+    while launcher.refresh_status(run)["state"] in launcher.ACTIVE_STATES and time.monotonic() < deadline:
+        time.sleep(1)
+    at.run()  # the page as a viewer sees it now (its live panel re-reads the run folder)
+    assert RunDir(run.path).read_status()["state"] == "finished", (run.path / "train.log").read_text()
+
+    assert not at.exception and not at.error
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    traces = {trace["name"]: trace for trace in chart["data"]}
+    assert set(traces) == {"train loss", "train acc", "test acc"}
+    assert traces["train loss"]["x"][-1] == 1.0 and len(traces["train acc"]["y"]) >= 2
+    assert traces["test acc"]["x"] == [1]
+    assert chart["layout"]["xaxis"]["title"]["text"] == "epoch"
+    summary = at.code[0].value.splitlines()
+    assert summary[0].startswith("loss ") and ", train acc " in summary[0] and ", test acc " in summary[0]
+    assert summary[1].endswith(" examples/sec on cpu")
+    assert run.name in at.dataframe[0].value["run"].tolist()
+
+
+def past_run(runs: Path, state: str, **details: object) -> RunDir:
+    """A run folder as a training process would have left it, without training."""
+    run = RunDir.create(runs, PRESETS["smoke"], label="smoke")
+    run.append_event({"kind": "started", "device": "cpu", "epochs": 2, "start_epoch": 0, "batches_per_epoch": 8,
+                      "train_examples": 256, "test_examples": 128, "time": 1.0})
+    run.append_event({"kind": "progress", "epoch": 0.5, "train_loss": 2.3, "train_acc": 0.1,
+                      "examples_per_sec": 50.0, "elapsed": 3.0, "remaining": 9.0})
+    run.write_status(state, **details)
+    return run
+
+
+def test_a_failed_run_shows_its_reason_in_plain_words_and_offers_resume(app_env: Path) -> None:
+    past_run(app_env, "failed", error="The device ran out of memory. Try a smaller batch size")
+    at = train_page()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Training failed: The device ran out of memory. Try a smaller batch size"]
+    assert any(b.label.startswith("Resume") for b in at.button)
+
+
+def test_an_unreadable_run_folder_is_an_error_message_not_a_traceback(app_env: Path) -> None:
+    broken = app_env / "broken-run"
+    broken.mkdir(parents=True)
+    (broken / "config.json").write_text("{ not json")
+    at = train_page()
+    assert not at.exception
+    assert any("is not a usable run configuration" in e.value for e in at.error)
+    assert "unreadable" in at.dataframe[0].value["configuration"].tolist()
+
+
+def test_delete_asks_for_confirmation(app_env: Path) -> None:
+    run = past_run(app_env, "stopped")
+    at = train_page()
+    at.button(key="delete").click().run()
+    assert run.path.exists() and any("cannot be undone" in w.value for w in at.warning)
+    at.button(key="delete_no").click().run()
+    assert run.path.exists() and not at.warning
+    at.button(key="delete").click().run()
+    at.button(key="delete_yes").click().run()
+    assert not at.exception and not run.path.exists()

@@ -1,0 +1,185 @@
+"""Training processes: stop, resume, a killed process, pid checks and the one-run-per-device lock."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from alexnet_explorer import launcher, plots
+from alexnet_explorer.config import PRESETS
+from alexnet_explorer.runs import RunDir
+from alexnet_explorer.train import available_devices
+
+# Four short steps per epoch: a stop asked after epoch 1 lands well before the end of epoch 3.
+TINY = PRESETS["smoke"].replace(epochs=3, limit_train=32, limit_test=16, batch_size=8, device="cpu")
+
+
+@pytest.fixture
+def runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fixture_data_dir: Path) -> Path:
+    """An empty runs folder; launched processes read the fixture data (they inherit the environment)."""
+    monkeypatch.setenv("ALEXNET_EXPLORER_DATA", str(fixture_data_dir))
+    return tmp_path / "runs"
+
+
+def wait_for(condition: Callable[[], bool], what: str, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.1)
+
+
+def state(run: RunDir) -> str:
+    return launcher.refresh_status(run)["state"]
+
+
+def kill(run: RunDir) -> None:
+    """SIGKILL a run's training process and wait until it is gone."""
+    pid = launcher.launched_pid(run)
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not launcher.process_alive(pid, run), "the killed process to disappear", 20)
+
+
+def test_stop_then_resume_continues_from_the_checkpoint(runs: Path) -> None:
+    run = launcher.launch(TINY, label="smoke", root=runs)
+    wait_for(lambda: any(e["kind"] == "epoch" for e in run.read_events()), "the first epoch")
+    launcher.stop(run)
+    wait_for(lambda: state(run) not in launcher.ACTIVE_STATES, "the run to stop")
+    assert state(run) == "stopped", (run.read_status(), run.log_path.read_text())
+    assert run.has_checkpoint() and run.load_checkpoint()["epoch"] >= 1
+    pid = launcher.launched_pid(run)
+    wait_for(lambda: not launcher.process_alive(pid, run), "the stopped process to exit", 20)
+    assert not run.stop_path.exists()  # cleared on the way out, so that a resumed run does not stop at once
+
+    launcher.resume(run)
+    wait_for(lambda: state(run) not in launcher.ACTIVE_STATES, "the resumed run to end")
+    assert state(run) == "finished", (run.read_status(), run.log_path.read_text())
+    events = run.read_events()
+    starts = [e["start_epoch"] for e in events if e["kind"] == "started"]
+    assert starts[0] == 0 and starts[1] >= 1
+    assert [e["status"] for e in events if e["kind"] == "ended"] == ["stopped", "finished"]
+    assert sorted({e["epoch"] for e in events if e["kind"] == "epoch"}) == [1, 2, 3]
+
+
+def test_a_killed_process_is_reported_failed_and_can_be_deleted(runs: Path) -> None:
+    run = launcher.launch(TINY, label="smoke", root=runs)
+    wait_for(lambda: run.read_status()["state"] == "running", "the process to report running")
+    with pytest.raises(launcher.RunRefused, match="stop it before deleting"):
+        launcher.delete(run)
+    kill(run)
+    assert run.read_status()["state"] == "running"  # what the dead process left behind...
+    status = launcher.refresh_status(run)  # ...until someone looks
+    assert status["state"] == "failed" and status["error"] == launcher.DIED
+    assert run.read_status()["state"] == "failed"
+    launcher.delete(run)
+    assert not run.path.exists()
+
+
+def test_a_process_that_exits_before_training_is_failed_with_its_own_words(runs: Path) -> None:
+    run = RunDir.create(runs, TINY, label="smoke")
+    run.checkpoint_path.write_bytes(b"not a checkpoint")
+    run.write_status("stopped")
+    launcher.resume(run)  # the process refuses the checkpoint before it reports anything
+    wait_for(lambda: state(run) not in launcher.ACTIVE_STATES, "the process to give up")
+    status = run.read_status()
+    assert status["state"] == "failed"
+    assert status["error"].startswith(f"{launcher.DIED}: ") and "is damaged" in status["error"], status
+
+
+def test_only_the_latest_process_errors_count(runs: Path) -> None:
+    run = RunDir.create(runs, TINY)
+    run.log_path.write_text(f"{launcher.LOG_MARKER} 1\nerror: out of memory\n{launcher.LOG_MARKER} 2\nepoch 1/3\n")
+    assert launcher.logged_error(run) is None
+    with run.log_path.open("a") as log:
+        log.write("python -m alexnet_explorer: error: bad flag\n")
+    assert launcher.logged_error(run) == "bad flag"
+
+
+def test_a_device_this_machine_lacks_is_refused_before_launching(runs: Path) -> None:
+    missing = next(d for d in ("cuda", "mps") if d not in available_devices())
+    with pytest.raises(launcher.RunRefused, match=f"device '{missing}' is not available"):
+        launcher.launch(TINY.replace(device=missing), root=runs)
+    assert launcher.list_runs(runs) == []
+
+
+def test_a_live_pid_of_another_program_does_not_keep_a_run_alive(runs: Path) -> None:
+    run = RunDir.create(runs, TINY)
+    run.write_status("running", pid=os.getpid())  # alive, but pytest, not this run's trainer (as after pid reuse)
+    assert launcher.refresh_status(run)["state"] == "failed"
+
+
+def test_a_queued_run_without_process_waits_only_while_a_launch_holds_the_lock(runs: Path) -> None:
+    run = RunDir.create(runs, TINY)
+    with launcher.launch_lock(runs):
+        assert launcher.refresh_status(run)["state"] == "queued"
+    status = launcher.refresh_status(run)
+    assert status["state"] == "failed" and status["error"] == launcher.NEVER_STARTED
+
+
+def test_two_simultaneous_launches_start_one_run(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    create = RunDir.create
+
+    def slow_create(*args: object, **kwargs: object) -> RunDir:
+        time.sleep(0.5)  # widen the gap between "is the device free?" and "the run exists"
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(RunDir, "create", slow_create)
+    barrier = threading.Barrier(2)
+    started: list[RunDir] = []
+    refused: list[launcher.RunRefused] = []
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            started.append(launcher.launch(TINY, label="smoke", root=runs))
+        except launcher.RunRefused as refusal:
+            refused.append(refusal)
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert len(started) == 1 and len(refused) == 1
+        assert [run.path for run in launcher.list_runs(runs)] == [started[0].path]
+        assert refused[0].active.path == started[0].path and "already training on cpu" in str(refused[0])
+    finally:
+        for run in started:
+            kill(run)
+
+
+# A run killed during epoch 2 and resumed from its epoch-1 checkpoint: it logs 1.5 again, then goes on.
+KILLED_AND_RESUMED = [
+    {"kind": "started", "device": "cpu", "epochs": 2, "start_epoch": 0, "time": 100.0},
+    {"kind": "progress", "epoch": 0.5, "train_loss": 2.0, "train_acc": 0.2, "examples_per_sec": 10.0,
+     "elapsed": 5.0, "remaining": 15.0},
+    {"kind": "epoch", "epoch": 1, "train_loss": 1.8, "train_acc": 0.3, "test_acc": 0.4, "examples_per_sec": 10.0,
+     "elapsed": 10.0, "remaining": 10.0},
+    {"kind": "progress", "epoch": 1.5, "train_loss": 1.6, "train_acc": 0.4, "examples_per_sec": 10.0,
+     "elapsed": 15.0, "remaining": 5.0},
+    {"kind": "started", "device": "cpu", "epochs": 2, "start_epoch": 1, "time": 500.0},
+    {"kind": "progress", "epoch": 1.5, "train_loss": 1.5, "train_acc": 0.45, "examples_per_sec": 12.0,
+     "elapsed": 4.0, "remaining": 6.0},
+]
+
+
+def test_a_redone_stretch_replaces_the_old_points_in_the_curves() -> None:
+    curves = plots.training_curves(KILLED_AND_RESUMED)
+    assert curves["train loss"] == ([0.5, 1.5], [2.0, 1.5])
+    assert curves["test acc"] == ([1], [0.4])
+
+
+def test_progress_adds_up_sessions_and_counts_on_while_training() -> None:
+    done = launcher.progress(KILLED_AND_RESUMED)
+    assert (done.epoch, done.examples_per_sec, done.elapsed, done.remaining) == (1.5, 12.0, 19.0, 6.0)
+    live = launcher.progress(KILLED_AND_RESUMED, now=500.0 + 4.0 + 2.0)  # two seconds after the last record
+    assert (live.elapsed, live.remaining) == (21.0, 4.0)
+    resuming = launcher.progress(KILLED_AND_RESUMED[:4] + [{"kind": "ended", "status": "stopped", "epoch": 1.5,
+                                                             "examples_per_sec": 10.0, "elapsed": 16.0}], now=900.0)
+    assert (resuming.elapsed, resuming.remaining) == (16.0, None)  # the new process has not reported yet

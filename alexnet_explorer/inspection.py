@@ -62,11 +62,16 @@ def filter_at(row: int, col: int, count: int, kernel: int, columns: int = 12, ga
     return index if tile_col < cols and index < count else None
 
 
+def map_gap(side: int) -> int:
+    """Gap between tiles of side×side activation maps: a tenth of a tile, still visible when big maps are shrunk."""
+    return max(1, side // 10)
+
+
 def activation_grid(
-    maps: torch.Tensor, channels: list[int], normalization: str = "per_filter", columns: int = 12, gap: int = 1
+    maps: torch.Tensor, channels: list[int], normalization: str = "per_filter", columns: int = 12
 ) -> np.ndarray:
     """Tile chosen channels of C×H×W activations, in that order, like ``filter_grid`` ([0, 1] after ReLU)."""
-    return filter_grid(maps[list(channels)].unsqueeze(1), normalization, columns, gap)
+    return filter_grid(maps[list(channels)].unsqueeze(1), normalization, columns, map_gap(maps.shape[-1]))
 
 
 def filter_norms(weights: torch.Tensor) -> np.ndarray:

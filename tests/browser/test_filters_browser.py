@@ -1,0 +1,65 @@
+"""The Filters page in Chromium against the real app: the grid draws, a click enlarges a filter, ▶ Play animates."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from playwright.sync_api import Locator, Page, expect
+
+from alexnet_explorer.config import PRESETS
+from alexnet_explorer.runs import RunDir
+
+pytestmark = pytest.mark.browser
+SCREENSHOT = Path("/tmp/alexnet-explorer-filters-page.png")
+WAIT_MS = 90_000
+GRID_SHAPE = (8 * 12 - 1, 12 * 12 - 1)  # rows and columns of pixels of the 8×12 grid of 11×11 filters
+
+
+def snapshot_run(runs: Path) -> RunDir:
+    """A run with conv1 snapshots for epochs 0-2 and no checkpoint: all the filter views need."""
+    run = RunDir.create(runs, PRESETS["smoke"], label="snapshots")
+    generator = torch.Generator().manual_seed(0)
+    for epoch in range(3):
+        run.save_filters(epoch, torch.randn(96, 1, 11, 11, generator=generator))
+    run.write_status("finished")
+    return run
+
+
+def settled_box(locator: Locator) -> dict:
+    """The element's box once it stops changing (Plotly fits a chart to its column after the first draw)."""
+    previous, deadline = None, time.monotonic() + WAIT_MS / 1000
+    while (box := locator.bounding_box()) != previous or box is None:
+        assert time.monotonic() < deadline, "the filter grid never settled"
+        previous = box
+        time.sleep(0.3)
+    return box
+
+
+def test_grid_click_and_play(app_server: tuple[str, Path], page: Page) -> None:
+    url, runs = app_server
+    snapshot_run(runs)
+    page.goto(url)
+    nav = page.get_by_test_id("stSidebarNav")
+    expect(nav.get_by_role("link", name="Home", exact=True)).to_be_visible(timeout=WAIT_MS)
+    nav.get_by_role("link", name="Filters", exact=True).click()
+    expect(page.get_by_role("heading", name="Filters and features")).to_be_visible(timeout=WAIT_MS)
+    assert page.url.rstrip("/").endswith("/filters")
+
+    image = page.locator(".st-key-filter_grid .heatmaplayer image")
+    expect(image).to_be_visible(timeout=WAIT_MS)
+    box = settled_box(image)
+    assert box["width"] / box["height"] == pytest.approx(GRID_SHAPE[1] / GRID_SHAPE[0], rel=0.02)  # square pixels
+    # The middle of filter 17's tile: row 1, column 5 of the grid.
+    page.mouse.click(box["x"] + (5 * 12 + 5.5) / GRID_SHAPE[1] * box["width"],
+                     box["y"] + (12 + 5.5) / GRID_SHAPE[0] * box["height"])
+    expect(page.get_by_label("Filter", exact=True)).to_have_value("17", timeout=WAIT_MS)
+    expect(page.locator(".st-key-filter_big .gtitle", has_text="filter 17")).to_be_visible(timeout=WAIT_MS)
+    page.screenshot(path=str(SCREENSHOT))
+
+    page.get_by_role("tab", name="Evolution").click()
+    evolution = page.locator(".st-key-filter_evolution")
+    expect(evolution.get_by_text("epoch 0 (random init)")).to_be_visible(timeout=WAIT_MS)
+    evolution.get_by_text("▶ Play", exact=True).click()
+    expect(evolution.get_by_text("epoch 2", exact=True)).to_be_visible(timeout=WAIT_MS)

@@ -1,0 +1,173 @@
+"""The Filters page through Streamlit's AppTest, on a made-up run written as training writes one."""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from alexnet_explorer.config import RunConfig
+from alexnet_explorer.runs import RunDir
+from alexnet_explorer.train import CHECKPOINT_FORMAT, build_model
+
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "filters.py")
+TINY = RunConfig(epochs=2, resize=65, limit_train=32, limit_test=16, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> RunDir:
+    """A finished run as training leaves it: conv1 after epochs 0, 1 and 2, and a checkpoint (made up, for speed)."""
+    torch.manual_seed(0)
+    net = build_model(TINY)
+    run = RunDir.create(tmp_path_factory.mktemp("trained"), TINY, label="tiny")
+    for epoch in range(3):
+        run.save_filters(epoch, net.conv1.weight.detach().clone())
+        net.conv1.weight.data += 0.01 * torch.randn_like(net.conv1.weight)
+    run.save_checkpoint({"format": CHECKPOINT_FORMAT, "config": TINY.to_dict(), "model": net.state_dict()})
+    run.write_status("finished")
+    return run
+
+
+@pytest.fixture
+def runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fixture_data_dir: Path) -> Path:
+    """An empty runs folder and the fixture data, through the app's environment variables."""
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    monkeypatch.setenv("ALEXNET_EXPLORER_RUNS", str(folder))
+    monkeypatch.setenv("ALEXNET_EXPLORER_DATA", str(fixture_data_dir))
+    return folder
+
+
+def copy_run(run: RunDir, runs: Path) -> RunDir:
+    return RunDir(shutil.copytree(run.path, runs / run.name))
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest, kind: str) -> str:
+    return " ".join(element.value for element in at.get(kind))
+
+
+def charts(at: AppTest) -> list[dict]:
+    """The page's Plotly figures as dicts."""
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def filter_grid(at: AppTest) -> dict:
+    """The 8×12 grid of the 96 conv1 filters (the first chart of the page)."""
+    figure = charts(at)[0]
+    assert figure["data"][0]["type"] == "heatmap"
+    assert figure["data"][0]["zmid"] == 0 and figure["data"][1]["hovertemplate"].startswith("filter ")
+    return figure
+
+
+def test_trained_run_shows_grid_evolution_and_feature_maps(runs: Path, trained_run: RunDir) -> None:
+    copy_run(trained_run, runs)
+    at = open_page()
+    assert not at.error and not at.warning
+    filter_grid(at)
+    assert [tab.label for tab in at.tabs] == ["First-layer filters", "Evolution", "Feature maps",
+                                             "Hand-crafted vs learned", "Separable features"]
+    evolution = next(figure for figure in charts(at) if figure.get("frames"))
+    assert [frame["name"] for frame in evolution["frames"]] == ["0", "1", "2"]
+    assert "conv1: 96 channels of 15×15 at input 65" in texts(at, "caption")
+    assert [button.proto.label for button in at.get("download_button")] == ["Download the grid as PNG",
+                                                                            "Download the maps as PNG"]
+    assert "designed by hand" in texts(at, "markdown")
+
+
+def test_choosing_a_filter_and_an_epoch_updates_the_views(runs: Path, trained_run: RunDir) -> None:
+    run = copy_run(trained_run, runs)
+    at = open_page()
+    at.number_input(key="filter_index").set_value(17).run()
+    at.select_slider(key=f"filters_epoch_{run.name}").set_value(0).run()
+    assert not at.exception
+    assert any(figure["layout"].get("title", {}).get("text") == "filter 17" for figure in charts(at))
+    assert "at random initialisation" in texts(at, "caption")
+    (outline,) = filter_grid(at)["layout"]["shapes"]
+    assert (outline["x0"], outline["y0"]) == (5 * 12 - 1, 12 - 1)  # filter 17: row 1, column 5
+
+
+def test_deeper_layer_names_its_size_and_shows_the_strongest_channels(runs: Path, trained_run: RunDir) -> None:
+    copy_run(trained_run, runs)
+    at = open_page()
+    at.selectbox(key="maps_layer").set_value("conv3").run()
+    assert not at.exception
+    assert "conv3: 384 channels of 3×3 at input 65" in texts(at, "caption")
+    assert at.slider(key="maps_shown_conv3").value == 48
+    assert "The 48 strongest activation maps" in texts(at, "caption")
+
+
+def test_uploaded_and_random_images_go_through_the_network(runs: Path, trained_run: RunDir) -> None:
+    copy_run(trained_run, runs)
+    at = open_page()
+    at.segmented_control(key="maps_source").set_value("Upload").run()
+    picture = Image.new("L", (60, 90), 255)
+    picture.paste(30, (15, 10, 45, 80))  # a dark garment on white, as a phone photo would be
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    at.file_uploader(key="maps_upload").upload("coat.png", buffer.getvalue(), "image/png").run()
+    assert not at.exception and not at.error
+    assert "the picture was inverted" in texts(at, "caption")
+    assert "conv1: 96 channels of 15×15 at input 65" in texts(at, "caption")
+    at.file_uploader(key="maps_upload").upload("broken.png", b"not a picture", "image/png").run()
+    assert "is not a picture this app can read" in texts(at, "error")
+    at.segmented_control(key="maps_source").set_value("Random test image").run()
+    assert not at.error and "Test image " in texts(at, "caption")
+    assert "conv1: 96 channels" in texts(at, "caption")
+
+
+def test_run_without_checkpoint_still_shows_its_filters(runs: Path, trained_run: RunDir) -> None:
+    copy_run(trained_run, runs).checkpoint_path.unlink()
+    at = open_page()
+    assert not at.error
+    assert "no checkpoint yet" in texts(at, "warning")
+    filter_grid(at)
+    assert any(figure.get("frames") for figure in charts(at))  # the evolution needs only the snapshots
+
+
+def test_corrupt_checkpoint_and_snapshot_give_clear_messages(runs: Path, trained_run: RunDir) -> None:
+    run = copy_run(trained_run, runs)
+    run.checkpoint_path.write_bytes(b"not a checkpoint at all")
+    (run.filters_dir / "epoch_001.pt").write_bytes(b"garbage")
+    at = open_page()
+    assert not at.error
+    warnings = texts(at, "warning")
+    assert "is damaged or is not an AlexNet Explorer checkpoint" in warnings
+    assert "Snapshot of epoch 1 skipped" in warnings
+    filter_grid(at)
+    evolution = next(figure for figure in charts(at) if figure.get("frames"))
+    assert [frame["name"] for frame in evolution["frames"]] == ["0", "2"]
+
+
+def test_no_runs_shows_random_filters_and_how_to_train(runs: Path) -> None:
+    at = open_page()
+    assert not at.error
+    info = texts(at, "info")
+    assert "randomly initialised" in info and "python -m alexnet_explorer train" in info and "Train" in info
+    filter_grid(at)
+    assert "need a trained network" in texts(at, "warning")
+
+
+def test_separable_features_are_computed_on_request(runs: Path, trained_run: RunDir) -> None:
+    copy_run(trained_run, runs)
+    at = open_page()
+    assert "Press **Compute**" in texts(at, "info") and not at.get("metric")
+    at.select_slider(key="sep_count").set_value(250)
+    at.pills(key="sep_methods").set_value(["PCA"])  # t-SNE takes seconds even on 100 images
+    next(button for button in at.button if button.label == "Compute").click().run()
+    assert not at.exception and not at.error
+    assert [metric.label for metric in at.get("metric")] == ["Linear probe on raw pixels",
+                                                            "Linear probe on fc7 features"]
+    projections = next(figure for figure in charts(at) if figure["layout"].get("legend", {}).get("itemsizing"))
+    assert [a["text"] for a in projections["layout"]["annotations"]] == ["raw pixels · PCA", "fc7 features · PCA"]
+    assert "100 test images" in texts(at, "caption")  # the fixture's whole test set

@@ -1,0 +1,105 @@
+"""Asking a trained AlexNet about a 28×28 picture: class probabilities, and where it looked (saliency, Grad-CAM)."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import RunConfig
+from .data import to_model_input
+from .model import CONV_LAYERS
+from .preprocess import SIDE, to_tensor
+from .runs import RunDir, load_checkpoint, model_from_checkpoint
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A trained network in eval mode, its settings, and how far its training had come when it was saved."""
+
+    net: nn.Sequential
+    config: RunConfig
+    epoch: int  # epochs completed
+    batch: int  # batches into the next epoch (a run stopped mid-epoch), else 0
+    test_acc: float | None  # after the last completed epoch
+
+    @property
+    def size(self) -> int:
+        """The side of the square input the network takes (28×28 pictures are resized to it)."""
+        return self.config.resize
+
+
+def load_classifier(path: str | Path) -> Classifier:
+    """The network saved in a run's checkpoint (loaded with weights_only); CheckpointError if unusable."""
+    checkpoint = load_checkpoint(path)
+    net, config = model_from_checkpoint(checkpoint)
+    test_acc = checkpoint.get("metrics", [math.nan] * 3)[2]
+    return Classifier(net, config, int(checkpoint.get("epoch", 0)), int(checkpoint.get("batch", 0)),
+                      None if math.isnan(test_acc) else float(test_acc))
+
+
+def default_run(runs: Sequence[RunDir]) -> RunDir | None:
+    """The newest finished run with a checkpoint, else the newest run with one (``runs`` newest first)."""
+    usable = [run for run in runs if run.has_checkpoint()]
+    finished = [run for run in usable if run.read_status().get("state") == "finished"]
+    return next(iter(finished or usable), None)
+
+
+def _input(image28: np.ndarray, size: int) -> torch.Tensor:
+    """A uint8 28×28 picture as the network's 1×1×size×size input in [0, 1]."""
+    return to_model_input(to_tensor(image28), size)
+
+
+def probabilities(classifier: Classifier, images28: Sequence[np.ndarray]) -> np.ndarray:
+    """N×10 class probabilities (softmax of the logits) of N uint8 28×28 pictures."""
+    x = to_model_input(torch.cat([to_tensor(image) for image in images28]), classifier.size)
+    with torch.no_grad():
+        return torch.softmax(classifier.net(x).double(), dim=1).numpy()
+
+
+def _unit_map(heat: torch.Tensor) -> np.ndarray:
+    """A non-negative map scaled so that its peak is 1 (all zeros stay zeros)."""
+    heat = heat.detach().double()
+    peak = heat.max()
+    return (heat / peak if peak > 0 else heat).numpy()
+
+
+def saliency(classifier: Classifier, image28: np.ndarray, target: int | None = None) -> np.ndarray:
+    """28×28 map in [0, 1]: how strongly each pixel sways the score of ``target`` (default: the top class)."""
+    pixels = torch.tensor(image28, dtype=torch.float32).div(255).reshape(1, 1, SIDE, SIDE).requires_grad_()
+    logits = classifier.net(to_model_input(pixels, classifier.size))
+    target = int(logits.argmax()) if target is None else target
+    # autograd.grad rather than backward(): the network is shared between sessions, its .grad must stay untouched
+    (gradient,) = torch.autograd.grad(logits[0, target], pixels)
+    return _unit_map(gradient.abs()[0, 0])
+
+
+def grad_cam(classifier: Classifier, image28: np.ndarray, target: int | None = None,
+             layer: str = "conv5") -> np.ndarray:
+    """28×28 Grad-CAM map in [0, 1]: the layer's activations weighted by their average gradient, ReLU'd."""
+    if layer not in CONV_LAYERS:
+        raise ValueError(f"layer must be one of {', '.join(CONV_LAYERS)}, not {layer!r}")
+    names = [name for name, _ in classifier.net.named_children()]
+    cut = names.index("act" + layer[-1]) + 1  # the layer's output after its activation
+    # Splitting the Sequential instead of hooking it keeps concurrent sessions from seeing each other's tensors.
+    with torch.no_grad():
+        activations = classifier.net[:cut](_input(image28, classifier.size))
+    activations.requires_grad_()
+    logits = classifier.net[cut:](activations)
+    target = int(logits.argmax()) if target is None else target
+    (gradient,) = torch.autograd.grad(logits[0, target], activations)
+    weights = gradient.mean(dim=(2, 3), keepdim=True)
+    cam = F.relu((weights * activations).sum(dim=1, keepdim=True))
+    return _unit_map(F.interpolate(cam, size=(SIDE, SIDE), mode="bilinear", align_corners=False)[0, 0])
+
+
+def class_examples(labels: torch.Tensor, label: int, count: int = 5, seed: int = 0) -> list[int]:
+    """Indices of ``count`` images of one class, drawn by a seeded shuffle (the same ones every time)."""
+    indices = torch.nonzero(labels == label).flatten()
+    order = torch.randperm(len(indices), generator=torch.Generator().manual_seed(seed))
+    return indices[order[:count]].tolist()

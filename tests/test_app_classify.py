@@ -1,0 +1,203 @@
+"""The Classify page through AppTest: pick and upload pictures, bad pictures, bad checkpoints, and no network yet."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from alexnet_explorer import launcher, ui
+from alexnet_explorer.config import PRESETS
+from alexnet_explorer.data import CLASSES, DATA_ENV, load_fashion_mnist
+from alexnet_explorer.runs import RUNS_ENV, RunDir, RunRecorder
+from alexnet_explorer.train import train
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+HEADLINE = "### The network says: "
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory: pytest.TempPathFactory, fixture_data_dir: Path) -> Path:
+    """A run folder as training leaves it: one tiny epoch of the smoke preset on the fixture data (seconds)."""
+    config = PRESETS["smoke"].replace(epochs=1, limit_train=32, limit_test=16, batch_size=16, device="cpu")
+    run = RunDir.create(tmp_path_factory.mktemp("template"), config, label="smoke")
+    train(config, load_fashion_mnist(fixture_data_dir, allow_download=False), emit=RunRecorder(run))
+    assert run.read_status()["state"] == "finished"
+    return run.path
+
+
+@pytest.fixture
+def runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fixture_data_dir: Path) -> Path:
+    """An empty runs folder and the fixture data, through the app's environment variables."""
+    monkeypatch.setenv(DATA_ENV, str(fixture_data_dir))
+    monkeypatch.setenv(RUNS_ENV, str(tmp_path / "runs"))
+    (tmp_path / "runs").mkdir()
+    return tmp_path / "runs"
+
+
+def add_run(runs: Path, trained_run: Path, name: str) -> RunDir:
+    """A copy of the trained run, made the newest run."""
+    run = RunDir(shutil.copytree(trained_run, runs / name))
+    newest = max([r.config_path.stat().st_mtime for r in launcher.list_runs(runs)], default=0) + 1
+    os.utime(run.config_path, (newest, newest))
+    return run
+
+
+def classify_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    return at.switch_page(f"{ui.PAGES_DIR}/classify.py").run()
+
+
+def encoded(picture: Image.Image, format: str = "PNG", **save: object) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format=format, **save)
+    return buffer.getvalue()
+
+
+def png(image: np.ndarray, mode: str | None = None) -> bytes:
+    """A 28×28 array as a 112×112 PNG file."""
+    return encoded(Image.fromarray(image, mode).resize((112, 112)))
+
+
+def garment() -> np.ndarray:
+    """A light-on-black 28×28 picture: a bag-like block with a handle."""
+    image = np.zeros((28, 28), np.uint8)
+    image[10:26, 4:24] = 200
+    image[4:10, 9:19] = 150
+    image[6:10, 12:16] = 0
+    return image
+
+
+def answer(at: AppTest) -> str | None:
+    """The predicted class the page shows, if any."""
+    lines = [m.value for m in at.markdown if m.value.startswith(HEADLINE)]
+    return lines[0].removeprefix(HEADLINE).split("**")[1] if lines else None
+
+
+def bars(at: AppTest) -> dict:
+    """The probability chart's bars: class label → percent."""
+    [chart] = [c for c in at.get("plotly_chart") if "probability" in c.proto.spec]
+    trace = json.loads(chart.proto.spec)["data"][0]
+    return dict(zip(trace["y"], trace["x"]))
+
+
+def test_no_network_yet_says_so_and_offers_the_classroom_preset(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    launched = []
+    monkeypatch.setattr(launcher, "launch", lambda config, label="run": launched.append((config, label))
+                        or RunDir(runs / "new"))
+    at = classify_page()
+    assert not at.exception
+    assert any("There is no trained network yet" in info.value for info in at.info)
+    assert [link.proto.page for link in at.get("page_link")] == ["train"]
+    at.button(key="classify_train").click().run()
+    assert launched == [(PRESETS["classroom"], "classroom")]
+    assert any("Training started" in s.value for s in at.success) and not at.exception
+
+
+def test_pick_a_test_image_answers_with_probabilities_and_explanations(runs: Path, trained_run: Path) -> None:
+    add_run(runs, trained_run, "smoke-run")
+    at = classify_page()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="classify_run").value == "smoke-run"
+    assert any("after epoch 1 of 1" in c.value for c in at.caption)
+    assert any("Draw a garment on the canvas" in info.value for info in at.info)  # the empty canvas, first
+
+    at.segmented_control(key="classify_source").set_value("Pick a test image").run()
+    at.selectbox(key="classify_pick_class").set_value(3).run()
+    at.number_input(key="classify_pick_index").set_value(2).run()
+    assert not at.exception and not at.error
+    probabilities = bars(at)
+    assert list(probabilities) == [f"{name} (true)" if name == "Dress" else name for name in CLASSES]
+    assert sum(probabilities.values()) == pytest.approx(100)
+    predicted = answer(at)
+    assert max(probabilities, key=probabilities.get).startswith(predicted)
+    assert any(f"Test images of {predicted}" in m.value for m in at.markdown)
+    assert any("Saliency:" in c.value for c in at.caption)
+
+    at.segmented_control(key="classify_explain").set_value("Grad-CAM (conv5)").run()
+    assert any("Grad-CAM: the parts of conv5's 3×3 grid" in c.value for c in at.caption)
+    at.button(key="classify_random").click().run()
+    assert not at.exception and not at.error and answer(at) in CLASSES
+
+
+def test_upload_one_picture_then_several(runs: Path, trained_run: Path) -> None:
+    add_run(runs, trained_run, "smoke-run")
+    at = classify_page()
+    at.segmented_control(key="classify_source").set_value("Upload").run()
+    at.file_uploader(key="classify_upload").set_value(("bar.png", png(garment()), "image/png")).run()
+    assert not at.exception and not at.warning
+    assert answer(at) in CLASSES and len(bars(at)) == 10
+    crop = "Fashion-MNIST garments fill the frame, so the empty border is cut away."
+    assert crop in [c.value for c in at.caption]
+    at.checkbox(key="classify_crop_to_object").uncheck().run()
+    assert crop not in [c.value for c in at.caption] and answer(at) in CLASSES
+
+    at.file_uploader(key="classify_upload").set_value([
+        ("one.png", png(garment()), "image/png"), ("notes.png", b"shopping list", "image/png"),
+        ("two.png", png(255 - garment()), "image/png")]).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table["file"].tolist() == ["one.png", "notes.png", "two.png"]
+    assert table["answer"][0] in CLASSES and table["answer"][2] in CLASSES and table["answer"].isna()[1]
+    assert "is not a picture this app can read" in table["problem"][1]
+    assert answer(at) == table["answer"][0]  # the first row is explained until another is selected
+
+
+def cutout() -> bytes:
+    rgba = np.zeros((28, 28, 4), np.uint8)
+    rgba[..., :3] = 40
+    rgba[..., 3] = np.where(garment() > 128, 255, 0)  # a dark garment on a transparent background
+    return png(rgba, "RGBA")
+
+
+BAD = {  # file name: (its bytes, what the page says)
+    "notes.png": (lambda: b"not a picture", "is not a picture this app can read"),
+    "cut-off.png": (lambda: png(garment())[:300], "seems damaged or incomplete"),
+    "nothing.png": (lambda: b"", "is empty (0 bytes)"),
+    "huge.png": (lambda: b"\0" * (20 * 2**20 + 1), "more than the 20 MB limit"),
+    "bomb.png": (lambda: encoded(Image.new("1", (9000, 9000))), "has too many pixels"),  # 81 MP in 10 kB
+    "tiny.png": (lambda: encoded(Image.new("L", (3, 3), 200)), "too small to show a garment"),
+}
+GOOD = {  # file name: (its bytes, a note the page gives, if any)
+    "animation.gif": (lambda: encoded(Image.fromarray(garment()), "GIF", save_all=True,
+                                      append_images=[Image.fromarray(255 - garment())]), "only the first one was used"),
+    "deep.png": (lambda: png(garment().astype(np.uint16) * 257), None),  # 16 bits per pixel
+    "print.jpg": (lambda: encoded(Image.fromarray(garment()).convert("CMYK"), "JPEG"), None),
+    "cutout.png": (cutout, None),
+}
+
+
+def test_every_bad_picture_gets_a_clear_message_and_the_page_keeps_working(runs: Path, trained_run: Path) -> None:
+    add_run(runs, trained_run, "smoke-run")
+    at = classify_page()
+    at.segmented_control(key="classify_source").set_value("Upload").run()
+    for name, (content, message) in BAD.items():
+        at.file_uploader(key="classify_upload").set_value((name, content(), "image/png")).run()
+        assert not at.exception, name
+        assert [w.value for w in at.warning] and message in at.warning[0].value, (name, [w.value for w in at.warning])
+        assert answer(at) is None, name
+    for name, (content, note) in GOOD.items():
+        at.file_uploader(key="classify_upload").set_value((name, content(), "image/png")).run()
+        assert not at.exception and not at.warning, name
+        assert answer(at) in CLASSES, name
+        if note:
+            assert any(note in info.value for info in at.info), name
+
+
+def test_a_damaged_checkpoint_is_explained_and_another_run_still_answers(runs: Path, trained_run: Path) -> None:
+    add_run(runs, trained_run, "a-good-run")
+    broken = add_run(runs, trained_run, "b-broken-run")
+    broken.checkpoint_path.write_bytes(broken.checkpoint_path.read_bytes()[:5000])
+    at = classify_page()
+    assert not at.exception
+    assert at.selectbox(key="classify_run").value == "b-broken-run"  # the newest finished run
+    assert any("cannot be used" in e.value and "damaged" in e.value for e in at.error), [e.value for e in at.error]
+    at.selectbox(key="classify_run").set_value("a-good-run").run()
+    at.segmented_control(key="classify_source").set_value("Pick a test image").run()
+    assert not at.exception and not at.error and answer(at) in CLASSES

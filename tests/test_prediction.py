@@ -1,0 +1,154 @@
+"""Predictions from a checkpoint: probabilities, the upload path, saliency and Grad-CAM, and unusable checkpoints."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from alexnet_explorer import prediction
+from alexnet_explorer.config import RunConfig
+from alexnet_explorer.data import DEBIAN_DIR, find_idx_files, load_fashion_mnist, subset
+from alexnet_explorer.preprocess import open_picture, preprocess
+from alexnet_explorer.runs import CheckpointError, RunDir
+from alexnet_explorer.train import CHECKPOINT_FORMAT, build_model
+
+CONFIG = RunConfig(resize=65, init="kaiming", epochs=2, device="cpu")
+
+
+def fixed_seed_checkpoint(config: RunConfig = CONFIG, seed: int = 0) -> dict:
+    """A checkpoint in the training loop's format holding a network initialised from a fixed seed."""
+    torch.manual_seed(seed)
+    return {"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "model": build_model(config).state_dict(),
+            "epoch": 2, "batch": 0, "metrics": [0.5, 0.8, 0.75]}
+
+
+@pytest.fixture(scope="module")
+def checkpoint_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("run") / "checkpoint.pt"
+    torch.save(fixed_seed_checkpoint(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(checkpoint_path: Path) -> prediction.Classifier:
+    return prediction.load_classifier(checkpoint_path)
+
+
+@pytest.fixture(scope="module")
+def images(fixture_data_dir: Path) -> np.ndarray:
+    """Eight light-on-black 28×28 pictures of the fixture set."""
+    return load_fashion_mnist(fixture_data_dir, allow_download=False).test_images[:8, 0].numpy()
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_load_classifier_reads_the_network_settings_and_progress(model: prediction.Classifier) -> None:
+    assert model.size == 65 and model.config == CONFIG
+    assert (model.epoch, model.batch, model.test_acc) == (2, 0, 0.75)
+    assert not model.net.training  # dropout off: the same picture always gets the same answer
+
+
+def test_probabilities_are_ten_per_picture_and_sum_to_one(model: prediction.Classifier, images: np.ndarray) -> None:
+    probs = prediction.probabilities(model, list(images))
+    assert probs.shape == (8, 10)
+    assert np.allclose(probs.sum(axis=1), 1.0) and (probs >= 0).all()
+    assert not np.allclose(probs[0], probs[1])  # different pictures, different answers
+    alone = prediction.probabilities(model, [images[3]])
+    assert np.allclose(alone[0], probs[3], atol=1e-6)  # a batch answers each picture as if it were alone
+
+
+@pytest.mark.real_data
+@pytest.mark.skipif(find_idx_files(DEBIAN_DIR) is None, reason=f"real Fashion-MNIST not installed in {DEBIAN_DIR}")
+def test_a_test_image_keeps_its_answer_through_the_upload_path(model: prediction.Classifier) -> None:
+    data = load_fashion_mnist(DEBIAN_DIR, allow_download=False)
+    originals = subset(data.test_images, data.test_labels, 100, seed=0)[0][:, 0].numpy()
+    direct = prediction.probabilities(model, list(originals)).argmax(axis=1)
+    uploaded = [preprocess(open_picture(png_bytes(image), "test.png")).image28 for image in originals]
+    through_upload = prediction.probabilities(model, uploaded).argmax(axis=1)
+    assert len(set(direct)) >= 2, "the network answers the same for everything: the comparison would prove nothing"
+    assert (through_upload == direct).mean() >= 0.95
+    # The comparison can tell: a path that spoils the pictures (here: inverts them) changes many answers.
+    inverted = prediction.probabilities(model, [255 - image for image in originals]).argmax(axis=1)
+    assert (inverted == direct).mean() < 0.9
+
+
+@pytest.mark.parametrize("explain", [prediction.saliency, prediction.grad_cam])
+def test_explanations_are_28x28_non_negative_maps_peaking_at_one(model: prediction.Classifier, images: np.ndarray,
+                                                                  explain) -> None:
+    top = int(prediction.probabilities(model, [images[0]])[0].argmax())
+    heat = explain(model, images[0])
+    assert heat.shape == (28, 28) and heat.min() >= 0 and heat.max() == pytest.approx(1.0)
+    assert np.ptp(heat) > 0
+    assert np.allclose(explain(model, images[0], top), heat)  # the default target is the top class
+    assert not np.allclose(explain(model, images[0], (top + 1) % 10), heat)
+    assert all(p.grad is None for p in model.net.parameters())  # the shared network's gradients are left alone
+    assert not model.net.training
+
+
+def test_saliency_is_the_size_of_the_input_gradient(model: prediction.Classifier, images: np.ndarray) -> None:
+    pixels = torch.tensor(images[1], dtype=torch.float32).div(255).reshape(1, 1, 28, 28).requires_grad_()
+    logits = model.net(torch.nn.functional.interpolate(pixels, size=65, mode="bilinear", align_corners=False))
+    logits[0, 4].backward()
+    expected = pixels.grad.abs()[0, 0].numpy()
+    assert np.allclose(prediction.saliency(model, images[1], target=4), expected / expected.max(), atol=1e-5)
+
+
+def test_grad_cam_refuses_a_layer_that_is_not_a_convolution(model: prediction.Classifier, images: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="layer must be one of conv1"):
+        prediction.grad_cam(model, images[0], layer="fc7")
+
+
+def test_class_examples_are_of_that_class_distinct_and_stable(fixture_data_dir: Path) -> None:
+    labels = load_fashion_mnist(fixture_data_dir, allow_download=False).test_labels
+    chosen = prediction.class_examples(labels, 7, count=5)
+    assert len(chosen) == len(set(chosen)) == 5 and all(labels[i] == 7 for i in chosen)
+    assert prediction.class_examples(labels, 7, count=5) == chosen
+    assert prediction.class_examples(labels, 7, count=5, seed=1) != chosen
+
+
+def test_default_run_is_the_newest_finished_one_with_a_network(tmp_path: Path) -> None:
+    def run(name: str, state: str, network: bool) -> RunDir:
+        folder = RunDir(tmp_path / name)
+        folder.path.mkdir()
+        folder.write_status(state)
+        if network:
+            folder.checkpoint_path.write_bytes(b"weights")
+        return folder
+
+    training, finished_new, no_network, finished_old = (run("a", "running", True), run("b", "finished", True),
+                                                        run("c", "finished", False), run("d", "finished", True))
+    assert prediction.default_run([training, finished_new, no_network, finished_old]) == finished_new
+    assert prediction.default_run([training, no_network]) == training
+    assert prediction.default_run([no_network]) is None
+
+
+SMALL = {"format": CHECKPOINT_FORMAT, "config": CONFIG.to_dict(), "model": {}}  # cheap stand-ins for the weights
+
+
+@pytest.mark.parametrize("spoil", [
+    pytest.param(lambda path, good: path.write_bytes(b"not a checkpoint at all"), id="not-pytorch"),
+    pytest.param(lambda path, good: path.write_bytes(good.read_bytes()[:4000]), id="truncated"),
+    pytest.param(lambda path, good: torch.save({"some": "other model"}, path), id="foreign"),
+    pytest.param(lambda path, good: torch.save({**SMALL, "config": {"resize": 10}}, path), id="bad-config"),
+    pytest.param(lambda path, good: torch.save({**SMALL, "model": {"conv1.weight": torch.zeros(3)}}, path),
+                 id="weights-do-not-fit"),
+    pytest.param(lambda path, good: torch.save({**SMALL, "config": CONFIG}, path), id="pickled-object"),
+])
+def test_an_unusable_checkpoint_is_a_checkpoint_error(tmp_path: Path, checkpoint_path: Path, spoil) -> None:
+    path = tmp_path / "checkpoint.pt"
+    spoil(path, checkpoint_path)
+    with pytest.raises(CheckpointError):
+        prediction.load_classifier(path)
+
+
+def test_a_missing_checkpoint_is_a_checkpoint_error(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="there is no checkpoint"):
+        prediction.load_classifier(tmp_path / "checkpoint.pt")

@@ -118,7 +118,8 @@ def locate(data_root: str | Path | None = None, allow_download: bool = True) -> 
         try:
             download(target)
         except Exception as error:  # no network, no permission, a server error: all mean "not here"
-            tried.append(f"a download into {target} ({type(error).__name__}: {error})")
+            reason = " ".join(str(error).split())  # torchvision's message spans lines; keep one paragraph
+            tried.append(f"a download into {target} ({type(error).__name__}: {reason})")
         else:
             files = find_idx_files(target)
             if files:

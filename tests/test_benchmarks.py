@@ -1,0 +1,86 @@
+"""The benchmarks' arithmetic and closing lines, and each script end to end on the tiny fixture data."""
+import pytest
+import torch
+
+from alexnet_explorer.model import alexnet, count_macs, layer_macs
+from benchmarks import inference_latency, time_to_accuracy, train_throughput
+from benchmarks.common import flops_line, peak_tflops, ratio_line, training_flops
+from benchmarks.time_to_accuracy import Curve, eval_steps, outcome_line
+
+
+def test_forward_macs_at_224_are_the_chapters_938_million():
+    assert round(count_macs(224) / 1e6, 1) == 938.1
+
+
+def test_macs_are_counted_per_layer_from_the_layers_shapes():
+    macs = dict(layer_macs(alexnet(96), 96))
+    assert list(macs) == ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]
+    assert macs["conv1"] == 22 * 22 * 96 * 11 * 11  # (96 + 2 - 11) // 4 + 1 = 22
+    assert macs["fc7"] == 4096 * 4096
+    assert sum(macs.values()) == count_macs(96)
+    assert count_macs(65) == count_macs(67) < count_macs(96)  # 65 and 67 give the same conv1 output side
+
+
+def test_training_flops_and_mfu_follow_from_the_mac_count():
+    assert training_flops(224) == 6 * count_macs(224)
+    per_teraflop = 1e12 / training_flops(224)  # images/s that make one TFLOP/s
+    assert flops_line(per_teraflop, 224, 4.0) == "1.0000 TFLOP/s, MFU 25.0% of 4"
+    assert "MFU n/a" in flops_line(per_teraflop, 224, None)
+    assert peak_tflops(torch.device("cpu")) is None and peak_tflops(torch.device("cpu"), 2.5) == 2.5
+
+
+def test_ratio_line_is_ours_over_the_chapters():
+    assert ratio_line(300.0, 100.0) == "ratio 3.00"
+    assert ratio_line(100.0, 300.0) == "ratio 0.33"
+
+
+def test_mid_epoch_evaluations_skip_the_epoch_ends_that_train_evaluates_itself():
+    assert eval_steps(10, 2, 0.5) == [5, 15]
+    assert eval_steps(8, 1, 0.25) == [2, 4, 6]
+    assert eval_steps(10, 3, 1.0) == []
+
+
+def test_curve_records_the_first_crossing_of_each_target():
+    curve = Curve([0.85, 0.80], started=0.0, max_seconds=None)
+    for epoch, accuracy in [(1, 0.7), (2, 0.81), (3, 0.79), (4, 0.82)]:
+        curve.add(epoch, accuracy)
+    assert set(curve.reached) == {0.80} and not curve.done and curve.best == 0.82
+    assert curve.reached[0.80] == curve.points[1][0]
+    curve.add(5, 0.9)
+    assert curve.done and set(curve.reached) == {0.80, 0.85}
+
+
+def test_outcome_lines():
+    assert outcome_line(0.8, 123.4, 0.83, 300.0) == "reached 0.80 in 123 s"
+    assert outcome_line(0.85, None, 0.8421, 600.4) == "not reached 0.85 (best 0.842 after 600 s)"
+
+
+def test_the_drawn_garment_goes_through_the_whole_classify_path():
+    model = inference_latency.classifier(65)
+    assert model.size == 65 and not model.net.training
+    probabilities, preprocess_s, forward_s = inference_latency.classify(model, inference_latency.drawn_shirt())
+    assert probabilities.shape == (1, 10) and probabilities.sum() == pytest.approx(1.0)
+    assert preprocess_s > 0 and forward_s > 0
+
+
+def test_throughput_script_ends_with_the_ratio_line(fixture_data_dir, capsys):
+    train_throughput.main(["--device", "cpu", "--resize", "65", "--batch-size", "8", "--steps", "1", "--rounds",
+                           "1", "--warmup", "1", "--workers", "0", "--epoch-images", "16",
+                           "--data-root", str(fixture_data_dir)])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1].startswith("ratio ") and float(lines[-1].split()[1]) > 0
+    assert any(line.startswith("RSS after each epoch") for line in lines)
+
+
+def test_time_to_accuracy_script_evaluates_mid_epoch_and_ends_with_the_outcome(fixture_data_dir, capsys):
+    time_to_accuracy.main(["--preset", "smoke", "--device", "cpu", "--target", "0.05", "--eval-every", "0.5",
+                           "--data-root", str(fixture_data_dir)])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1].startswith("reached 0.05 in ")
+    epochs = [float(line.split()[1]) for line in lines if line.split()[0].replace(".", "").isdigit()]
+    assert epochs == [0.5]  # the first point is already above chance-level 0.05, so the run stops there
+
+
+def test_recipe_overrides_read_numbers_words_and_null():
+    assert time_to_accuracy.overrides(["dropout=0.3", "limit_train=16000", "schedule=cosine", "limit_test=null"]) == {
+        "dropout": 0.3, "limit_train": 16000, "schedule": "cosine", "limit_test": None}

@@ -61,6 +61,7 @@ class Curve:
         self.eval_seconds = 0.0
 
     def add(self, epoch: float, accuracy: float) -> None:
+        """Record and print a test point now; note the targets it reaches for the first time."""
         seconds = time.perf_counter() - self.started
         self.points.append((seconds, epoch, accuracy))
         for target in self.targets:
@@ -70,11 +71,13 @@ class Curve:
 
     @property
     def done(self) -> bool:
+        """Every target reached, or the time allowed is up."""
         out_of_time = self.max_seconds is not None and time.perf_counter() - self.started > self.max_seconds
         return len(self.reached) == len(self.targets) or out_of_time
 
     @property
     def best(self) -> float:
+        """The highest test accuracy so far."""
         return max((a for _, _, a in self.points), default=float("nan"))
 
 

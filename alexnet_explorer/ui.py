@@ -9,6 +9,8 @@ from typing import ParamSpec
 
 import streamlit as st
 
+from .data import FashionMNIST, load_fashion_mnist
+from .prediction import Classifier, load_classifier
 from .runs import RunDir
 
 log = logging.getLogger(__name__)
@@ -88,3 +90,15 @@ def duration(seconds: float | None) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+@st.cache_resource(show_spinner="Loading the network…", max_entries=4)
+def classifier(path: str, mtime: float) -> Classifier:
+    """A run's trained network, shared by the pages and reloaded whenever its checkpoint changes (``mtime``)."""
+    return load_classifier(path)
+
+
+@st.cache_resource(show_spinner="Loading Fashion-MNIST…")
+def dataset(source: str | None, allow_download: bool = True) -> FashionMNIST:
+    """Fashion-MNIST from the folder named in the environment (``source``), else the usual places."""
+    return load_fashion_mnist(source, allow_download)

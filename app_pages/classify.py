@@ -13,8 +13,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from alexnet_explorer import launcher, plots, prediction, ui
 from alexnet_explorer.config import PRESETS
-from alexnet_explorer.data import (CLASSES, DATA_ENV, CorruptDataError, DataUnavailableError, FashionMNIST,
-                                   load_fashion_mnist)
+from alexnet_explorer.data import CLASSES, DATA_ENV, CorruptDataError, DataUnavailableError, FashionMNIST
 from alexnet_explorer.model import layer_output_shapes
 from alexnet_explorer.preprocess import (MAX_UPLOAD_BYTES, PictureError, Preprocessed, PreprocessOptions,
                                          canvas_to_image, open_picture, preprocess)
@@ -34,22 +33,10 @@ TRAIN_PAGE = f"{ui.PAGES_DIR}/train.py"
 
 # --- cached loading ---------------------------------------------------------------------------------------------
 
-@st.cache_resource(show_spinner="Loading the network…", max_entries=3)
-def classifier(path: str, mtime: float) -> prediction.Classifier:
-    """A run's trained network, reloaded whenever its checkpoint file changes (``mtime``)."""
-    return prediction.load_classifier(path)
-
-
-@st.cache_resource(show_spinner="Loading Fashion-MNIST…")
-def dataset(source: str | None) -> FashionMNIST:
-    """Fashion-MNIST from the folder named in the environment (``source``), else the usual places; no download."""
-    return load_fashion_mnist(source, allow_download=False)
-
-
 def fashion_mnist() -> FashionMNIST | None:
     """The dataset for test images, or None after saying why it is missing."""
     try:
-        return dataset(os.environ.get(DATA_ENV))
+        return ui.dataset(os.environ.get(DATA_ENV), allow_download=False)
     except (DataUnavailableError, CorruptDataError) as error:
         st.warning(f"Fashion-MNIST's test images are not available: {error}", icon=":material/warning:")
         return None
@@ -89,7 +76,7 @@ def choose_classifier() -> prediction.Classifier | None:
     with picker:
         run = ui.run_picker(runs, key="classify_run", label="Trained network (run)")
     try:
-        model = classifier(str(run.checkpoint_path), run.checkpoint_path.stat().st_mtime)
+        model = ui.classifier(str(run.checkpoint_path), run.checkpoint_path.stat().st_mtime)
     except (CheckpointError, OSError) as error:
         st.error(f"The network of run `{run.name}` cannot be used: {ui.plain_message(error)}. "
                  "Choose another run, or train a new one on the Train page.", icon=":material/error:")

@@ -16,14 +16,12 @@ from alexnet_explorer.data import (
     DATA_ENV,
     CorruptDataError,
     DataUnavailableError,
-    FashionMNIST,
-    load_fashion_mnist,
     subset,
     to_model_input,
 )
 from alexnet_explorer.model import CONV_LAYERS
 from alexnet_explorer.preprocess import PictureError, open_picture, preprocess, to_tensor
-from alexnet_explorer.runs import CheckpointError, RunDir, load_checkpoint, model_from_checkpoint, runs_root
+from alexnet_explorer.runs import CheckpointError, RunDir, runs_root
 from alexnet_explorer.train import build_model
 
 STORY = (
@@ -43,12 +41,6 @@ ACTIVATION_NAMES = {"relu": "ReLU", "sigmoid": "sigmoid"}
 
 # --- cached loading (keyed by file and modification time: a run still training keeps replacing them) ----------
 
-@st.cache_resource(show_spinner="Loading the network…", max_entries=4)
-def network(path: str, mtime: float) -> tuple[nn.Sequential, RunConfig]:
-    """A run's trained network and configuration from its checkpoint."""
-    return model_from_checkpoint(load_checkpoint(path))
-
-
 @st.cache_data(show_spinner=False, max_entries=512)
 def snapshot(run_path: str, epoch: int, mtime: float) -> torch.Tensor:
     """conv1's weights after one epoch."""
@@ -63,16 +55,10 @@ def random_filters(seed: int = 0) -> torch.Tensor:
         return build_model(PRESETS["classroom"]).conv1.weight.detach().clone()
 
 
-@st.cache_resource(show_spinner="Loading Fashion-MNIST…")
-def dataset(source: str | None) -> FashionMNIST:
-    """The dataset from the folder named in the environment (``source``), else the usual places."""
-    return load_fashion_mnist(source)
-
-
 @st.cache_data(show_spinner=False, max_entries=8)
 def sample(source: str | None, count: int) -> tuple[torch.Tensor, np.ndarray]:
     """A seeded random sample of test images and their labels."""
-    data = dataset(source)
+    data = ui.dataset(source)
     images, labels = subset(data.test_images, data.test_labels, count, seed=0)
     return images, labels.numpy()
 
@@ -83,7 +69,8 @@ def features(source: str | None, count: int, kind: str, path: str = "", mtime: f
     images, _ = sample(source, count)
     if kind == "raw":
         return inspection.raw_pixels(images)
-    net, config = network(path, mtime)
+    model = ui.classifier(path, mtime)
+    net, config = model.net, model.config
     return inspection.extract_features(net, images, config.resize, "fc7")
 
 
@@ -119,7 +106,8 @@ def load_network(run: RunDir) -> tuple[nn.Sequential | None, RunConfig | None, s
     path = str(run.checkpoint_path)
     mtime = run.checkpoint_path.stat().st_mtime
     try:
-        net, config = network(path, mtime)
+        model = ui.classifier(path, mtime)
+        net, config = model.net, model.config
     except CheckpointError as error:
         return None, None, "", 0.0, f"The checkpoint cannot be used: {error}"
     return net, config, path, mtime, None
@@ -204,7 +192,7 @@ def choose_image(data_source: str | None) -> np.ndarray | None:
             st.caption(note)
         return result.image28
     try:
-        data = dataset(data_source)
+        data = ui.dataset(data_source)
     except (DataUnavailableError, CorruptDataError) as error:  # say so: the upload still works
         st.error(f"Fashion-MNIST cannot be loaded: {error}", icon=":material/error:")
         return None

@@ -9,6 +9,7 @@ import random
 import numpy as np
 import streamlit as st
 from PIL import Image
+from streamlit.delta_generator import DeltaGenerator
 from streamlit_drawable_canvas import st_canvas
 
 from alexnet_explorer import launcher, plots, prediction, ui
@@ -282,46 +283,66 @@ def show_where_it_looked(model: prediction.Classifier, image28: np.ndarray, top:
 
 # --- the page -----------------------------------------------------------------------------------------------------
 
-@ui.guarded
-def classify_page() -> None:
-    """Network, picture, answer, where it looked, and the preprocessing steps."""
-    model = choose_classifier()
-    if model is None:
-        return
-    source = st.segmented_control("Picture", SOURCES, default=SOURCES[0], required=True, key="classify_source")
-    above = st.container()
-    picture_col, answer_col = st.columns([5, 6], gap="large")
-    looked, steps = st.container(), st.container()
-    true_label = prepared = None
-    if source == SOURCES[2]:
-        with picture_col:
-            choice = picked()
-        if choice is None:
-            return
-        image28, true_label = choice
-    else:
-        with steps:
-            st.subheader("How the picture was prepared")
-            options = switches()
-        if source == SOURCES[0]:
-            with picture_col:
-                prepared = drawn(options)
-        else:
-            with above:
-                chosen = uploaded(model, options)
-            if chosen is None:
-                return
-            name, prepared = chosen
-            picture_col.image(shown(prepared.steps[0].image, 280), caption=name)
-        if prepared is None:
-            return
-        for note in prepared.notes:
-            picture_col.info(note, icon=":material/info:")
-        image28 = prepared.image28
+def keep_settings() -> None:
+    """Keep the preprocessing switches and the explanation chosen while a tab without them is open."""
+    # Streamlit forgets a widget's value on a run that does not draw it; writing the value back keeps it.
+    for key in [f"classify_{field}" for field in STEP_SWITCHES] + ["classify_explain"]:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
+def answer_and_explain(model: prediction.Classifier, image28: np.ndarray, true_label: int | None,
+                       answer_col: DeltaGenerator, looked: DeltaGenerator) -> None:
+    """The answer beside the picture, and where the network looked below."""
     with answer_col:
         top = show_answer(model, image28, true_label)
     with looked:
         show_where_it_looked(model, image28, top)
+
+
+@ui.guarded
+def classify_page() -> None:
+    """Network; then a tab per way to get a picture, each keeping its picture while another is open."""
+    model = choose_classifier()
+    if model is None:
+        return
+    keep_settings()
+    # Every tab's widgets run on every rerun, so a drawing or an upload survives a visit to another tab;
+    # only the open tab's picture is answered.
+    draw_tab, upload_tab, pick_tab = st.tabs(SOURCES, key="classify_source", on_change="rerun")
+    looked, steps = st.container(), st.container()
+    options = PreprocessOptions()
+    if not pick_tab.open:
+        with steps:
+            st.subheader("How the picture was prepared")
+            options = switches()
+    prepared = None
+    with draw_tab:
+        picture_col, answer_col = st.columns([5, 6], gap="large")
+        with picture_col:
+            drawing = drawn(options)
+        if draw_tab.open and drawing is not None:
+            prepared = drawing
+            for note in drawing.notes:
+                picture_col.info(note, icon=":material/info:")
+            answer_and_explain(model, drawing.image28, None, answer_col, looked)
+    with upload_tab:
+        chosen = uploaded(model, options)
+        picture_col, answer_col = st.columns([5, 6], gap="large")
+        if chosen is not None:
+            name, upload = chosen
+            picture_col.image(shown(upload.steps[0].image, 280), caption=name)
+            if upload_tab.open:
+                prepared = upload
+                for note in upload.notes:
+                    picture_col.info(note, icon=":material/info:")
+                answer_and_explain(model, upload.image28, None, answer_col, looked)
+    with pick_tab:
+        picture_col, answer_col = st.columns([5, 6], gap="large")
+        with picture_col:
+            choice = picked()
+        if pick_tab.open and choice is not None:
+            answer_and_explain(model, *choice, answer_col, looked)
     if prepared is not None:
         with steps:
             show_steps(prepared)

@@ -16,6 +16,7 @@ from alexnet_explorer.data import (
     DATA_ENV,
     CorruptDataError,
     DataUnavailableError,
+    FashionMNIST,
     subset,
     to_model_input,
 )
@@ -174,34 +175,24 @@ def evolution_section(snapshots: dict[int, torch.Tensor]) -> None:
     st.caption("‖W after the epoch − W before‖ / ‖W before‖ for all of conv1.")
 
 
-def choose_image(data_source: str | None) -> np.ndarray | None:
-    """A 28×28 uint8 image: a test image by class and index, a random one, or an uploaded picture."""
-    how = st.segmented_control("Image", ["Test image", "Random test image", "Upload"], default="Test image",
-                               key="maps_source", required=True)
-    if how == "Upload":
-        upload = st.file_uploader("A picture of a garment", type=UPLOAD_TYPES, key="maps_upload")
-        if upload is None:
-            st.info("Upload a picture, e.g. a photo of a shoe or a shirt.", icon=":material/upload:")
-            return None
-        try:
-            result = preprocess(open_picture(upload.getvalue(), upload.name))
-        except PictureError as error:
-            st.error(str(error), icon=":material/error:")
-            return None
-        for note in result.notes:
-            st.caption(note)
-        return result.image28
-    try:
-        data = ui.dataset(data_source)
-    except (DataUnavailableError, CorruptDataError) as error:  # say so: the upload still works
-        st.error(f"Fashion-MNIST cannot be loaded: {error}", icon=":material/error:")
+def uploaded_image() -> np.ndarray | None:
+    """An uploaded picture, preprocessed to 28×28 like the Classify page does."""
+    upload = st.file_uploader("A picture of a garment", type=UPLOAD_TYPES, key="maps_upload")
+    if upload is None:
+        st.info("Upload a picture, e.g. a photo of a shoe or a shirt.", icon=":material/upload:")
         return None
-    if how == "Random test image":
-        if st.button("Another random image", icon=":material/casino:") or "maps_random" not in st.session_state:
-            st.session_state.maps_random = int(np.random.default_rng().integers(len(data.test_images)))
-        index = st.session_state.maps_random
-        st.caption(f"Test image {index}: {CLASSES[int(data.test_labels[index])]}")
-        return data.test_images[index, 0].numpy()
+    try:
+        result = preprocess(open_picture(upload.getvalue(), upload.name))
+    except PictureError as error:
+        st.error(str(error), icon=":material/error:")
+        return None
+    for note in result.notes:
+        st.caption(note)
+    return result.image28
+
+
+def test_image(data: FashionMNIST) -> np.ndarray | None:
+    """A test image chosen by class and index within it."""
     left, right = st.columns(2)
     label = left.selectbox("Class", range(len(CLASSES)), format_func=lambda c: CLASSES[c], key="maps_class")
     of_class = torch.nonzero(data.test_labels == label).flatten()
@@ -211,6 +202,36 @@ def choose_image(data_source: str | None) -> np.ndarray | None:
     k = right.number_input(f"Index among the {len(of_class)} test images of this class", 0, len(of_class) - 1,
                            key=f"maps_index_{label}")
     return data.test_images[int(of_class[k]), 0].numpy()
+
+
+def random_test_image(data: FashionMNIST) -> np.ndarray:
+    """A random test image, kept until the button asks for another."""
+    if st.button("Another random image", icon=":material/casino:") or "maps_random" not in st.session_state:
+        st.session_state.maps_random = int(np.random.default_rng().integers(len(data.test_images)))
+    index = st.session_state.maps_random
+    st.caption(f"Test image {index}: {CLASSES[int(data.test_labels[index])]}")
+    return data.test_images[index, 0].numpy()
+
+
+def choose_image(data_source: str | None) -> np.ndarray | None:
+    """A 28×28 uint8 image from the open tab: a test image by class and index, a random one, or an upload."""
+    # Every tab's widgets run on every rerun, so an upload survives a look at a test image.
+    tabs = st.tabs(["Test image", "Random test image", "Upload"], key="maps_source", on_change="rerun")
+    images = []
+    try:
+        data = ui.dataset(data_source)
+    except (DataUnavailableError, CorruptDataError) as error:  # say so: the upload still works
+        for tab in tabs[:2]:
+            tab.error(f"Fashion-MNIST cannot be loaded: {error}", icon=":material/error:")
+        images += [None, None]
+    else:
+        with tabs[0]:
+            images.append(test_image(data))
+        with tabs[1]:
+            images.append(random_test_image(data))
+    with tabs[2]:
+        images.append(uploaded_image())
+    return next(image for tab, image in zip(tabs, images) if tab.open)
 
 
 def model_input(config: RunConfig, data_source: str | None) -> torch.Tensor | None:

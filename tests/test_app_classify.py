@@ -54,6 +54,12 @@ def classify_page() -> AppTest:
     return at.switch_page(f"{ui.PAGES_DIR}/classify.py").run()
 
 
+def open_tab(at: AppTest, tab: str) -> None:
+    """Select one of the page's picture tabs, as a click on it does."""
+    at.session_state["classify_source"] = tab
+    at.run()
+
+
 def encoded(picture: Image.Image, format: str = "PNG", **save: object) -> bytes:
     buffer = io.BytesIO()
     picture.save(buffer, format=format, **save)
@@ -108,7 +114,7 @@ def test_pick_a_test_image_answers_with_probabilities_and_explanations(runs: Pat
     assert any("after epoch 1 of 1" in c.value for c in at.caption)
     assert any("Draw a garment on the canvas" in info.value for info in at.info)  # the empty canvas, first
 
-    at.segmented_control(key="classify_source").set_value("Pick a test image").run()
+    open_tab(at, "Pick a test image")
     at.selectbox(key="classify_pick_class").set_value(3).run()
     at.number_input(key="classify_pick_index").set_value(2).run()
     assert not at.exception and not at.error
@@ -129,7 +135,7 @@ def test_pick_a_test_image_answers_with_probabilities_and_explanations(runs: Pat
 def test_upload_one_picture_then_several(runs: Path, trained_run: Path) -> None:
     add_run(runs, trained_run, "smoke-run")
     at = classify_page()
-    at.segmented_control(key="classify_source").set_value("Upload").run()
+    open_tab(at, "Upload")
     at.file_uploader(key="classify_upload").set_value(("bar.png", png(garment()), "image/png")).run()
     assert not at.exception and not at.warning
     assert answer(at) in CLASSES and len(bars(at)) == 10
@@ -147,6 +153,25 @@ def test_upload_one_picture_then_several(runs: Path, trained_run: Path) -> None:
     assert table["answer"][0] in CLASSES and table["answer"][2] in CLASSES and table["answer"].isna()[1]
     assert "is not a picture this app can read" in table["problem"][1]
     assert answer(at) == table["answer"][0]  # the first row is explained until another is selected
+
+
+def test_an_upload_and_its_settings_survive_a_visit_to_another_tab(runs: Path, trained_run: Path) -> None:
+    add_run(runs, trained_run, "smoke-run")
+    at = classify_page()
+    open_tab(at, "Upload")
+    at.file_uploader(key="classify_upload").set_value(("bag.png", png(garment()), "image/png")).run()
+    at.checkbox(key="classify_crop_to_object").uncheck().run()
+    at.segmented_control(key="classify_explain").set_value("Grad-CAM (conv5)").run()
+    upload_answer, upload_bars = answer(at), bars(at)
+
+    open_tab(at, "Pick a test image")
+    assert not at.exception and list(bars(at)) != list(upload_bars)  # the pick's chart marks the true class
+    assert not at.get("checkbox") or all(box.key != "classify_crop_to_object" for box in at.checkbox)
+
+    open_tab(at, "Upload")
+    assert not at.exception and answer(at) == upload_answer and bars(at) == upload_bars
+    assert at.checkbox(key="classify_crop_to_object").value is False
+    assert at.segmented_control(key="classify_explain").value == "Grad-CAM (conv5)"
 
 
 def cutout() -> bytes:
@@ -176,7 +201,7 @@ GOOD = {  # file name: (its bytes, a note the page gives, if any)
 def test_every_bad_picture_gets_a_clear_message_and_the_page_keeps_working(runs: Path, trained_run: Path) -> None:
     add_run(runs, trained_run, "smoke-run")
     at = classify_page()
-    at.segmented_control(key="classify_source").set_value("Upload").run()
+    open_tab(at, "Upload")
     for name, (content, message) in BAD.items():
         at.file_uploader(key="classify_upload").set_value((name, content(), "image/png")).run()
         assert not at.exception, name
@@ -199,5 +224,5 @@ def test_a_damaged_checkpoint_is_explained_and_another_run_still_answers(runs: P
     assert at.selectbox(key="classify_run").value == "b-broken-run"  # the newest finished run
     assert any("cannot be used" in e.value and "damaged" in e.value for e in at.error), [e.value for e in at.error]
     at.selectbox(key="classify_run").set_value("a-good-run").run()
-    at.segmented_control(key="classify_source").set_value("Pick a test image").run()
+    open_tab(at, "Pick a test image")
     assert not at.exception and not at.error and answer(at) in CLASSES

@@ -62,6 +62,12 @@ def charts(at: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
+def input_figure(at: AppTest) -> list:
+    """The feature-maps tab's picture of the network's input: its pixels."""
+    [figure] = [f for f in charts(at) if f["layout"].get("title", {}).get("text") == "the input"]
+    return figure["data"][0]["z"]
+
+
 def filter_grid(at: AppTest) -> dict:
     """The 8×12 grid of the 96 conv1 filters (the first chart of the page)."""
     figure = charts(at)[0]
@@ -76,6 +82,7 @@ def test_trained_run_shows_grid_evolution_and_feature_maps(runs: Path, trained_r
     assert not at.error and not at.warning
     filter_grid(at)
     assert [tab.label for tab in at.tabs] == ["First-layer filters", "Evolution", "Feature maps",
+                                             "Test image", "Random test image", "Upload",  # inside Feature maps
                                              "Hand-crafted vs learned", "Separable features"]
     evolution = next(figure for figure in charts(at) if figure.get("frames"))
     assert [frame["name"] for frame in evolution["frames"]] == ["0", "1", "2"]
@@ -107,10 +114,16 @@ def test_deeper_layer_names_its_size_and_shows_the_strongest_channels(runs: Path
     assert "The 48 strongest activation maps" in texts(at, "caption")
 
 
+def open_tab(at: AppTest, tab: str) -> None:
+    """Select one of the feature maps' image tabs, as a click on it does."""
+    at.session_state["maps_source"] = tab
+    at.run()
+
+
 def test_uploaded_and_random_images_go_through_the_network(runs: Path, trained_run: RunDir) -> None:
     copy_run(trained_run, runs)
     at = open_page()
-    at.segmented_control(key="maps_source").set_value("Upload").run()
+    open_tab(at, "Upload")
     picture = Image.new("L", (60, 90), 255)
     picture.paste(30, (15, 10, 45, 80))  # a dark garment on white, as a phone photo would be
     buffer = io.BytesIO()
@@ -119,11 +132,17 @@ def test_uploaded_and_random_images_go_through_the_network(runs: Path, trained_r
     assert not at.exception and not at.error
     assert "the picture was inverted" in texts(at, "caption")
     assert "conv1: 96 channels of 15×15 at input 65" in texts(at, "caption")
+    upload_input = input_figure(at)
+
+    open_tab(at, "Random test image")
+    assert not at.error and "Test image " in texts(at, "caption")
+    assert "conv1: 96 channels" in texts(at, "caption") and input_figure(at) != upload_input
+    open_tab(at, "Upload")  # the upload was kept while the random image was shown
+    assert at.file_uploader(key="maps_upload").value.name == "coat.png"
+    assert input_figure(at) == upload_input
+
     at.file_uploader(key="maps_upload").upload("broken.png", b"not a picture", "image/png").run()
     assert "is not a picture this app can read" in texts(at, "error")
-    at.segmented_control(key="maps_source").set_value("Random test image").run()
-    assert not at.error and "Test image " in texts(at, "caption")
-    assert "conv1: 96 channels" in texts(at, "caption")
 
 
 def test_run_without_checkpoint_still_shows_its_filters(runs: Path, trained_run: RunDir) -> None:

@@ -1,4 +1,4 @@
-"""The Classify page in Chromium against a real Streamlit server: draw on the canvas, then upload a PNG."""
+"""The Classify page in Chromium against a real Streamlit server: draw, upload a PNG, and find the drawing kept."""
 from __future__ import annotations
 
 import re
@@ -26,7 +26,7 @@ def answered(page: Page) -> str:
     return ANSWER.match(headline.inner_text()).group(1)
 
 
-def test_draw_then_upload_a_png_and_see_the_answer(app_server: tuple[str, Path], page: Page, tmp_path: Path,
+def test_draw_upload_and_come_back_to_the_drawing(app_server: tuple[str, Path], page: Page, tmp_path: Path,
                                                    fixture_data_dir: Path) -> None:
     url, runs = app_server
     config = PRESETS["smoke"].replace(epochs=1, limit_train=32, limit_test=16, batch_size=16, device="cpu")
@@ -48,7 +48,8 @@ def test_draw_then_upload_a_png_and_see_the_answer(app_server: tuple[str, Path],
 
     picture = tmp_path / "garment.png"
     Image.fromarray(data.test_images[0, 0].numpy()).resize((112, 112)).save(picture)
-    page.get_by_text("Upload", exact=True).click()
+    drawing_answer = page.get_by_role("heading", name=ANSWER).inner_text()
+    page.get_by_role("tab", name="Upload").click()
     expect(page.get_by_role("heading", name=ANSWER)).to_have_count(0, timeout=WAIT_MS)  # the drawing's is gone
     page.locator("input[type=file]").set_input_files(picture)
     assert answered(page) in CLASSES
@@ -56,6 +57,9 @@ def test_draw_then_upload_a_png_and_see_the_answer(app_server: tuple[str, Path],
     expect(ticks.filter(has_text="Ankle boot")).to_be_visible(timeout=WAIT_MS)
     expect(page.locator(".barlayer .point")).to_have_count(len(CLASSES))
     expect(page.get_by_text("Resize to 28×28")).to_be_visible(timeout=WAIT_MS)  # the last preprocessing step
-    assert page.get_by_test_id("stException").count() == 0
     page.set_viewport_size({"width": 1400, "height": 2400})
     page.screenshot(path=str(SCREENSHOT))
+
+    page.get_by_role("tab", name="Draw").click()  # the drawing is still there and answered again, undrawn
+    expect(page.get_by_role("heading", name=ANSWER)).to_have_text(drawing_answer, timeout=WAIT_MS)
+    assert page.get_by_test_id("stException").count() == 0

@@ -79,14 +79,25 @@ def filter_norms(weights: torch.Tensor) -> np.ndarray:
     return weights.detach().cpu().double().flatten(1).norm(dim=1).numpy()
 
 
+def relative_change(before: torch.Tensor, after: torch.Tensor) -> float:
+    """‖after − before‖ / ‖before‖: how far weights moved, as a fraction of where they started."""
+    before, after = before.detach().double(), after.detach().double()
+    return float((after - before).norm() / before.norm())
+
+
 def filter_changes(snapshots: dict[int, torch.Tensor]) -> list[tuple[int, float]]:
-    """Relative change ‖W_e − W_prev‖ / ‖W_prev‖ between consecutive saved epochs, keyed by the later epoch."""
+    """Relative change between consecutive saved epochs, keyed by the later epoch."""
     epochs = sorted(snapshots)
-    changes = []
-    for previous, current in zip(epochs, epochs[1:]):
-        before, after = snapshots[previous].detach().double(), snapshots[current].detach().double()
-        changes.append((current, float((after - before).norm() / before.norm())))
-    return changes
+    return [(current, relative_change(snapshots[previous], snapshots[current]))
+            for previous, current in zip(epochs, epochs[1:])]
+
+
+def changes_since_init(snapshots: dict[int, torch.Tensor]) -> dict[int, torch.Tensor]:
+    """What training added to the random start, W_e − W_0, for every saved epoch after 0 (empty without epoch 0)."""
+    if 0 not in snapshots:
+        return {}
+    start = snapshots[0].detach()
+    return {epoch: weights.detach() - start for epoch, weights in snapshots.items() if epoch != 0}
 
 
 def _activation_name(layer: str) -> str:

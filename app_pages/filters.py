@@ -123,40 +123,65 @@ def pick_tile() -> None:
         st.session_state.filter_index = indices[0]
 
 
+def shown_filters(snapshots: dict[int, torch.Tensor]) -> dict[int, torch.Tensor]:
+    """The snapshots, or what training added to them when that view is on (and there is an epoch after 0)."""
+    changes = inspection.changes_since_init(snapshots)
+    return changes if changes and st.session_state.get("filters_change") else snapshots
+
+
 @ui.guarded
 def filters_section(snapshots: dict[int, torch.Tensor], name: str) -> None:
     """The conv1 grid at a chosen epoch, one filter enlarged, and the PNG export."""
-    epochs = sorted(snapshots)
-    controls = st.columns([3, 2], vertical_alignment="bottom")
+    controls = st.columns([3, 2, 2], vertical_alignment="bottom")
+    changes = inspection.changes_since_init(snapshots)
+    added = controls[2].toggle(
+        "What training added", key="filters_change", disabled=not changes,
+        help="Each filter minus its random start (epoch 0): the structure training put in. On short runs it is "
+             "hidden under the noise of the random start.")
+    shown = shown_filters(snapshots)
+    view = "-change" if added else ""
+    epochs = sorted(shown)
     epoch = epochs[0]
     if len(epochs) > 1:
-        epoch = controls[0].select_slider("Epoch", epochs, value=epochs[-1], key=f"filters_epoch_{name}",
+        epoch = controls[0].select_slider("Epoch", epochs, value=epochs[-1], key=f"filters_epoch_{name}{view}",
                                           format_func=lambda e: "0 (random init)" if e == 0 else str(e))
     normalization = "shared" if controls[1].toggle(
         "One shared colour scale", key="filters_shared",
         help="Off: each filter uses its own range, to show its pattern. On: one range for all, to show which "
              "filters are strong.") else "per_filter"
-    weights = snapshots[epoch]
+    weights = shown[epoch]
     count, kernel = weights.shape[0], weights.shape[-1]
     st.session_state.filter_index = min(st.session_state.get("filter_index", 0), count - 1)
     st.plotly_chart(plots.filters_figure(weights, normalization, st.session_state.filter_index), key="filter_grid",
                     on_select=pick_tile, selection_mode="points", width="content",
                     config={"displaylogo": False})
-    when = f"after epoch {epoch}" if epoch else "at random initialisation"
-    st.caption(f"{count} filters of {kernel}×{kernel} pixels {when}. Red: positive weights, blue: negative. "
-               "Hover a tile for its norm; click it to enlarge it.")
+    if added:
+        what = f"What training added to the {count} filters of {kernel}×{kernel} pixels by epoch {epoch}"
+    else:
+        what = f"{count} filters of {kernel}×{kernel} pixels " + (f"after epoch {epoch}" if epoch else
+                                                                 "at random initialisation")
+    st.caption(f"{what}. Red: positive, blue: negative. Hover a tile for its norm; click it to enlarge it.")
+    if changes and not added and epoch:
+        moved = inspection.relative_change(snapshots[0], snapshots[epoch])
+        if moved < 0.5:
+            st.info(f"By epoch {epoch} the filters moved only {moved:.0%} away from their random start, so the "
+                    "start's noise still hides what they learned. Switch on **What training added** to see it.",
+                    icon=":material/lightbulb:")
     st.download_button("Download the grid as PNG", exports.grid_png(inspection.filter_grid(weights, normalization)),
-                       file_name=f"{name}-conv1-epoch{epoch:03d}.png", mime="image/png", icon=":material/download:")
+                       file_name=f"{name}-conv1{view}-epoch{epoch:03d}.png", mime="image/png",
+                       icon=":material/download:")
 
     big, history = st.columns([1, 2])
     index = big.number_input("Filter", min_value=0, max_value=count - 1, key="filter_index")
     big.plotly_chart(plots.filter_figure(weights, index, normalization), key="filter_big")
     norms = inspection.filter_norms(weights)
-    big.caption(f"norm {norms[index]:.3f} (rank {int((norms > norms[index]).sum()) + 1} of {count})")
+    big.caption(f"{'norm of its change' if added else 'norm'} {norms[index]:.3f} "
+                f"(rank {int((norms > norms[index]).sum()) + 1} of {count})")
     if len(epochs) > 1:
-        history.plotly_chart(plots.filter_history_figure(snapshots, index, normalization, epoch), key="filter_history",
+        history.plotly_chart(plots.filter_history_figure(shown, index, normalization, epoch), key="filter_history",
                              width="content")
-        history.caption(f"Filter {index} at every saved epoch, in reading order (epoch 0: random init).")
+        history.caption(f"Filter {index} at every saved epoch, in reading order"
+                        f"{'' if added else ' (epoch 0: random init)'}.")
 
 
 @ui.guarded
@@ -167,9 +192,12 @@ def evolution_section(snapshots: dict[int, torch.Tensor]) -> None:
                 icon=":material/hourglass_top:")
         return
     shared = st.session_state.get("filters_shared", False)
-    st.plotly_chart(plots.filter_evolution_figure(snapshots, "shared" if shared else "per_filter"),
-                    key="filter_evolution", width="content", config={"displaylogo": False})
-    st.caption("Press ▶ Play to watch structure emerge from the random noise of epoch 0.")
+    shown = shown_filters(snapshots)
+    if len(shown) > 1:
+        st.plotly_chart(plots.filter_evolution_figure(shown, "shared" if shared else "per_filter"),
+                        key="filter_evolution", width="content", config={"displaylogo": False})
+        st.caption("Press ▶ Play to watch " + ("what training added grow, epoch by epoch." if shown is not snapshots
+                                               else "structure emerge from the random noise of epoch 0."))
     st.markdown("**How much the filters changed in each epoch**")
     st.plotly_chart(plots.filter_changes_figure(inspection.filter_changes(snapshots)), key="filter_changes")
     st.caption("‖W after the epoch − W before‖ / ‖W before‖ for all of conv1.")

@@ -1,17 +1,20 @@
 """The Filters page through Streamlit's AppTest, on a made-up run written as training writes one."""
 from __future__ import annotations
 
+import base64
 import io
 import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from alexnet_explorer.config import RunConfig
+from alexnet_explorer.inspection import filter_norms
 from alexnet_explorer.runs import RunDir
 from alexnet_explorer.train import CHECKPOINT_FORMAT, build_model
 
@@ -27,7 +30,7 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> RunDir:
     run = RunDir.create(tmp_path_factory.mktemp("trained"), TINY, label="tiny")
     for epoch in range(3):
         run.save_filters(epoch, net.conv1.weight.detach().clone())
-        net.conv1.weight.data += 0.01 * torch.randn_like(net.conv1.weight)
+        net.conv1.weight.data += 0.002 * torch.randn_like(net.conv1.weight)  # a short run: ~20% from the start
     run.save_checkpoint({"format": CHECKPOINT_FORMAT, "config": TINY.to_dict(), "model": net.state_dict()})
     run.write_status("finished")
     return run
@@ -60,6 +63,14 @@ def texts(at: AppTest, kind: str) -> str:
 def charts(at: AppTest) -> list[dict]:
     """The page's Plotly figures as dicts."""
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def array(encoded: dict | list) -> np.ndarray:
+    """A Plotly figure's array, whether written as a list or as base64 typed-array data."""
+    if isinstance(encoded, list):
+        return np.array(encoded)
+    values = np.frombuffer(base64.b64decode(encoded["bdata"]), encoded["dtype"])
+    return values.reshape([int(n) for n in encoded["shape"].split(",")]) if "shape" in encoded else values
 
 
 def input_figure(at: AppTest) -> list:
@@ -102,6 +113,24 @@ def test_choosing_a_filter_and_an_epoch_updates_the_views(runs: Path, trained_ru
     assert "at random initialisation" in texts(at, "caption")
     (outline,) = filter_grid(at)["layout"]["shapes"]
     assert (outline["x0"], outline["y0"]) == (5 * 12 - 1, 12 - 1)  # filter 17: row 1, column 5
+
+
+def test_what_training_added_shows_each_filter_minus_its_random_start(runs: Path, trained_run: RunDir) -> None:
+    run = copy_run(trained_run, runs)
+    at = open_page()
+    assert "moved only" in texts(at, "info")  # the fixture's filters moved a few percent: the page suggests the view
+    at.toggle(key="filters_change").set_value(True).run()
+    assert not at.exception and not at.error
+    added = run.load_filters(2) - run.load_filters(0)
+    hover = array(filter_grid(at)["data"][1]["customdata"])
+    np.testing.assert_allclose(hover[:, 1], filter_norms(added), rtol=1e-6)  # the grid's tiles are the changes
+    assert "What training added to the 96 filters of 11×11 pixels by epoch 2" in texts(at, "caption")
+    assert "moved only" not in texts(at, "info")
+    evolution = next(figure for figure in charts(at) if figure.get("frames"))
+    assert [frame["name"] for frame in evolution["frames"]] == ["1", "2"]  # epoch 0 added nothing
+    at.select_slider(key=f"filters_epoch_{run.name}-change").set_value(1).run()
+    hover = array(filter_grid(at)["data"][1]["customdata"])
+    np.testing.assert_allclose(hover[:, 1], filter_norms(run.load_filters(1) - run.load_filters(0)), rtol=1e-6)
 
 
 def test_deeper_layer_names_its_size_and_shows_the_strongest_channels(runs: Path, trained_run: RunDir) -> None:
@@ -175,6 +204,7 @@ def test_no_runs_shows_random_filters_and_how_to_train(runs: Path) -> None:
     assert "randomly initialised" in info and "python -m alexnet_explorer train" in info and "Train" in info
     filter_grid(at)
     assert "need a trained network" in texts(at, "warning")
+    assert at.toggle(key="filters_change").disabled  # a random start has nothing added to it
 
 
 def test_separable_features_are_computed_on_request(runs: Path, trained_run: RunDir) -> None:

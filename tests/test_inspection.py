@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from alexnet_explorer.data import to_model_input
 from alexnet_explorer.handcrafted import apply_bank, filter_bank, hog_image
 from alexnet_explorer.inspection import (
+    changes_since_init,
     extract_features,
     feature_maps,
     filter_at,
@@ -19,6 +20,7 @@ from alexnet_explorer.inspection import (
     linear_probe,
     project,
     raw_pixels,
+    relative_change,
     strongest_first,
 )
 from alexnet_explorer.model import CONV_LAYERS, alexnet, layer_output_shapes
@@ -109,6 +111,18 @@ def test_filter_norms_and_changes_match_the_formula():
         after, before = snapshots[epoch].double().numpy(), snapshots[previous].double().numpy()
         assert change == pytest.approx(np.linalg.norm(after - before) / np.linalg.norm(before))
     assert filter_changes({0: snapshots[0], 1: snapshots[0].clone()}) == [(1, 0.0)]
+
+
+def test_changes_since_init_subtract_the_random_start_from_every_later_epoch():
+    torch.manual_seed(2)
+    snapshots = {0: torch.randn(4, 1, 11, 11), 2: torch.randn(4, 1, 11, 11), 1: torch.randn(4, 1, 11, 11)}
+    changes = changes_since_init(snapshots)
+    assert sorted(changes) == [1, 2]
+    for epoch, change in changes.items():
+        np.testing.assert_array_equal(change.numpy(), snapshots[epoch].numpy() - snapshots[0].numpy())
+    assert relative_change(snapshots[0], snapshots[2]) == pytest.approx(
+        float(np.linalg.norm(changes[2].numpy()) / np.linalg.norm(snapshots[0].numpy())))
+    assert changes_since_init({1: snapshots[1], 2: snapshots[2]}) == {}  # no random start saved
 
 
 # --- feature maps ----------------------------------------------------------------------------------

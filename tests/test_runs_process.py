@@ -15,8 +15,10 @@ from alexnet_explorer.config import PRESETS
 from alexnet_explorer.runs import RunDir
 from alexnet_explorer.train import available_devices
 
-# Four short steps per epoch: a stop asked after epoch 1 lands well before the end of epoch 3.
+# Four short steps per epoch (a fraction of a second): runs that only need to start, fail or be killed.
 TINY = PRESETS["smoke"].replace(epochs=3, limit_train=32, limit_test=16, batch_size=8, device="cpu")
+# 32 steps per epoch: a stop asked after epoch 1 has epochs 2 and 3 (seconds, even on a loaded machine) to land.
+STOPPABLE = TINY.replace(limit_train=256)
 
 
 @pytest.fixture
@@ -46,7 +48,7 @@ def kill(run: RunDir) -> None:
 
 
 def test_stop_then_resume_continues_from_the_checkpoint(runs: Path) -> None:
-    run = launcher.launch(TINY, label="smoke", root=runs)
+    run = launcher.launch(STOPPABLE, label="smoke", root=runs)
     wait_for(lambda: any(e["kind"] == "epoch" for e in run.read_events()), "the first epoch")
     launcher.stop(run)
     wait_for(lambda: state(run) not in launcher.ACTIVE_STATES, "the run to stop")

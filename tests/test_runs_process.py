@@ -109,6 +109,13 @@ def test_a_device_this_machine_lacks_is_refused_before_launching(runs: Path) -> 
     assert launcher.list_runs(runs) == []
 
 
+def test_the_cpu_estimate_times_a_full_batch_of_small_images_and_part_of_one_of_large() -> None:
+    cpu = PRESETS["book"].replace(device="cpu")
+    assert launcher.timing_batch(cpu) == 16  # 256 images of 224 px would take most of a minute
+    assert launcher.timing_batch(cpu.replace(resize=96)) == 87  # as many pixels as 16 of 224 px
+    assert launcher.timing_batch(PRESETS["classroom"].replace(device="cpu")) == 64  # its whole batch
+
+
 def test_a_live_pid_of_another_program_does_not_keep_a_run_alive(runs: Path) -> None:
     run = RunDir.create(runs, TINY)
     run.write_status("running", pid=os.getpid())  # alive, but pytest, not this run's trainer (as after pid reuse)

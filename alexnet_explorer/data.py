@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -190,7 +191,7 @@ class DeviceBatches:
         self.generator = torch.Generator().manual_seed(seed)  # on the CPU: same permutation on every device
 
     def __len__(self) -> int:
-        return -(-len(self.images) // self.batch_size)
+        return math.ceil(len(self.images) / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return self.starting_at(0)

@@ -1,6 +1,8 @@
-"""PNG export of tile grids, coloured as the page's figures are, with no browser or kaleido needed."""
+"""PNG export of tile grids, coloured as the page's figures are (no browser or kaleido needed), and pictures sized
+for the screen."""
 from __future__ import annotations
 
+import base64
 import io
 from functools import lru_cache
 
@@ -47,3 +49,21 @@ def grid_png(grid: np.ndarray, colorscale: str = DIVERGING, vmin: float = -1.0, 
     buffer = io.BytesIO()
     Image.fromarray(rgb, "RGB").save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def fitted(image: np.ndarray, side: int) -> np.ndarray:
+    """A picture fitted into side×side: small ones enlarged by whole pixels (crisp), big ones shrunk."""
+    longest = max(image.shape[:2])
+    if longest >= side:
+        picture = Image.fromarray(image)
+        picture.thumbnail((side, side), Image.Resampling.LANCZOS)
+        return np.asarray(picture)
+    factor = side // longest
+    return image.repeat(factor, axis=0).repeat(factor, axis=1)
+
+
+def png_data_url(image: np.ndarray, side: int) -> str:
+    """A picture fitted into side×side as a PNG data URL, e.g. for an image column of a table."""
+    buffer = io.BytesIO()
+    Image.fromarray(fitted(image, side)).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()

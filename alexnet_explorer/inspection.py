@@ -1,6 +1,7 @@
 """Looking inside a trained AlexNet: first-layer filters, feature maps, and fc7 embeddings."""
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -89,7 +90,7 @@ def filter_changes(snapshots: dict[int, torch.Tensor]) -> list[tuple[int, float]
     """Relative change between consecutive saved epochs, keyed by the later epoch."""
     epochs = sorted(snapshots)
     return [(current, relative_change(snapshots[previous], snapshots[current]))
-            for previous, current in zip(epochs, epochs[1:])]
+            for previous, current in itertools.pairwise(epochs)]
 
 
 def changes_since_init(snapshots: dict[int, torch.Tensor]) -> dict[int, torch.Tensor]:

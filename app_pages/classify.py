@@ -1,18 +1,15 @@
 """Classify page: draw, upload or pick a garment; see how it is prepared, what the network answers, where it looked."""
 from __future__ import annotations
 
-import base64
-import io
 import os
 import random
 
 import numpy as np
 import streamlit as st
-from PIL import Image
 from streamlit.delta_generator import DeltaGenerator
 from streamlit_drawable_canvas import st_canvas
 
-from alexnet_explorer import launcher, plots, prediction, ui
+from alexnet_explorer import exports, launcher, plots, prediction, ui
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import CLASSES, DATA_ENV, CorruptDataError, DataUnavailableError, FashionMNIST
 from alexnet_explorer.model import layer_output_shapes
@@ -28,6 +25,7 @@ STEP_SWITCHES = {"exif_transpose": "Upright", "composite_alpha": "Remove transpa
                  "crop_to_object": "Crop to the garment", "pad_to_square": "Pad to a square"}
 EXPLANATIONS = ("Saliency", "Grad-CAM (conv5)")
 EXAMPLES = 5
+THUMBNAIL = 56  # pixels, in the table of several uploads
 PLOT_CONFIG = {"displaylogo": False, "displayModeBar": False}
 TRAIN_PAGE = f"{ui.PAGES_DIR}/train.py"
 
@@ -41,26 +39,6 @@ def fashion_mnist() -> FashionMNIST | None:
     except (DataUnavailableError, CorruptDataError) as error:
         st.warning(f"Fashion-MNIST's test images are not available: {error}", icon=":material/warning:")
         return None
-
-
-# --- pictures on screen -------------------------------------------------------------------------------------------
-
-def shown(image: np.ndarray, side: int = 112) -> np.ndarray:
-    """A picture fitted into side×side: small ones enlarged by whole pixels (crisp), big ones shrunk."""
-    longest = max(image.shape[:2])
-    if longest >= side:
-        picture = Image.fromarray(image)
-        picture.thumbnail((side, side), Image.Resampling.LANCZOS)
-        return np.asarray(picture)
-    factor = side // longest
-    return image.repeat(factor, axis=0).repeat(factor, axis=1)
-
-
-def data_url(image: np.ndarray, side: int = 56) -> str:
-    """A picture as a PNG data URL, for an image column of a table."""
-    buffer = io.BytesIO()
-    Image.fromarray(shown(image, side)).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 # --- the network --------------------------------------------------------------------------------------------------
@@ -173,8 +151,8 @@ def answers_table(model: prediction.Classifier, results: list[tuple[str, Preproc
         probs = answers.get(i)
         rows.append({
             # The first step's picture: upright and 8-bit, whatever the file's mode was.
-            "picture": data_url(result.steps[0].image) if probs is not None else None,
-            "28×28": data_url(result.image28) if probs is not None else None,
+            "picture": exports.png_data_url(result.steps[0].image, THUMBNAIL) if probs is not None else None,
+            "28×28": exports.png_data_url(result.image28, THUMBNAIL) if probs is not None else None,
             "file": name,
             "answer": CLASSES[int(probs.argmax())] if probs is not None else None,
             "confidence": float(probs.max()) if probs is not None else None,
@@ -216,7 +194,7 @@ def picked() -> tuple[np.ndarray, int] | None:
     which = st.number_input(f"Which {CLASSES[label]} (0 to {len(indices) - 1})", 0, len(indices) - 1,
                             key="classify_pick_index")
     image = data.test_images[indices[which], 0].numpy()
-    st.image(shown(image, 168), caption=f"Test image #{indices[which]}, true label: {CLASSES[label]}")
+    st.image(exports.fitted(image, 168), caption=f"Test image #{indices[which]}, true label: {CLASSES[label]}")
     st.caption("Test images are already 28×28 and light on black: they go to the network as they are.")
     return image, label
 
@@ -235,7 +213,7 @@ def switches() -> PreprocessOptions:
 def show_steps(prepared: Preprocessed) -> None:
     """Each preprocessing step's picture with its explanation, left to right."""
     for column, step in zip(st.columns(len(prepared.steps)), prepared.steps):
-        column.image(shown(step.image, 140), caption=step.name)
+        column.image(exports.fitted(step.image, 140), caption=step.name)
         column.caption(step.explanation)
 
 
@@ -278,7 +256,8 @@ def show_where_it_looked(model: prediction.Classifier, image28: np.ndarray, top:
         data = fashion_mnist()
         if data is not None:
             chosen = prediction.class_examples(data.test_labels, top, EXAMPLES)
-            st.image([shown(data.test_images[i, 0].numpy(), 84) for i in chosen], caption=[f"#{i}" for i in chosen])
+            st.image([exports.fitted(data.test_images[i, 0].numpy(), 84) for i in chosen],
+                     caption=[f"#{i}" for i in chosen])
 
 
 # --- the page -----------------------------------------------------------------------------------------------------
@@ -331,7 +310,7 @@ def classify_page() -> None:
         picture_col, answer_col = st.columns([5, 6], gap="large")
         if chosen is not None:
             name, upload = chosen
-            picture_col.image(shown(upload.steps[0].image, 280), caption=name)
+            picture_col.image(exports.fitted(upload.steps[0].image, 280), caption=name)
             if upload_tab.open:
                 prepared = upload
                 for note in upload.notes:

@@ -1,6 +1,5 @@
 """Data sources, IDX reading and device-resident batches."""
 import gzip
-import os
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +48,7 @@ def test_loads_a_folder_into_uint8_tensors(fixture_data_dir, offline):
     assert loaded.train_images.shape == (300, 1, 28, 28) and loaded.train_images.dtype == torch.uint8
     assert loaded.test_labels.dtype == torch.int64 and len(loaded.test_labels) == 100
     assert loaded.classes == CLASSES and len(CLASSES) == 10
-    images, labels = synthetic_split(300, 1)
+    images, _ = synthetic_split(300, 1)
     assert torch.equal(loaded.train_images[:, 0], torch.from_numpy(images))
 
 

@@ -1,6 +1,7 @@
 """The Filters page's figures and PNG export, and the inspection helpers they rely on (no Streamlit)."""
 from __future__ import annotations
 
+import base64
 import io
 
 import numpy as np
@@ -201,3 +202,21 @@ def test_png_export_rejects_unusable_input():
         exports.grid_png(np.zeros((2, 2)), vmin=1.0, vmax=1.0)
     with pytest.raises(ValueError):
         exports.grid_png(np.zeros((2, 2)), scale=0)
+
+
+def test_pictures_are_enlarged_by_whole_pixels_or_shrunk_to_fit():
+    image = np.arange(28 * 28, dtype=np.uint8).reshape(28, 28)
+    enlarged = exports.fitted(image, 112)
+    assert enlarged.shape == (112, 112)
+    np.testing.assert_array_equal(enlarged[::4, ::4], image)  # each pixel a crisp 4×4 block
+    assert exports.fitted(image, 100).shape == (84, 84)  # whole pixels only: 3×, not 3.57×
+    photo = np.zeros((300, 600, 3), np.uint8)
+    assert exports.fitted(photo, 140).shape == (70, 140, 3)  # the aspect kept
+
+
+def test_a_picture_as_a_data_url_decodes_to_the_fitted_png():
+    image = np.eye(28, dtype=np.uint8) * 255
+    url = exports.png_data_url(image, 56)
+    assert url.startswith("data:image/png;base64,")
+    decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
+    np.testing.assert_array_equal(decoded, exports.fitted(image, 56))

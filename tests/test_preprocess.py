@@ -119,7 +119,7 @@ def test_fashion_mnist_like_picture_goes_through_unchanged():
 @pytest.mark.skipif(not FASHION_MNIST.exists(), reason="needs the Debian dataset-fashion-mnist files")
 def test_real_fashion_mnist_images_go_through_unchanged():
     raw = gzip.open(FASHION_MNIST).read()
-    magic, count, rows, cols = struct.unpack(">IIII", raw[:16])
+    magic, _, rows, cols = struct.unpack(">IIII", raw[:16])
     assert (magic, rows, cols) == (2051, 28, 28)
     images = np.frombuffer(raw, np.uint8, count=100 * 28 * 28, offset=16).reshape(100, 28, 28)
     results = [run(open_picture(encode(Image.fromarray(image)))) for image in images]

@@ -1,10 +1,12 @@
 """The training loop: learning, events, stopping and exact resumption."""
+import itertools
+
 import pytest
 import torch
 
 from alexnet_explorer.config import PRESETS, RunConfig
 from alexnet_explorer.data import load_fashion_mnist
-from alexnet_explorer.events import Ended, EpochEnd, Progress, Started, Step, summary_lines
+from alexnet_explorer.events import EpochEnd, Progress, Started, Step, summary_lines
 from alexnet_explorer.model import alexnet
 from alexnet_explorer.train import autocast, learning_rate, place, prepare, resolve_device, train
 
@@ -72,7 +74,7 @@ def test_schedule_warms_up_then_decays_to_zero():
     rates = [learning_rate(config, step, 20, 10) for step in range(20)]
     assert rates[0] == pytest.approx(0.02) and rates[4] == pytest.approx(0.1)
     assert rates[5] == pytest.approx(0.1) and rates[-1] < 0.003
-    assert all(a >= b for a, b in zip(rates[4:], rates[5:]))
+    assert all(a >= b for a, b in itertools.pairwise(rates[4:]))
     assert learning_rate(RunConfig(lr=0.01), 7, 20, 10) == 0.01
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -96,5 +97,7 @@ def to_record(event: Event) -> dict[str, Any]:
 
 def summary_lines(event: Ended) -> tuple[str, str]:
     """The chapter's two closing lines: loss and accuracies, then throughput on the device."""
-    return (f"loss {event.train_loss:.3f}, train acc {event.train_acc:.3f}, test acc {event.test_acc:.3f}",
+    # A run stopped before its first epoch ended has not been tested: NaN there means "not yet", not a failure.
+    test_acc = "–" if math.isnan(event.test_acc) else f"{event.test_acc:.3f}"
+    return (f"loss {event.train_loss:.3f}, train acc {event.train_acc:.3f}, test acc {test_acc}",
             f"{event.examples_per_sec:.1f} examples/sec on {event.device}")

@@ -45,6 +45,17 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+class TrainingDiverged(ValueError):
+    """The training loss became NaN or infinite: the steps were too large for the network to learn."""
+
+    def __init__(self, config: RunConfig, epoch: float, loss: float) -> None:
+        advice = f"try a smaller learning rate than {config.lr:g}"
+        if config.momentum:
+            advice += f" or less momentum than {config.momentum:g}"
+        super().__init__(f"the training loss became {loss} at epoch {epoch:.1f}, so the network stopped learning: "
+                         f"{advice}")
+
+
 def build_model(config: RunConfig) -> nn.Sequential:
     """The network a configuration describes."""
     return alexnet(config.resize, config.activation, config.pooling, config.dropout, config.init)
@@ -227,6 +238,8 @@ def _train(config: RunConfig, data: FashionMNIST, device: torch.device, emit: Ca
                 tic = time.perf_counter()
                 elapsed, remaining, speed = timing(step + 1, epoch)
                 emit(Progress((step + 1) / steps_per_epoch, train_loss, train_acc, speed, elapsed, remaining))
+                if not math.isfinite(train_loss):  # every later step would be NaN too: say why now
+                    raise TrainingDiverged(config, (step + 1) / steps_per_epoch, train_loss)
         test_acc = evaluate(net, test_batches)
         epoch_generator_state = train_batches.generator.get_state()
         elapsed, remaining, speed = timing((epoch + 1) * steps_per_epoch, epoch)

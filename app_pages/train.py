@@ -180,10 +180,13 @@ def run_history() -> None:
     if not overviews:
         st.caption("No runs yet.")
         return
+    # This table is drawn with the page, not live: a run still training shows no duration yet (the live panel has it).
     table = [{"run": o.run.name, "status": o.state, "best test acc": o.best_test_acc,
-              "duration": ui.duration(o.seconds), "configuration": o.config.summary() if o.config else "unreadable"}
+              "duration": None if o.state in launcher.ACTIVE_STATES else ui.duration(o.seconds),
+              "configuration": o.config.summary() if o.config else "unreadable"}
              for o in overviews]
     picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="multi-row", key="history",
+                          placeholder="–",
                           column_config={"best test acc": st.column_config.NumberColumn(format="%.3f")})
     chosen = [overviews[i] for i in picked.selection.rows]
     if chosen:

@@ -75,6 +75,7 @@ def test_start_training_runs_to_the_end_with_live_curves(app_env: Path) -> None:
     assert not at.exception
     [run] = launcher.list_runs(app_env)
     assert json.loads((run.path / "config.json").read_text())["limit_train"] == 32
+    assert at.dataframe[0].value["duration"].isna().all()  # not a stale "0 s" while it trains
     another_viewer = train_page()  # a second browser, with nothing in its session, sees the same run
     assert any(run.name in m.value for m in another_viewer.markdown)
     another_viewer.segmented_control(key="preset").set_value("smoke").run()
@@ -98,7 +99,9 @@ def test_start_training_runs_to_the_end_with_live_curves(app_env: Path) -> None:
     summary = at.code[0].value.splitlines()
     assert summary[0].startswith("loss ") and ", train acc " in summary[0] and ", test acc " in summary[0]
     assert summary[1].endswith(" examples/sec on cpu")
-    assert run.name in at.dataframe[0].value["run"].tolist()
+    history = at.dataframe[0].value
+    assert history["run"].tolist() == [run.name] and history["duration"][0].endswith(" s")
+    assert 0 <= history["best test acc"][0] <= 1
 
 
 def past_run(runs: Path, state: str, **details: object) -> RunDir:

@@ -1,5 +1,6 @@
 """The training loop: learning, events, stopping and exact resumption."""
 import itertools
+import math
 
 import pytest
 import torch
@@ -8,7 +9,8 @@ from alexnet_explorer.config import PRESETS, RunConfig
 from alexnet_explorer.data import load_fashion_mnist
 from alexnet_explorer.events import EpochEnd, Progress, Started, Step, summary_lines
 from alexnet_explorer.model import alexnet
-from alexnet_explorer.train import autocast, learning_rate, place, prepare, resolve_device, train
+from alexnet_explorer.train import (TrainingDiverged, autocast, learning_rate, place, prepare, resolve_device,
+                                    train)
 
 TINY = RunConfig(epochs=2, lr=0.02, momentum=0.9, batch_size=32, resize=65, limit_train=96, limit_test=64,
                  device="cpu")
@@ -67,6 +69,22 @@ def test_stop_then_resume_ends_exactly_where_an_uninterrupted_run_does(fixture_d
     assert resumed.status == "finished"
     assert resumed.train_loss == pytest.approx(straight.train_loss, abs=1e-6)
     assert resumed.test_acc == straight.test_acc
+
+
+def test_a_run_stopped_before_its_first_test_says_so_in_the_summary(fixture_data):
+    steps = []
+    stopped = train(TINY, fixture_data, lambda event: steps.append(event) if isinstance(event, Step) else None,
+                    should_stop=lambda: len(steps) >= 2)
+    assert stopped.status == "stopped" and math.isnan(stopped.test_acc)
+    assert summary_lines(stopped)[0] == (f"loss {stopped.train_loss:.3f}, train acc {stopped.train_acc:.3f}, "
+                                         "test acc –")
+
+
+def test_a_diverging_run_fails_at_once_and_says_what_to_change(fixture_data):
+    events = []
+    with pytest.raises(TrainingDiverged, match="try a smaller learning rate than 10000 or less momentum than 0.9"):
+        train(TINY.replace(lr=1e4, momentum=0.9), fixture_data, events.append)
+    assert not any(isinstance(e, EpochEnd) for e in events)  # it did not go on to test and checkpoint
 
 
 def test_schedule_warms_up_then_decays_to_zero():

@@ -297,7 +297,7 @@ def feature_maps_section(net: nn.Sequential, config: RunConfig, x: torch.Tensor,
 
 
 @ui.guarded
-def handcrafted_section(net: nn.Sequential, config: RunConfig, x: torch.Tensor) -> None:
+def handcrafted_section(net: nn.Sequential, config: RunConfig, x: torch.Tensor, start: torch.Tensor | None) -> None:
     """The same image through hand-made kernels and HOG, beside the learned filters it excites most."""
     st.markdown(STORY)
     image = x[0, 0].double().numpy()
@@ -316,19 +316,31 @@ def handcrafted_section(net: nn.Sequential, config: RunConfig, x: torch.Tensor) 
                    "state of the art before AlexNet.")
     maps = inspection.feature_maps(net, x, "conv1")
     weights = net.conv1.weight.detach()
-    st.markdown("**Learned by AlexNet**: conv1 filters, at first the ones that respond most to this image")
+    added = start is not None and st.session_state.get("filters_change", False)
+    st.markdown("**Learned by AlexNet**: " + ("what training added to the conv1 filters" if added else
+                                              "conv1 filters") + ", at first the ones that respond most to this image")
     # No key: a new image resets the choice to its own strongest filters.
     top = st.multiselect("Learned filters shown", range(len(weights)), max_selections=LEARNED_SHOWN,
                          default=inspection.strongest_first(maps)[:LEARNED_SHOWN],
                          help="Pick filters you spotted in the grid, e.g. ones that look like edges.")
     if not top:
         return
-    st.plotly_chart(plots.kernels_and_responses_figure({f"filter {i}": weights[i, 0].numpy() for i in top},
-                                                       {f"filter {i}": maps[i].numpy() for i in top}),
-                    key="learned", width="content", config={"displaylogo": False})
-    st.caption("Top: the kernel (red positive, blue negative); below: its response to the image, each scaled to "
-               "its own largest value. The learned maps are smaller because conv1 moves 4 pixels at a time "
-               "(stride 4), and after the ReLU they have no negative part.")
+    if added:
+        # Filtered like the hand-made kernels above (full size, no bias or ReLU), so the two rows compare directly.
+        kernels = {f"filter {i}": (weights[i, 0] - start[i, 0]).double().numpy() for i in top}
+        responses = handcrafted.apply_bank(image, kernels)
+        note = ("Top: what training added to each filter (its weights minus their random start); below: that "
+                "kernel's response to the image, computed as for the hand-made kernels. Switch **What training "
+                "added** off (First-layer filters tab) to see the network's own filters and maps.")
+    else:
+        kernels = {f"filter {i}": weights[i, 0].numpy() for i in top}
+        responses = {f"filter {i}": maps[i].numpy() for i in top}
+        note = ("Top: the kernel (red positive, blue negative); below: its response to the image, each scaled to "
+                "its own largest value. The learned maps are smaller because conv1 moves 4 pixels at a time "
+                "(stride 4), and after the ReLU they have no negative part.")
+    st.plotly_chart(plots.kernels_and_responses_figure(kernels, responses), key="learned", width="content",
+                    config={"displaylogo": False})
+    st.caption(note)
 
 
 @ui.guarded
@@ -427,7 +439,8 @@ def page() -> None:
         elif x is None:
             st.info("Choose an image in the Feature maps tab.", icon=":material/image:")
         else:
-            handcrafted_section(net, config, x)
+            start = snapshots[0] if inspection.changes_since_init(snapshots) else None  # this run's own start
+            handcrafted_section(net, config, x, start)
     with separable_tab:
         if net is None:
             st.warning(problem, icon=":material/warning:")

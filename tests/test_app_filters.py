@@ -128,6 +128,12 @@ def test_what_training_added_shows_each_filter_minus_its_random_start(runs: Path
     assert "moved only" not in texts(at, "info")
     evolution = next(figure for figure in charts(at) if figure.get("frames"))
     assert [frame["name"] for frame in evolution["frames"]] == ["1", "2"]  # epoch 0 added nothing
+    assert "what training added to the conv1 filters" in texts(at, "markdown")
+    learned = next(f for f in charts(at) if f["layout"].get("annotations", [{}])[0].get("text", "").startswith("filter "))
+    first = int(learned["layout"]["annotations"][0]["text"].split()[1])
+    network = run.load_checkpoint()["model"]["conv1.weight"]  # the network the tab explains
+    kernel = (network - trained_run.load_filters(0))[first, 0].double().numpy()
+    np.testing.assert_allclose(array(learned["data"][0]["z"]), kernel / np.abs(kernel).max(), atol=1e-6)
     at.select_slider(key=f"filters_epoch_{run.name}-change").set_value(1).run()
     hover = array(filter_grid(at)["data"][1]["customdata"])
     np.testing.assert_allclose(hover[:, 1], filter_norms(run.load_filters(1) - run.load_filters(0)), rtol=1e-6)

@@ -112,3 +112,33 @@ PRESETS: dict[str, RunConfig] = {
         epochs=2, lr=0.02, momentum=0.9, batch_size=32, resize=65, init="kaiming", limit_train=256, limit_test=128,
     ),
 }
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One of the chapter's claims, tested by changing one setting of a preset and comparing the two runs."""
+
+    title: str
+    claim: str
+    changes: dict[str, object]
+
+
+# The choices the chapter makes for AlexNet, each undone in turn: train the preset, then its variant, and overlay them.
+EXPERIMENTS: dict[str, Experiment] = {
+    "sigmoid": Experiment(
+        "sigmoid instead of ReLU",
+        "AlexNet replaced LeNet's sigmoid with ReLU, whose gradient does not vanish when its input is large, so "
+        "training gets going sooner.", {"activation": "sigmoid"}),
+    "avg-pool": Experiment(
+        "average instead of max pooling",
+        "AlexNet keeps the strongest response of each window (max pooling) where LeNet averaged them.",
+        {"pooling": "avg"}),
+    "no-dropout": Experiment(
+        "no dropout",
+        "AlexNet drops half of fc6's and fc7's outputs at random while training, to keep its huge fully connected "
+        "layers from memorising the training set: watch the gap between train acc and test acc.", {"dropout": 0.0}),
+    "xavier": Experiment(
+        "xavier init (the book's)",
+        "The book starts from xavier initialisation; the classroom preset uses kaiming, which suits ReLU.",
+        {"init": "xavier"}),
+}

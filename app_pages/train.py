@@ -5,7 +5,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from alexnet_explorer import launcher, plots, ui
-from alexnet_explorer.config import PRESETS, SCHEDULES, RunConfig
+from alexnet_explorer.config import EXPERIMENTS, PRESETS, SCHEDULES, RunConfig
 from alexnet_explorer.events import Ended, summary_lines
 from alexnet_explorer.model import ACTIVATIONS, INITS, POOLINGS
 from alexnet_explorer.runs import RunDir
@@ -15,10 +15,19 @@ LIVE_REFRESH_SECONDS = 1.5
 FLOAT_FIELDS = ("lr", "momentum", "weight_decay", "dropout", "label_smoothing", "warmup_epochs")
 
 
-def fill_from_preset() -> None:
-    """Put the chosen preset's values into the form's fields."""
-    for name, value in PRESETS[st.session_state.preset].to_dict().items():
+def fill_form() -> None:
+    """Put the chosen preset's values, with the chosen experiment's change, into the form's fields."""
+    config = PRESETS[st.session_state.preset]
+    experiment = EXPERIMENTS.get(st.session_state.get("experiment"))
+    if experiment is not None:
+        config = config.replace(**experiment.changes)
+    for name, value in config.to_dict().items():
         st.session_state[f"cfg_{name}"] = float(value) if name in FLOAT_FIELDS else value
+
+
+def run_label() -> str:
+    """The new run's name after its preset and experiment, e.g. 'classroom-sigmoid'."""
+    return "-".join(filter(None, (st.session_state.preset, st.session_state.get("experiment"))))
 
 
 @st.cache_data(show_spinner="Timing two training steps on this device…", max_entries=32)
@@ -103,10 +112,17 @@ def new_run_form() -> None:
     if "preset" not in st.session_state:
         st.session_state.preset = "classroom"
     if any(f"cfg_{name}" not in st.session_state for name in RunConfig.__dataclass_fields__):
-        fill_from_preset()  # first visit, or Streamlit dropped the fields while another page was shown
-    st.segmented_control("Preset", list(PRESETS), key="preset", required=True, on_change=fill_from_preset,
+        fill_form()  # first visit, or Streamlit dropped the fields while another page was shown
+    st.segmented_control("Preset", list(PRESETS), key="preset", required=True, on_change=fill_form,
                          help="book: the chapter exactly (224 px, 10 epochs); classroom: minutes on a CPU; "
                               "smoke: seconds, shows the machinery")
+    experiment = st.pills("The chapter's choices, undone one at a time", list(EXPERIMENTS), key="experiment",
+                          format_func=lambda name: EXPERIMENTS[name].title, on_change=fill_form,
+                          help="Train the preset as it is, then with one of these changes, and overlay the two "
+                               "runs in the run history.")
+    if experiment:
+        st.caption(f"{EXPERIMENTS[experiment].claim} Train the plain **{st.session_state.preset}** run too, then "
+                   "select both in the run history to compare their curves.")
     values = {}
     with st.container(border=True):
         schedule, network, data = st.columns(3)
@@ -164,7 +180,7 @@ def new_run_form() -> None:
             st.error(f"Nothing was started: {problem}", icon=":material/error:")
             return
         try:
-            launcher.launch(config, label=st.session_state.preset)
+            launcher.launch(config, label=run_label())
         except launcher.RunRefused as refusal:
             st.warning(f"Nothing was started: {refusal}. The running one is shown under "
                        "[Live run](#live-run).", icon=":material/hourglass:")

@@ -59,6 +59,24 @@ def test_preset_fills_the_form(app_env: Path) -> None:
     assert any("Estimate:" in c.value and "224 px" in c.value for c in at.caption)
 
 
+def test_an_experiment_changes_one_setting_of_the_preset_and_names_the_run(app_env: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    launched = []
+    monkeypatch.setattr(launcher, "launch", lambda config, label="run": launched.append((config, label)))
+    at = train_page()
+    at.pills(key="experiment").set_value("sigmoid").run()
+    assert not at.exception
+    assert at.radio(key="cfg_activation").value == "sigmoid" and at.number_input(key="cfg_resize").value == 67
+    assert any("ReLU" in c.value and "select both in the run history" in c.value for c in at.caption)
+    at.button(key="start").click().run()
+    assert launched == [(PRESETS["classroom"].replace(activation="sigmoid"), "classroom-sigmoid")]
+
+    at.segmented_control(key="preset").set_value("smoke").run()  # the experiment applies to the new preset
+    assert at.radio(key="cfg_activation").value == "sigmoid" and at.number_input(key="cfg_resize").value == 65
+    at.pills(key="experiment").set_value(None).run()
+    assert at.radio(key="cfg_activation").value == "relu"
+
+
 def test_invalid_value_shows_the_reason_and_launches_nothing(app_env: Path) -> None:
     at = quick_smoke(train_page())
     at.number_input(key="cfg_resize").set_value(40).run()

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from alexnet_explorer.model import alexnet, count_macs, layer_macs
-from benchmarks import inference_latency, time_to_accuracy, train_throughput
+from benchmarks import experiments, inference_latency, time_to_accuracy, train_throughput
 from benchmarks.common import flops_line, peak_tflops, ratio_line, training_flops
 from benchmarks.time_to_accuracy import Curve, eval_steps, outcome_line
 
@@ -84,3 +84,13 @@ def test_time_to_accuracy_script_evaluates_mid_epoch_and_ends_with_the_outcome(f
 def test_recipe_overrides_read_numbers_words_and_null():
     assert time_to_accuracy.overrides(["dropout=0.3", "limit_train=16000", "schedule=cosine", "limit_test=null"]) == {
         "dropout": 0.3, "limit_train": 16000, "schedule": "cosine", "limit_test": None}
+
+
+def test_experiments_script_prints_a_row_for_the_preset_and_each_variant(fixture_data_dir, capsys):
+    experiments.main(["--preset", "smoke", "--device", "cpu", "--only", "sigmoid", "no-dropout",
+                      "--data-root", str(fixture_data_dir)])
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| smoke")]
+    assert [row[0] for row in rows] == ["| smoke", "| smoke-sigmoid", "| smoke-no-dropout"]
+    for row in rows:
+        accuracies = [float(value) for value in row[4:6]]
+        assert all(0 <= accuracy <= 1 for accuracy in accuracies)

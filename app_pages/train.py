@@ -120,7 +120,10 @@ def new_run_form() -> None:
                           format_func=lambda name: EXPERIMENTS[name].title, on_change=fill_form,
                           help="Train the preset as it is, then with one of these changes, and overlay the two "
                                "runs in the run history.")
-    if experiment:
+    preset = PRESETS[st.session_state.preset]
+    if experiment and preset.replace(**EXPERIMENTS[experiment].changes) == preset:
+        st.caption(f"The **{st.session_state.preset}** preset already does this: choose another preset to compare.")
+    elif experiment:
         st.caption(f"{EXPERIMENTS[experiment].claim} Train the plain **{st.session_state.preset}** run too, then "
                    "select both in the run history to compare their curves.")
     values = {}

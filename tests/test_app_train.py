@@ -75,6 +75,9 @@ def test_an_experiment_changes_one_setting_of_the_preset_and_names_the_run(app_e
     assert at.radio(key="cfg_activation").value == "sigmoid" and at.number_input(key="cfg_resize").value == 65
     at.pills(key="experiment").set_value(None).run()
     assert at.radio(key="cfg_activation").value == "relu"
+    at.segmented_control(key="preset").set_value("book").run()
+    at.pills(key="experiment").set_value("xavier").run()
+    assert any("preset already does this" in c.value for c in at.caption)
 
 
 def test_invalid_value_shows_the_reason_and_launches_nothing(app_env: Path) -> None:

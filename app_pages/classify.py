@@ -279,6 +279,14 @@ def answer_and_explain(model: prediction.Classifier, image28: np.ndarray, true_l
         show_where_it_looked(model, image28, top)
 
 
+def answer_prepared(model: prediction.Classifier, prepared: Preprocessed, picture_col: DeltaGenerator,
+                    answer_col: DeltaGenerator, looked: DeltaGenerator) -> None:
+    """A drawn or uploaded picture's preprocessing notes under it, then the answer and where the network looked."""
+    for note in prepared.notes:
+        picture_col.info(note, icon=":material/info:")
+    answer_and_explain(model, prepared.image28, None, answer_col, looked)
+
+
 @ui.guarded
 def classify_page() -> None:
     """Network; then a tab per way to get a picture, each keeping its picture while another is open."""
@@ -302,9 +310,7 @@ def classify_page() -> None:
             drawing = drawn(options)
         if draw_tab.open and drawing is not None:
             prepared = drawing
-            for note in drawing.notes:
-                picture_col.info(note, icon=":material/info:")
-            answer_and_explain(model, drawing.image28, None, answer_col, looked)
+            answer_prepared(model, drawing, picture_col, answer_col, looked)
     with upload_tab:
         chosen = uploaded(model, options)
         picture_col, answer_col = st.columns([5, 6], gap="large")
@@ -313,9 +319,7 @@ def classify_page() -> None:
             picture_col.image(exports.fitted(upload.steps[0].image, 280), caption=name)
             if upload_tab.open:
                 prepared = upload
-                for note in upload.notes:
-                    picture_col.info(note, icon=":material/info:")
-                answer_and_explain(model, upload.image28, None, answer_col, looked)
+                answer_prepared(model, upload, picture_col, answer_col, looked)
     with pick_tab:
         picture_col, answer_col = st.columns([5, 6], gap="large")
         with picture_col:

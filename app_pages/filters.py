@@ -219,7 +219,7 @@ def uploaded_image() -> np.ndarray | None:
     return result.image28
 
 
-def test_image(data: FashionMNIST) -> np.ndarray | None:
+def class_test_image(data: FashionMNIST) -> np.ndarray | None:
     """A test image chosen by class and index within it."""
     left, right = st.columns(2)
     label = left.selectbox("Class", range(len(CLASSES)), format_func=lambda c: CLASSES[c], key="maps_class")
@@ -254,7 +254,7 @@ def choose_image(data_source: str | None) -> np.ndarray | None:
         images += [None, None]
     else:
         with tabs[0]:
-            images.append(test_image(data))
+            images.append(class_test_image(data))
         with tabs[1]:
             images.append(random_test_image(data))
     with tabs[2]:

@@ -137,7 +137,7 @@ def filters_section(snapshots: dict[int, torch.Tensor], name: str) -> None:
     added = controls[2].toggle(
         "What training added", key="filters_change", disabled=not changes,
         help="Each filter minus its random start (epoch 0): the structure training put in. On short runs it is "
-             "hidden under the noise of the random start.")
+             "hidden under the noise of the random start.") and bool(changes)  # may be on from another run
     shown = shown_filters(snapshots)
     view = "-change" if added else ""
     epochs = sorted(shown)

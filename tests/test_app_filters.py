@@ -138,6 +138,14 @@ def test_what_training_added_shows_each_filter_minus_its_random_start(runs: Path
     hover = array(filter_grid(at)["data"][1]["customdata"])
     np.testing.assert_allclose(hover[:, 1], filter_norms(run.load_filters(1) - run.load_filters(0)), rtol=1e-6)
 
+    just_started = RunDir(shutil.copytree(run.path, runs / "just-started"))
+    for epoch in (1, 2):
+        (just_started.filters_dir / f"epoch_{epoch:03d}.pt").unlink()
+    at.run()  # the run picker lists the new run
+    at.selectbox(key="filters_run").set_value("just-started").run()  # the view stays on, but has nothing to show
+    assert not at.exception and not at.error
+    assert "at random initialisation" in texts(at, "caption") and "What training added" not in texts(at, "caption")
+
 
 def test_deeper_layer_names_its_size_and_shows_the_strongest_channels(runs: Path, trained_run: RunDir) -> None:
     copy_run(trained_run, runs)

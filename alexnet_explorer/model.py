@@ -8,6 +8,9 @@ import torch
 from torch import nn
 
 MIN_INPUT_SIZE = 65
+# Twice the chapter's 224. fc6's weights grow with the square of the input (151 M of them at 448, 25 G at 5000):
+# a larger input only costs memory, as Fashion-MNIST's pictures have 28 pixels to begin with.
+MAX_INPUT_SIZE = 448
 ACTIVATIONS = ("relu", "sigmoid")
 POOLINGS = ("max", "avg")
 INITS = ("xavier", "kaiming", "pytorch-default")
@@ -33,6 +36,12 @@ def check_input_size(input_size: int) -> None:
         raise ValueError(
             f"input size {input_size} is too small for AlexNet: the smallest size is {MIN_INPUT_SIZE} "
             f"(three 3x3 stride-2 poolings after the 11x11 stride-4 convolution need at least that)"
+        )
+    if input_size > MAX_INPUT_SIZE:
+        fc6_weights = 256 * feature_side(input_size) ** 2 * 4096
+        raise ValueError(
+            f"input size {input_size} is too large: the largest is {MAX_INPUT_SIZE}, twice the chapter's 224 "
+            f"(fc6 alone would hold {fc6_weights / 1e6:,.0f} million weights, for 28-pixel pictures)"
         )
 
 

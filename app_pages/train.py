@@ -143,7 +143,7 @@ def new_run_form() -> None:
             st.markdown("**Network** (the chapter's ablations)")
             values["resize"] = st.number_input("input size (px)", step=1, key="cfg_resize",
                                                help="Fashion-MNIST's 28 px images are resized to this; "
-                                                    "the chapter uses 224, the network needs at least 65")
+                                                    "the chapter uses 224, the network takes 65 to 448")
             values["activation"] = st.radio("activation", ACTIVATIONS, horizontal=True, key="cfg_activation")
             values["pooling"] = st.radio("pooling", POOLINGS, horizontal=True, key="cfg_pooling")
             values["dropout"] = st.number_input("dropout", step=0.05, format="%g", key="cfg_dropout")

@@ -38,6 +38,7 @@ def test_train_prints_the_chapters_lines_and_writes_a_run(fixture_data_dir, tmp_
 @pytest.mark.parametrize("flags, words", [
     (["--lr", "-0.1"], "learning rate must be positive"),
     (["--resize", "40"], "smallest size is 65"),
+    (["--resize", "5000"], "largest is 448"),
     (["--device", "tpu"], "device must be one of"),
     (["--activation", "tanh"], "invalid choice"),
     (["--epochs", "two"], "invalid int value"),

@@ -3,7 +3,9 @@ import pytest
 import torch
 from torch import nn
 
-from alexnet_explorer.model import MIN_INPUT_SIZE, alexnet, count_parameters, feature_side, layer_output_shapes
+from alexnet_explorer.config import RunConfig
+from alexnet_explorer.model import (MAX_INPUT_SIZE, MIN_INPUT_SIZE, alexnet, check_input_size, count_parameters,
+                                    feature_side, layer_output_shapes)
 
 
 def chapter_listing() -> nn.Sequential:
@@ -63,6 +65,12 @@ def test_layer_shapes_at_224_follow_the_chapter():
 def test_too_small_an_input_names_the_smallest_size():
     with pytest.raises(ValueError, match=f"smallest size is {MIN_INPUT_SIZE}"):
         alexnet(64)
+
+
+def test_too_large_an_input_is_refused_before_any_memory_is_taken():
+    check_input_size(MAX_INPUT_SIZE)
+    with pytest.raises(ValueError, match=r"largest is 448, .* 25,192 million weights"):
+        RunConfig(resize=5000)  # its fc6 alone would need 100 GB
 
 
 @pytest.mark.parametrize("options", [{"activation": "tanh"}, {"pooling": "min"}, {"init": "zeros"}, {"dropout": 1.0}])

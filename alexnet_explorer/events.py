@@ -83,7 +83,6 @@ class Ended:
 
 
 Event = Started | Step | Progress | EpochEnd | Ended
-EVENT_TYPES = {cls.kind: cls for cls in (Started, Step, Progress, EpochEnd, Ended)}
 
 
 def to_record(event: Event) -> dict[str, Any]:

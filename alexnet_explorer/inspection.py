@@ -52,17 +52,6 @@ def filter_grid(
     return grid
 
 
-def filter_at(row: int, col: int, count: int, kernel: int, columns: int = 12, gap: int = 1) -> int | None:
-    """Index of the filter under pixel (row, col) of a ``filter_grid`` image, or None on a gap or empty slot."""
-    step = kernel + gap
-    if row < 0 or col < 0 or row % step >= kernel or col % step >= kernel:
-        return None
-    tile_row, tile_col = row // step, col // step
-    cols = grid_shape(count, columns)[1]
-    index = tile_row * cols + tile_col
-    return index if tile_col < cols and index < count else None
-
-
 def map_gap(side: int) -> int:
     """Gap between tiles of side×side activation maps: a tenth of a tile, still visible when big maps are shrunk."""
     return max(1, side // 10)

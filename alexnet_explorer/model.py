@@ -15,7 +15,6 @@ ACTIVATIONS = ("relu", "sigmoid")
 POOLINGS = ("max", "avg")
 INITS = ("xavier", "kaiming", "pytorch-default")
 CONV_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
-FC_LAYERS = ("fc6", "fc7", "fc8")
 
 
 def _conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:

@@ -12,7 +12,6 @@ from alexnet_explorer.inspection import (
     changes_since_init,
     extract_features,
     feature_maps,
-    filter_at,
     filter_changes,
     filter_grid,
     filter_norms,
@@ -78,17 +77,18 @@ def test_zero_filter_gives_zeros_not_nan():
         assert (all_zero[~np.isnan(all_zero)] == 0).all() and np.isnan(all_zero).sum() == 2 * 5
 
 
-def test_incomplete_last_row_and_hover_index_round_trip():
+def test_incomplete_last_row_lays_the_tiles_in_reading_order_between_gaps():
     count, kernel, columns = 10, 5, 4
-    grid = filter_grid(torch.randn(count, 1, kernel, kernel), columns=columns)
+    weights = torch.randn(count, 1, kernel, kernel)
+    grid = filter_grid(weights, columns=columns)
     assert grid_shape(count, columns) == (3, 4)
     assert grid.shape == (3 * 6 - 1, 4 * 6 - 1)
     for index in range(count):
         top, left = (index // columns) * 6, (index % columns) * 6
-        assert filter_at(top + 4, left + 2, count, kernel, columns) == index
-    assert filter_at(5, 0, count, kernel, columns) is None             # gap row
-    assert filter_at(12, 12, count, kernel, columns) is None           # empty slot 10
-    assert np.isnan(grid[12:17, 12:17]).all()
+        tile = weights[index, 0].double().numpy()
+        np.testing.assert_allclose(grid[top:top + kernel, left:left + kernel], tile / np.abs(tile).max())
+    assert np.isnan(grid[5]).all() and np.isnan(grid[:, 5]).all()  # gaps between rows and columns
+    assert np.isnan(grid[12:17, 12:17]).all()                      # the empty slot after the tenth tile
 
 
 def test_filter_grid_rejects_bad_arguments():

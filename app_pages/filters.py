@@ -351,7 +351,8 @@ def separability_section(path: str, mtime: float, data_source: str | None) -> No
                 "(a *linear probe*) on 70% of them, tested on the other 30%.")
     left, middle, right = st.columns([2, 2, 1], vertical_alignment="bottom")
     count = left.select_slider("Test images", SAMPLE_SIZES, value=1000, key="sep_count",
-                               help="t-SNE takes about a minute per 1000 images on two CPU cores.")
+                               help="t-SNE is the slow part: all of it takes about 15 s for 1000 images on two CPU "
+                                    "cores, and t-SNE grows faster than the number of images.")
     methods = middle.pills("Projections", list(PROJECTIONS), default=list(PROJECTIONS), selection_mode="multi",
                            key="sep_methods")
     request = (path, mtime, count, tuple(methods))

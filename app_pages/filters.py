@@ -38,6 +38,7 @@ LEARNED_SHOWN = 8  # learned filters beside the eight hand-made kernels
 HOG_SIDE, HOG_CELLS = 128, 8
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]
 ACTIVATION_NAMES = {"relu": "ReLU", "sigmoid": "sigmoid"}
+FOLLOW_SECONDS = 2  # how often the page looks for a new epoch of a run still training
 
 
 # --- cached loading (keyed by file and modification time: a run still training keeps replacing them) ----------
@@ -143,7 +144,12 @@ def filters_section(snapshots: dict[int, torch.Tensor], name: str) -> None:
     epochs = sorted(shown)
     epoch = epochs[0]
     if len(epochs) > 1:
-        epoch = controls[0].select_slider("Epoch", epochs, value=epochs[-1], key=f"filters_epoch_{name}{view}",
+        key, newest = f"filters_epoch_{name}{view}", f"filters_newest_{name}{view}"
+        # Show the newest epoch at first, and keep showing the newest as a run still training adds epochs.
+        if st.session_state.get(key) not in epochs or st.session_state.get(key) == st.session_state.get(newest):
+            st.session_state[key] = epochs[-1]
+        st.session_state[newest] = epochs[-1]
+        epoch = controls[0].select_slider("Epoch", epochs, key=key,
                                           format_func=lambda e: "0 (random init)" if e == 0 else str(e))
     normalization = "shared" if controls[1].toggle(
         "One shared colour scale", key="filters_shared",
@@ -384,6 +390,13 @@ def separability_section(path: str, mtime: float, data_source: str | None) -> No
                "neighbours together. Click a class in the legend to hide it.")
 
 
+@st.fragment(run_every=FOLLOW_SECONDS)
+def follow_training(run: RunDir, seen: tuple[str, list[int]]) -> None:
+    """While the run trains, redraw the whole page when it saves another epoch's filters or ends."""
+    if (launcher.refresh_status(run).get("state", "failed"), run.filter_epochs()) != seen:
+        st.rerun()
+
+
 # --- page ---------------------------------------------------------------------------------------------------------
 
 @ui.guarded
@@ -405,13 +418,16 @@ def page() -> None:
             None, None, "", 0.0, "Feature maps and projections need a trained network: train a run first.")
     else:
         name = run.name
+        state = launcher.refresh_status(run).get("state", "failed")
         with st.sidebar:
-            ui.status_badge(launcher.refresh_status(run).get("state", "failed"))
+            ui.status_badge(state)
             try:
                 st.caption(run.read_config().summary())
             except ValueError as error:
                 st.caption(str(error))
-            st.button("Refresh", icon=":material/refresh:", help="Look for new epochs of a run still training.")
+            if state in launcher.ACTIVE_STATES:
+                st.caption("Still training: the page is redrawn after each epoch.")
+                follow_training(run, (state, run.filter_epochs()))
         snapshots = load_snapshots(run)
         net, config, checkpoint_path, checkpoint_mtime, problem = load_network(run)
         if not snapshots:

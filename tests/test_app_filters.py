@@ -147,6 +147,20 @@ def test_what_training_added_shows_each_filter_minus_its_random_start(runs: Path
     assert "at random initialisation" in texts(at, "caption") and "What training added" not in texts(at, "caption")
 
 
+def test_the_epoch_shown_follows_new_epochs_unless_an_earlier_one_was_chosen(runs: Path, trained_run: RunDir) -> None:
+    run = copy_run(trained_run, runs)
+    at = open_page()
+    slider = f"filters_epoch_{run.name}"
+    assert at.select_slider(key=slider).value == 2
+    run.save_filters(3, run.load_filters(2) + 0.001)  # the run, still training, ends another epoch
+    at.run()
+    assert at.select_slider(key=slider).value == 3 and "after epoch 3." in texts(at, "caption")
+    at.select_slider(key=slider).set_value(1).run()
+    run.save_filters(4, run.load_filters(3) + 0.001)
+    at.run()
+    assert at.select_slider(key=slider).value == 1 and at.select_slider(key=slider).options[-1] == "4"
+
+
 def test_deeper_layer_names_its_size_and_shows_the_strongest_channels(runs: Path, trained_run: RunDir) -> None:
     copy_run(trained_run, runs)
     at = open_page()

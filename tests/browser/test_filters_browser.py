@@ -1,4 +1,5 @@
-"""The Filters page in Chromium against the real app: the grid draws, a click enlarges a filter, ▶ Play animates."""
+"""The Filters page in Chromium against the real app: the grid draws, a click enlarges a filter, ▶ Play animates,
+and a run still training is followed epoch by epoch."""
 from __future__ import annotations
 
 import time
@@ -8,7 +9,9 @@ import pytest
 import torch
 from playwright.sync_api import Locator, Page, expect
 
+from alexnet_explorer import launcher
 from alexnet_explorer.config import PRESETS
+from alexnet_explorer.data import DATA_ENV
 from alexnet_explorer.runs import RunDir
 
 pytestmark = pytest.mark.browser
@@ -63,3 +66,18 @@ def test_grid_click_and_play(app_server: tuple[str, Path], page: Page) -> None:
     expect(evolution.get_by_text("epoch 0 (random init)")).to_be_visible(timeout=WAIT_MS)
     evolution.get_by_text("▶ Play", exact=True).click()
     expect(evolution.get_by_text("epoch 2", exact=True)).to_be_visible(timeout=WAIT_MS)
+
+
+def test_the_page_follows_a_run_while_it_trains(app_server: tuple[str, Path], page: Page, fixture_data_dir: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    url, runs = app_server
+    monkeypatch.setenv(DATA_ENV, str(fixture_data_dir))  # the training process reads the tiny data
+    # 32 steps per epoch: several seconds an epoch, so the page is open well before the run ends.
+    config = PRESETS["smoke"].replace(epochs=4, limit_train=256, limit_test=16, batch_size=8, device="cpu")
+    run = launcher.launch(config, label="followed", root=runs)
+    page.goto(f"{url}/filters")
+    expect(page.get_by_text("Still training")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("pixels after epoch 4.")).to_be_visible(timeout=WAIT_MS)  # with no click or reload
+    expect(page.get_by_text("Still training")).to_have_count(0, timeout=WAIT_MS)
+    assert run.read_status()["state"] == "finished"
+    assert page.get_by_test_id("stException").count() == 0

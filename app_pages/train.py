@@ -12,6 +12,7 @@ from alexnet_explorer.runs import RunDir
 from alexnet_explorer.train import available_devices
 
 LIVE_REFRESH_SECONDS = 1.5
+LONG_RUN_SECONDS = 3600  # past this, point to the classroom preset
 FLOAT_FIELDS = ("lr", "momentum", "weight_decay", "dropout", "label_smoothing", "warmup_epochs")
 
 
@@ -177,6 +178,10 @@ def new_run_form() -> None:
         st.caption(f"**Estimate:** about {ui.duration(per_epoch)} per epoch, {ui.duration(per_epoch * config.epochs)}"
                    f" for {config.epochs} epochs on {launcher.device_key(config.device)}, from timing a training "
                    f"step of this network at {config.resize} px (batch {batch}) here: {speed:.1f} images/sec.")
+        if per_epoch * config.epochs > LONG_RUN_SECONDS:
+            st.warning(f"This run would take about {ui.duration(per_epoch * config.epochs)} here. The **classroom** "
+                       "preset trains the same network at 67 px and teaches the same lessons in a few minutes on a "
+                       "CPU; the book setting is meant for a GPU.", icon=":material/schedule:")
 
     if st.button("Start training", type="primary", icon=":material/play_arrow:", key="start"):
         if config is None:

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from alexnet_explorer import launcher
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.runs import RunDir
+from alexnet_explorer.train import resolve_device
 from alexnet_explorer.ui import PAGES
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
@@ -57,6 +58,10 @@ def test_preset_fills_the_form(app_env: Path) -> None:
     assert at.number_input(key="cfg_limit_train").value is None  # the whole training set
     assert at.radio(key="cfg_init").value == "xavier"
     assert any("Estimate:" in c.value and "224 px" in c.value for c in at.caption)
+    if resolve_device("auto").type == "cpu":  # 10 epochs at 224 px take days on a CPU
+        assert any("meant for a GPU" in w.value for w in at.warning)
+    at.segmented_control(key="preset").set_value("classroom").run()
+    assert not any("meant for a GPU" in w.value for w in at.warning)
 
 
 def test_an_experiment_changes_one_setting_of_the_preset_and_names_the_run(app_env: Path,

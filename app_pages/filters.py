@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 import torch
+from streamlit.delta_generator import DeltaGenerator
 from torch import nn
 
 from alexnet_explorer import exports, handcrafted, inspection, launcher, plots, ui
@@ -39,6 +40,7 @@ HOG_SIDE, HOG_CELLS = 128, 8
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]
 ACTIVATION_NAMES = {"relu": "ReLU", "sigmoid": "sigmoid"}
 FOLLOW_SECONDS = 2  # how often the page looks for a new epoch of a run still training
+NOISE_HIDES_BELOW = 0.5  # relative change of conv1 since its random start under which the grid still looks random
 
 
 # --- cached loading (keyed by file and modification time: a run still training keeps replacing them) ----------
@@ -130,6 +132,27 @@ def shown_filters(snapshots: dict[int, torch.Tensor]) -> dict[int, torch.Tensor]
     return changes if changes and st.session_state.get("filters_change") else snapshots
 
 
+def choose_epoch(column: DeltaGenerator, epochs: list[int], key: str) -> int:
+    """A slider over the saved epochs that starts at the newest and keeps to the newest as a run still training
+    adds epochs, unless an earlier one was chosen."""
+    if len(epochs) == 1:
+        return epochs[0]
+    newest = f"{key}_newest"
+    if st.session_state.get(key) not in epochs or st.session_state.get(key) == st.session_state.get(newest):
+        st.session_state[key] = epochs[-1]
+    st.session_state[newest] = epochs[-1]
+    return column.select_slider("Epoch", epochs, key=key, format_func=lambda e: "0 (random init)" if e == 0 else str(e))
+
+
+def suggest_what_training_added(snapshots: dict[int, torch.Tensor], epoch: int) -> None:
+    """Point to the 'What training added' view while the random start still dominates the weights."""
+    moved = inspection.relative_change(snapshots[0], snapshots[epoch])
+    if moved < NOISE_HIDES_BELOW:
+        st.info(f"By epoch {epoch} the filters moved only {moved:.0%} away from their random start, so the start's "
+                "noise still hides what they learned. Switch on **What training added** to see it.",
+                icon=":material/lightbulb:")
+
+
 @ui.guarded
 def filters_section(snapshots: dict[int, torch.Tensor], name: str) -> None:
     """The conv1 grid at a chosen epoch, one filter enlarged, and the PNG export."""
@@ -142,15 +165,7 @@ def filters_section(snapshots: dict[int, torch.Tensor], name: str) -> None:
     shown = shown_filters(snapshots)
     view = "-change" if added else ""
     epochs = sorted(shown)
-    epoch = epochs[0]
-    if len(epochs) > 1:
-        key, newest = f"filters_epoch_{name}{view}", f"filters_newest_{name}{view}"
-        # Show the newest epoch at first, and keep showing the newest as a run still training adds epochs.
-        if st.session_state.get(key) not in epochs or st.session_state.get(key) == st.session_state.get(newest):
-            st.session_state[key] = epochs[-1]
-        st.session_state[newest] = epochs[-1]
-        epoch = controls[0].select_slider("Epoch", epochs, key=key,
-                                          format_func=lambda e: "0 (random init)" if e == 0 else str(e))
+    epoch = choose_epoch(controls[0], epochs, key=f"filters_epoch_{name}{view}")
     normalization = "shared" if controls[1].toggle(
         "One shared colour scale", key="filters_shared",
         help="Off: each filter uses its own range, to show its pattern. On: one range for all, to show which "
@@ -168,11 +183,7 @@ def filters_section(snapshots: dict[int, torch.Tensor], name: str) -> None:
                                                                  "at random initialisation")
     st.caption(f"{what}. Red: positive, blue: negative. Hover a tile for its norm; click it to enlarge it.")
     if changes and not added and epoch:
-        moved = inspection.relative_change(snapshots[0], snapshots[epoch])
-        if moved < 0.5:
-            st.info(f"By epoch {epoch} the filters moved only {moved:.0%} away from their random start, so the "
-                    "start's noise still hides what they learned. Switch on **What training added** to see it.",
-                    icon=":material/lightbulb:")
+        suggest_what_training_added(snapshots, epoch)
     st.download_button("Download the grid as PNG", exports.grid_png(inspection.filter_grid(weights, normalization)),
                        file_name=f"{name}-conv1{view}-epoch{epoch:03d}.png", mime="image/png",
                        icon=":material/download:")

@@ -38,6 +38,9 @@ def test_start_watch_reload_and_finish(app_server: tuple[str, Path], page: Page)
     page.goto(f"{url}/train")
     start = page.get_by_role("button", name="Start training")
     expect(start).to_be_visible(timeout=WAIT_MS)
+    # The page's last line: its first run is over. A click made before that was once lost on a loaded machine
+    # (the form kept the classroom values), while the live panel's timed reruns were also going on.
+    expect(page.get_by_text("No runs yet.")).to_be_visible(timeout=WAIT_MS)
 
     page.get_by_role("radio", name="smoke", exact=True).click()
     expect(page.get_by_label("input size (px)", exact=True)).to_have_value("65")

@@ -48,6 +48,7 @@ class Progress:
     examples_per_sec: float
     elapsed: float
     remaining: float
+    conv1: torch.Tensor | None = field(default=None, repr=False, metadata=TRANSIENT)
 
 
 @dataclass

@@ -169,13 +169,13 @@ def filter_history_figure(snapshots: dict[int, torch.Tensor], index: int, normal
                             selected=epochs.index(epoch) if epoch in epochs else None)
 
 
-def filter_evolution_figure(snapshots: dict[int, torch.Tensor], normalization: str = "per_filter",
-                            frame_ms: int = 700) -> go.Figure:
-    """The filter grid animated over the saved epochs, with a play button and an epoch slider."""
+def filter_evolution_figure(snapshots: dict[float, torch.Tensor], normalization: str = "per_filter",
+                            frame_ms: int = 500) -> go.Figure:
+    """The filter grid animated over the saved (possibly fractional) epochs, with a play button and an epoch slider."""
     epochs = sorted(snapshots)
     first = snapshots[epochs[0]]
     figure = tile_grid_figure(filter_grid(first, normalization), first.shape[-1], range(len(first)))
-    figure.frames = [go.Frame(name=str(e), traces=[0],
+    figure.frames = [go.Frame(name=f"{e:g}", traces=[0],
                               data=[go.Heatmap(z=filter_grid(snapshots[e], normalization).astype(np.float32))])
                      for e in epochs]
     still = {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}
@@ -190,8 +190,8 @@ def filter_evolution_figure(snapshots: dict[int, torch.Tensor], normalization: s
                           {"label": "❚❚ Pause", "method": "animate", "args": [[None], still]}]}],
         sliders=[{"active": 0, "x": 0.2, "len": 0.8, "y": -0.02, "yanchor": "top",
                   "currentvalue": {"prefix": "epoch "},
-                  "steps": [{"label": "0 (random init)" if e == 0 else str(e), "method": "animate",
-                             "args": [[str(e)], still]} for e in epochs]}],
+                  "steps": [{"label": "0 (random init)" if e == 0 else f"{round(e, 2):g}", "method": "animate",
+                             "args": [[f"{e:g}"], still]} for e in epochs]}],
     )
     return figure
 

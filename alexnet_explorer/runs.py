@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .config import RunConfig
-from .events import Ended, EpochEnd, Event, Started, to_record
+from .events import Ended, EpochEnd, Event, Progress, Started, to_record
 from .train import CHECKPOINT_FORMAT, build_model
 
 RUNS_ENV = "ALEXNET_EXPLORER_RUNS"
@@ -81,6 +81,7 @@ class RunDir:
         self.status_path = self.path / "status.json"
         self.checkpoint_path = self.path / "checkpoint.pt"
         self.filters_dir = self.path / "filters"
+        self.frames_dir = self.filters_dir / "frames"
         self.stop_path = self.path / "STOP"
         self.log_path = self.path / "train.log"
 
@@ -162,10 +163,14 @@ class RunDir:
     def has_checkpoint(self) -> bool:
         return self.checkpoint_path.is_file()
 
+    def filters_path(self, epoch: int) -> Path:
+        """Where conv1's weights after an epoch are kept."""
+        return self.filters_dir / f"epoch_{epoch:03d}.pt"
+
     def save_filters(self, epoch: int, conv1: torch.Tensor) -> None:
         """Keep conv1's weights after an epoch (epoch 0: the random init) to replay their evolution."""
         self.filters_dir.mkdir(exist_ok=True)
-        write_atomically(self.filters_dir / f"epoch_{epoch:03d}.pt", lambda p: torch.save(conv1, p))
+        write_atomically(self.filters_path(epoch), lambda p: torch.save(conv1, p))
 
     def filter_epochs(self) -> list[int]:
         """Epochs with a saved conv1 snapshot, in order."""
@@ -173,11 +178,32 @@ class RunDir:
 
     def load_filters(self, epoch: int) -> torch.Tensor:
         """conv1's weights (96×1×11×11) after an epoch."""
-        path = self.filters_dir / f"epoch_{epoch:03d}.pt"
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # any unreadable snapshot is reported the same way
-            raise CheckpointError(f"{path} cannot be read ({error})") from error
+        return load_weights(self.filters_path(epoch))
+
+    def frame_path(self, epoch: float) -> Path:
+        """Where conv1's weights at a fractional epoch are kept."""
+        return self.frames_dir / f"epoch_{epoch:.3f}.pt"
+
+    def save_frame(self, epoch: float, conv1: torch.Tensor) -> None:
+        """Keep conv1's weights within an epoch too, so that its evolution replays in finer steps than epochs."""
+        self.frames_dir.mkdir(parents=True, exist_ok=True)
+        write_atomically(self.frame_path(epoch), lambda p: torch.save(conv1, p))
+
+    def frame_epochs(self) -> list[float]:
+        """Fractional epochs with a saved conv1 frame, in order."""
+        return sorted(float(p.stem.removeprefix("epoch_")) for p in self.frames_dir.glob("epoch_*.pt"))
+
+    def load_frame(self, epoch: float) -> torch.Tensor:
+        """conv1's weights at a fractional epoch."""
+        return load_weights(self.frame_path(epoch))
+
+
+def load_weights(path: Path) -> torch.Tensor:
+    """A saved conv1 snapshot or frame; any unreadable file is a CheckpointError naming it."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # any unreadable snapshot is reported the same way
+        raise CheckpointError(f"{path} cannot be read ({error})") from error
 
 
 class RunRecorder:
@@ -195,6 +221,8 @@ class RunRecorder:
             if event.start_epoch == 0 and event.conv1 is not None:
                 self.run.save_filters(0, event.conv1)
             self.run.write_status("running", device=event.device, started=event.time, **self.status_details)
+        elif isinstance(event, Progress) and event.conv1 is not None and not float(event.epoch).is_integer():
+            self.run.save_frame(event.epoch, event.conv1)  # an epoch's end is saved with its EpochEnd
         elif isinstance(event, EpochEnd):
             self.run.save_filters(event.epoch, event.conv1)
             self.run.save_checkpoint(event.checkpoint)

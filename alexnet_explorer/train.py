@@ -237,7 +237,8 @@ def _train(config: RunConfig, data: FashionMNIST, device: torch.device, emit: Ca
                 train_seconds += time.perf_counter() - tic
                 tic = time.perf_counter()
                 elapsed, remaining, speed = timing(step + 1, epoch)
-                emit(Progress((step + 1) / steps_per_epoch, train_loss, train_acc, speed, elapsed, remaining))
+                emit(Progress((step + 1) / steps_per_epoch, train_loss, train_acc, speed, elapsed, remaining,
+                              conv1=conv1()))
                 if not math.isfinite(train_loss):  # every later step would be NaN too: say why now
                     raise TrainingDiverged(config, (step + 1) / steps_per_epoch, train_loss)
         test_acc = evaluate(net, test_batches)

@@ -23,7 +23,7 @@ from alexnet_explorer.data import (
 )
 from alexnet_explorer.model import CONV_LAYERS
 from alexnet_explorer.preprocess import PictureError, open_picture, preprocess, to_tensor
-from alexnet_explorer.runs import CheckpointError, RunDir, runs_root
+from alexnet_explorer.runs import CheckpointError, RunDir, load_weights, runs_root
 from alexnet_explorer.train import build_model
 
 STORY = (
@@ -45,10 +45,10 @@ NOISE_HIDES_BELOW = 0.5  # relative change of conv1 since its random start under
 
 # --- cached loading (keyed by file and modification time: a run still training keeps replacing them) ----------
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def snapshot(run_path: str, epoch: int, mtime: float) -> torch.Tensor:
-    """conv1's weights after one epoch."""
-    return RunDir(run_path).load_filters(epoch)
+@st.cache_data(show_spinner=False, max_entries=1024)
+def weights_file(path: str, mtime: float) -> torch.Tensor:
+    """conv1's weights from a snapshot or frame file."""
+    return load_weights(Path(path))
 
 
 @st.cache_data(show_spinner=False)
@@ -90,16 +90,15 @@ def probe(source: str | None, count: int, kind: str, path: str = "", mtime: floa
     return inspection.holdout_probe(features(source, count, kind, path, mtime), sample(source, count)[1])
 
 
-def load_snapshots(run: RunDir) -> dict[int, torch.Tensor]:
-    """Every readable conv1 snapshot of a run; unreadable ones are reported and skipped."""
-    snapshots = {}
-    for epoch in run.filter_epochs():
-        path = run.filters_dir / f"epoch_{epoch:03d}.pt"
+def load_weights_files(paths: dict[float, Path], what: str) -> dict[float, torch.Tensor]:
+    """The readable files' conv1 weights by epoch; an unreadable one is reported and skipped."""
+    loaded = {}
+    for epoch, path in paths.items():
         try:
-            snapshots[epoch] = snapshot(str(run.path), epoch, path.stat().st_mtime)
+            loaded[epoch] = weights_file(str(path), path.stat().st_mtime)
         except (CheckpointError, OSError) as error:
-            st.warning(f"Snapshot of epoch {epoch} skipped: {ui.plain_message(error)}", icon=":material/warning:")
-    return snapshots
+            st.warning(f"{what} of epoch {epoch:g} skipped: {ui.plain_message(error)}", icon=":material/warning:")
+    return loaded
 
 
 def load_network(run: RunDir) -> tuple[nn.Sequential | None, RunConfig | None, str, float, str | None]:
@@ -202,22 +201,26 @@ def filters_section(snapshots: dict[int, torch.Tensor], name: str) -> None:
 
 
 @ui.guarded
-def evolution_section(snapshots: dict[int, torch.Tensor]) -> None:
-    """The grid animated over epochs and how much it changed per epoch."""
-    if len(snapshots) < 2:
-        st.info("Only the random initialisation is saved so far: the evolution appears after the first epoch.",
+def evolution_section(snapshots: dict[int, torch.Tensor], frames: dict[float, torch.Tensor]) -> None:
+    """The grid animated over the saved epochs and the frames within them, and how much it changed per epoch."""
+    timeline = {**snapshots, **frames}
+    if len(timeline) < 2:
+        st.info("Only the random initialisation is saved so far: the evolution appears as the run trains.",
                 icon=":material/hourglass_top:")
         return
     shared = st.session_state.get("filters_shared", False)
-    shown = shown_filters(snapshots)
+    shown = shown_filters(timeline)
     if len(shown) > 1:
         st.plotly_chart(plots.filter_evolution_figure(shown, "shared" if shared else "per_filter"),
                         key="filter_evolution", width="content", config={"displaylogo": False})
-        st.caption("Press ▶ Play to watch " + ("what training added grow, epoch by epoch." if shown is not snapshots
-                                               else "structure emerge from the random noise of epoch 0."))
-    st.markdown("**How much the filters changed in each epoch**")
-    st.plotly_chart(plots.filter_changes_figure(inspection.filter_changes(snapshots)), key="filter_changes")
-    st.caption("‖W after the epoch − W before‖ / ‖W before‖ for all of conv1.")
+        watch = ("what training added grow" if shown is not timeline
+                 else "structure emerge from the random noise of epoch 0")
+        steps = ", in steps of a fraction of an epoch (one at each point of the training curves)" if frames else ""
+        st.caption(f"Press ▶ Play to watch {watch}{steps}.")
+    if len(snapshots) > 1:
+        st.markdown("**How much the filters changed in each epoch**")
+        st.plotly_chart(plots.filter_changes_figure(inspection.filter_changes(snapshots)), key="filter_changes")
+        st.caption("‖W after the epoch − W before‖ / ‖W before‖ for all of conv1.")
 
 
 def uploaded_image() -> np.ndarray | None:
@@ -424,7 +427,7 @@ def page() -> None:
                 "pure noise. Train one on the **Train** page, or from a terminal:\n\n"
                 f"`python -m alexnet_explorer train --preset classroom --run-dir {Path(runs_root()) / 'classroom'}`",
                 icon=":material/info:")
-        snapshots, name = {0: random_filters()}, "random-init"
+        snapshots, frames, name = {0: random_filters()}, {}, "random-init"
         net, config, checkpoint_path, checkpoint_mtime, problem = (
             None, None, "", 0.0, "Feature maps and projections need a trained network: train a run first.")
     else:
@@ -439,19 +442,20 @@ def page() -> None:
             if state in launcher.ACTIVE_STATES:
                 st.caption("Still training: the page is redrawn after each epoch.")
                 follow_training(run, (state, run.filter_epochs()))
-        snapshots = load_snapshots(run)
+        snapshots = load_weights_files({e: run.filters_path(e) for e in run.filter_epochs()}, "Snapshot")
+        frames = load_weights_files({e: run.frame_path(e) for e in run.frame_epochs()}, "Frame")
         net, config, checkpoint_path, checkpoint_mtime, problem = load_network(run)
         if not snapshots:
             st.warning(f"Run `{name}` has no readable filter snapshots yet; showing a random initialisation.",
                        icon=":material/warning:")
-            snapshots = {0: random_filters()}
+            snapshots, frames = {0: random_filters()}, {}  # frames without their run's start would mislead
 
     filters_tab, evolution_tab, maps_tab, handmade_tab, separable_tab = st.tabs(
         ["First-layer filters", "Evolution", "Feature maps", "Hand-crafted vs learned", "Separable features"])
     with filters_tab:
         filters_section(snapshots, name)
     with evolution_tab:
-        evolution_section(snapshots)
+        evolution_section(snapshots, frames)
     with maps_tab:
         x = None
         if net is None:

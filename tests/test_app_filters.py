@@ -24,13 +24,17 @@ TINY = RunConfig(epochs=2, resize=65, limit_train=32, limit_test=16, device="cpu
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> RunDir:
-    """A finished run as training leaves it: conv1 after epochs 0, 1 and 2, and a checkpoint (made up, for speed)."""
+    """A finished run as training leaves it: conv1 after epochs 0, 1 and 2 and halfway through 1 and 2, and a
+    checkpoint (made up, for speed)."""
     torch.manual_seed(0)
     net = build_model(TINY)
     run = RunDir.create(tmp_path_factory.mktemp("trained"), TINY, label="tiny")
     for epoch in range(3):
         run.save_filters(epoch, net.conv1.weight.detach().clone())
-        net.conv1.weight.data += 0.002 * torch.randn_like(net.conv1.weight)  # a short run: ~20% from the start
+        net.conv1.weight.data += 0.001 * torch.randn_like(net.conv1.weight)  # a short run: ~20% from the start
+        if epoch < 2:
+            run.save_frame(epoch + 0.5, net.conv1.weight.detach().clone())
+        net.conv1.weight.data += 0.001 * torch.randn_like(net.conv1.weight)
     run.save_checkpoint({"format": CHECKPOINT_FORMAT, "config": TINY.to_dict(), "model": net.state_dict()})
     run.write_status("finished")
     return run
@@ -96,7 +100,7 @@ def test_trained_run_shows_grid_evolution_and_feature_maps(runs: Path, trained_r
                                              "Test image", "Random test image", "Upload",  # inside Feature maps
                                              "Hand-crafted vs learned", "Separable features"]
     evolution = next(figure for figure in charts(at) if figure.get("frames"))
-    assert [frame["name"] for frame in evolution["frames"]] == ["0", "1", "2"]
+    assert [frame["name"] for frame in evolution["frames"]] == ["0", "0.5", "1", "1.5", "2"]
     assert "conv1: 96 channels of 15×15 at input 65" in texts(at, "caption")
     assert [button.proto.label for button in at.get("download_button")] == ["Download the grid as PNG",
                                                                             "Download the maps as PNG"]
@@ -127,7 +131,7 @@ def test_what_training_added_shows_each_filter_minus_its_random_start(runs: Path
     assert "What training added to the 96 filters of 11×11 pixels by epoch 2" in texts(at, "caption")
     assert "moved only" not in texts(at, "info")
     evolution = next(figure for figure in charts(at) if figure.get("frames"))
-    assert [frame["name"] for frame in evolution["frames"]] == ["1", "2"]  # epoch 0 added nothing
+    assert [frame["name"] for frame in evolution["frames"]] == ["0.5", "1", "1.5", "2"]  # epoch 0 added nothing
     assert "what training added to the conv1 filters" in texts(at, "markdown")
     learned = next(f for f in charts(at) if f["layout"].get("annotations", [{}])[0].get("text", "").startswith("filter "))
     first = int(learned["layout"]["annotations"][0]["text"].split()[1])
@@ -222,7 +226,7 @@ def test_corrupt_checkpoint_and_snapshot_give_clear_messages(runs: Path, trained
     assert "Snapshot of epoch 1 skipped" in warnings
     filter_grid(at)
     evolution = next(figure for figure in charts(at) if figure.get("frames"))
-    assert [frame["name"] for frame in evolution["frames"]] == ["0", "2"]
+    assert [frame["name"] for frame in evolution["frames"]] == ["0", "0.5", "1.5", "2"]
 
 
 def test_no_runs_shows_random_filters_and_how_to_train(runs: Path) -> None:

@@ -86,6 +86,10 @@ def test_evolution_has_one_frame_per_epoch_and_play_controls(weights):
     assert [step.label for step in slider.steps] == ["0 (random init)", "1", "3"]
     labels = [button.label for button in figure.layout.updatemenus[0].buttons]
     assert any("Play" in label for label in labels) and any("Pause" in label for label in labels)
+    within = plots.filter_evolution_figure({0: weights, 0.383: weights * 1.5, 1: weights * 2})  # frames in epochs
+    assert [frame.name for frame in within.frames] == ["0", "0.383", "1"]
+    assert [list(step.args[0]) for step in within.layout.sliders[0].steps] == [["0"], ["0.383"], ["1"]]
+    assert [step.label for step in within.layout.sliders[0].steps] == ["0 (random init)", "0.38", "1"]
 
 
 def test_filter_history_shows_one_tile_per_epoch_with_the_epoch_outlined(weights):

@@ -31,12 +31,14 @@ def test_recorder_writes_metrics_status_filters_and_checkpoint(tmp_path):
     conv1 = torch.randn(96, 1, 11, 11)
     record(Started("cpu", 1, 0, 3, 96, 64, 0.0, conv1=conv1))
     assert run.read_status()["state"] == "running" and run.read_status()["pid"] == 123
-    record(Progress(0.5, 2.0, 0.2, 10.0, 1.0, 1.0))
+    record(Progress(2 / 3, 2.0, 0.2, 10.0, 1.0, 1.0, conv1=conv1 * 1.5))
+    record(Progress(1.0, 1.6, 0.3, 10.0, 1.5, 0.5, conv1=conv1 * 2))
     record(EpochEnd(1, 1.5, 0.4, 0.5, 10.0, 2.0, 0.0, conv1=conv1 * 2, checkpoint=small_checkpoint()))
     record(Ended("finished", 1.0, 1.5, 0.4, 0.5, 10.0, 2.0, "cpu"))
-    assert [e["kind"] for e in run.read_events()] == ["started", "progress", "epoch", "ended"]
-    assert "conv1" not in run.read_events()[0] and "checkpoint" not in run.read_events()[2]
+    assert [e["kind"] for e in run.read_events()] == ["started", "progress", "progress", "epoch", "ended"]
+    assert "conv1" not in run.read_events()[0] and "checkpoint" not in run.read_events()[3]
     assert run.filter_epochs() == [0, 1] and torch.equal(run.load_filters(1), conv1 * 2)
+    assert run.frame_epochs() == [0.667] and torch.equal(run.load_frame(0.667), conv1 * 1.5)  # epoch ends: above
     assert run.read_status()["state"] == "finished" and run.read_status()["test_acc"] == 0.5
     net, config = model_from_checkpoint(run.load_checkpoint())
     assert config == CONFIG and not net.training

@@ -40,6 +40,8 @@ def test_events_follow_the_chapters_animator(fixture_data):
     assert isinstance(events[0], Started) and events[0].conv1.shape == (96, 1, 11, 11)
     progress = [e.epoch for e in events if isinstance(e, Progress)]
     assert progress == pytest.approx([1 / 3, 2 / 3, 1.0, 4 / 3, 5 / 3, 2.0])  # 3 batches: points at each
+    frames = [e.conv1 for e in events if isinstance(e, Progress)]  # conv1 as it was at each point
+    assert all(frame.shape == (96, 1, 11, 11) for frame in frames) and not torch.equal(frames[0], frames[1])
     assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [1, 2]
     assert sum(isinstance(e, Step) for e in events) == 6
     assert events[-1] is ended and ended.device == "cpu" and ended.examples_per_sec > 0

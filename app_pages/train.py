@@ -13,6 +13,8 @@ from alexnet_explorer.train import available_devices
 
 LIVE_REFRESH_SECONDS = 1.5
 LONG_RUN_SECONDS = 3600  # past this, point to the classroom preset
+IDLE_CHECK_SECONDS = 5  # with nothing training, how often to look for a run started elsewhere
+NO_RUN_YET = "No run yet: configure one below and press **Start training**."
 FLOAT_FIELDS = ("lr", "momentum", "weight_decay", "dropout", "label_smoothing", "warmup_epochs")
 
 
@@ -40,20 +42,38 @@ def images_per_second(resize: int, batch_size: int, device: str) -> float:
 @st.fragment(run_every=LIVE_REFRESH_SECONDS)
 @ui.guarded
 def live_panel() -> None:
-    """The run training now (found from the run folders, so every viewer sees it), else the latest run."""
+    """The run training now (found from the run folders, so every viewer sees it), redrawn as it goes."""
     active = launcher.active_runs()
     if len(active) > 1:
         run = ui.run_picker(active, key="live_pick", label="Runs training now")
     else:
         run = next(iter(active or launcher.list_runs()), None)
     if run is None:
-        st.info("No run yet: configure one below and press **Start training**.")
+        st.info(NO_RUN_YET)
         return
     state = show_run(run)
     # When the watched run ends, redraw the whole page so that the history and the form catch up.
     previous = st.session_state.get("live_seen")
     st.session_state.live_seen = (run.name, state)
     if previous and previous != (run.name, state) and previous[1] in launcher.ACTIVE_STATES:
+        st.rerun()
+
+
+@ui.guarded
+def latest_run_panel() -> None:
+    """With nothing training, the latest run as it ended, drawn once; and a watch for a run started elsewhere."""
+    run = next(iter(launcher.list_runs()), None)
+    if run is None:
+        st.info(NO_RUN_YET)
+    else:
+        show_run(run)
+    watch_for_a_new_run()
+
+
+@st.fragment(run_every=IDLE_CHECK_SECONDS)
+def watch_for_a_new_run() -> None:
+    """Redraw the page when a run starts in another browser or a terminal, so that it is shown live here too."""
+    if launcher.active_runs():
         st.rerun()
 
 
@@ -254,6 +274,10 @@ def manage(run: RunDir) -> None:
 
 st.title("Train AlexNet on Fashion-MNIST")
 st.subheader("Live run", anchor="live-run")
-live_panel()
+# Timed redraws only while something trains: an idle page stays still, and only looks now and then for a new run.
+if launcher.active_runs():
+    live_panel()
+else:
+    latest_run_panel()
 new_run_form()
 run_history()

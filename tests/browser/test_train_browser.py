@@ -1,4 +1,5 @@
-"""The train page in Chromium against a real Streamlit server: start a run, watch it live, reload mid-run."""
+"""The train page in Chromium against a real Streamlit server: start a run, watch it live, reload mid-run, and see
+a run started elsewhere appear."""
 from __future__ import annotations
 
 import time
@@ -8,6 +9,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from alexnet_explorer import launcher
+from alexnet_explorer.config import PRESETS
+from alexnet_explorer.data import DATA_ENV
 from alexnet_explorer.runs import RunDir
 
 pytestmark = pytest.mark.browser
@@ -82,3 +85,17 @@ def test_train_opened_first_on_a_fresh_server_uses_the_app_navigation(app_server
     # Each link's text is its icon's ligature name then its title; the legacy folder mode shows file names only.
     assert [text.split()[-1] for text in nav.get_by_role("link").all_inner_texts()] == ["Home", "Train", "Filters",
                                                                                          "Classify"]
+
+
+def test_a_run_started_elsewhere_appears_on_a_page_already_open(app_server: tuple[str, Path], page: Page,
+                                                                 fixture_data_dir: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    url, runs = app_server
+    page.goto(f"{url}/train")
+    expect(page.get_by_text("No run yet")).to_be_visible(timeout=WAIT_MS)
+    monkeypatch.setenv(DATA_ENV, str(fixture_data_dir))  # as a terminal would: python -m alexnet_explorer train
+    config = PRESETS["smoke"].replace(epochs=1, limit_train=64, limit_test=32, device="cpu")
+    run = launcher.launch(config, label="elsewhere", root=runs)
+    expect(page.get_by_role("strong").filter(has_text=f"Run {run.name}")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("examples/sec on cpu")).to_be_visible(timeout=WAIT_MS)  # followed to its end
+    assert page.get_by_test_id("stException").count() == 0

@@ -200,8 +200,8 @@ def new_run_form() -> None:
                    f"step of this network at {config.resize} px (batch {batch}) here: {speed:.1f} images/sec.")
         if per_epoch * config.epochs > LONG_RUN_SECONDS:
             st.warning(f"This run would take about {ui.duration(per_epoch * config.epochs)} here. The **classroom** "
-                       "preset trains the same network at 67 px and teaches the same lessons in a few minutes on a "
-                       "CPU; the book setting is meant for a GPU.", icon=":material/schedule:")
+                       "preset trains the same network at 67 px in a few minutes on a CPU; the book setting is meant "
+                       "for a GPU.", icon=":material/schedule:")
 
     if st.button("Start training", type="primary", icon=":material/play_arrow:", key="start"):
         if config is None:

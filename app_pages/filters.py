@@ -161,7 +161,7 @@ def filters_section(snapshots: dict[int, torch.Tensor], name: str) -> None:
         "What training added", key="filters_change", disabled=not changes,
         help="Each filter minus its random start (epoch 0): the structure training put in. On short runs it is "
              "hidden under the noise of the random start.") and bool(changes)  # may be on from another run
-    shown = shown_filters(snapshots)
+    shown = changes if added else snapshots
     view = "-change" if added else ""
     epochs = sorted(shown)
     epoch = choose_epoch(controls[0], epochs, key=f"filters_epoch_{name}{view}")

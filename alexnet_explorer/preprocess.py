@@ -13,6 +13,7 @@ MAX_PIXELS = 40_000_000
 MIN_SIDE = 8
 SIDE = 28
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
+FILE_TYPES = ("png", "jpg", "jpeg", "webp", "bmp", "gif")  # FORMATS' file name endings, for upload widgets
 # Pictures are shrunk to this before the steps: the result is 28×28 anyway, and big photos stay fast.
 WORK_SIDE = 1024
 # Grey levels (out of 255) a pixel must stand out from the background by to surely be the garment

@@ -13,12 +13,11 @@ from alexnet_explorer import exports, launcher, plots, prediction, ui
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import CLASSES, DATA_ENV, CorruptDataError, DataUnavailableError, FashionMNIST
 from alexnet_explorer.model import layer_output_shapes
-from alexnet_explorer.preprocess import (MAX_UPLOAD_BYTES, PictureError, Preprocessed, PreprocessOptions,
+from alexnet_explorer.preprocess import (FILE_TYPES, MAX_UPLOAD_BYTES, PictureError, Preprocessed, PreprocessOptions,
                                          canvas_to_image, open_picture, preprocess)
 from alexnet_explorer.runs import CheckpointError
 
 SOURCES = ("Draw", "Upload", "Pick a test image")
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]
 TOOLS = {"Brush": "freedraw", "Polygon": "polygon", "Rectangle": "rect", "Circle": "circle"}
 CANVAS_SIDE = 280
 STEP_SWITCHES = {"exif_transpose": "Upright", "composite_alpha": "Remove transparency", "auto_invert": "Light on black",
@@ -122,7 +121,7 @@ def drawn(options: PreprocessOptions) -> Preprocessed | None:
 def uploaded(model: prediction.Classifier, options: PreprocessOptions) -> tuple[str, Preprocessed] | None:
     """Uploaded pictures preprocessed; several give a table of answers. Returns the one to explain, with its name."""
     files = st.file_uploader(
-        "Pictures of garments", type=UPLOAD_TYPES, accept_multiple_files=True, key="classify_upload",
+        "Pictures of garments", type=list(FILE_TYPES), accept_multiple_files=True, key="classify_upload",
         max_upload_size=MAX_UPLOAD_BYTES // 2**20,
         help="PNG, JPEG, WebP, BMP or GIF (its first frame). Several at once give a table of answers.")
     if not files:

@@ -22,7 +22,7 @@ from alexnet_explorer.data import (
     to_model_input,
 )
 from alexnet_explorer.model import CONV_LAYERS
-from alexnet_explorer.preprocess import PictureError, open_picture, preprocess, to_tensor
+from alexnet_explorer.preprocess import FILE_TYPES, PictureError, open_picture, preprocess, to_tensor
 from alexnet_explorer.runs import CheckpointError, RunDir, load_weights, runs_root
 from alexnet_explorer.train import build_model
 
@@ -37,7 +37,6 @@ PROJECTIONS = {"PCA": "pca", "t-SNE": "tsne"}
 SOURCES = {"raw pixels": "raw", "fc7 features": "fc7"}
 LEARNED_SHOWN = 8  # learned filters beside the eight hand-made kernels
 HOG_SIDE, HOG_CELLS = 128, 8
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]
 ACTIVATION_NAMES = {"relu": "ReLU", "sigmoid": "sigmoid"}
 FOLLOW_SECONDS = 2  # how often the page looks for a new epoch of a run still training
 NOISE_HIDES_BELOW = 0.5  # relative change of conv1 since its random start under which the grid still looks random
@@ -225,7 +224,7 @@ def evolution_section(snapshots: dict[int, torch.Tensor], frames: dict[float, to
 
 def uploaded_image() -> np.ndarray | None:
     """An uploaded picture, preprocessed to 28×28 like the Classify page does."""
-    upload = st.file_uploader("A picture of a garment", type=UPLOAD_TYPES, key="maps_upload")
+    upload = st.file_uploader("A picture of a garment", type=list(FILE_TYPES), key="maps_upload")
     if upload is None:
         st.info("Upload a picture, e.g. a photo of a shoe or a shirt.", icon=":material/upload:")
         return None

@@ -204,7 +204,7 @@ def switches() -> PreprocessOptions:
     """A checkbox per preprocessing step, to switch it off."""
     st.markdown("**Preprocessing steps** — switch one off to see why it matters")
     columns = st.columns(len(STEP_SWITCHES))
-    return PreprocessOptions(**{field: column.checkbox(label, value=True, key=f"classify_{field}")
+    return PreprocessOptions(**{field: column.checkbox(label, key=f"classify_{field}")
                                 for column, (field, label) in zip(columns, STEP_SWITCHES.items())})
 
 
@@ -236,8 +236,7 @@ def show_where_it_looked(model: prediction.Classifier, image28: np.ndarray, top:
     """Saliency or Grad-CAM over the input, beside real test images of the predicted class."""
     overlay, examples = st.columns([2, 3], gap="large")
     with overlay:
-        how = st.segmented_control("Where the network looked", EXPLANATIONS, default=EXPLANATIONS[0], required=True,
-                                   key="classify_explain")
+        how = st.segmented_control("Where the network looked", EXPLANATIONS, required=True, key="classify_explain")
         if how == EXPLANATIONS[0]:
             heat = prediction.saliency(model, image28, top)
             note = (f"Saliency: how much each pixel would sway the score of *{CLASSES[top]}* if it were a little "
@@ -263,10 +262,11 @@ def show_where_it_looked(model: prediction.Classifier, image28: np.ndarray, top:
 
 def keep_settings() -> None:
     """Keep the preprocessing switches and the explanation chosen while a tab without them is open."""
-    # Streamlit forgets a widget's value on a run that does not draw it; writing the value back keeps it.
-    for key in [f"classify_{field}" for field in STEP_SWITCHES] + ["classify_explain"]:
-        if key in st.session_state:
-            st.session_state[key] = st.session_state[key]
+    # Streamlit forgets a widget's value on a run that does not draw it; writing the value back keeps it. The
+    # defaults are set here, not on the widgets: a widget given both warns on every run.
+    defaults = {f"classify_{field}": True for field in STEP_SWITCHES} | {"classify_explain": EXPLANATIONS[0]}
+    for key, default in defaults.items():
+        st.session_state[key] = st.session_state.get(key, default)
 
 
 def answer_and_explain(model: prediction.Classifier, image28: np.ndarray, true_label: int | None,

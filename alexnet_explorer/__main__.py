@@ -10,10 +10,11 @@ from typing import TextIO
 
 from .config import DEVICES, PRESETS, SCHEDULES, RunConfig
 from .data import CorruptDataError, DataUnavailableError, load_fashion_mnist
+from .devices import resolve_device
 from .events import Ended, EpochEnd, Event, Progress, Started, Step, summary_lines
 from .model import ACTIVATIONS, INITS, POOLINGS
 from .runs import CheckpointError, RunDir, RunRecorder
-from .train import resolve_device, train
+from .train import train
 
 # Flags that map one-to-one onto RunConfig fields (flag name = field name with dashes).
 CONFIG_FLAGS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from .model import ACTIVATIONS, INITS, POOLINGS, check_input_size
+from .model import check_architecture
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
 SCHEDULES = ("constant", "cosine")
@@ -48,15 +48,7 @@ class RunConfig:
             raise ValueError(f"weight decay cannot be negative, not {self.weight_decay}")
         if self.batch_size < 1:
             raise ValueError(f"batch size must be at least 1, not {self.batch_size}")
-        check_input_size(self.resize)
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, not {self.activation!r}")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, not {self.pooling!r}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {', '.join(INITS)}, not {self.init!r}")
+        check_architecture(self.resize, self.activation, self.pooling, self.dropout, self.init)
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label smoothing must be in [0, 1), not {self.label_smoothing}")
         if self.schedule not in SCHEDULES:

@@ -23,6 +23,7 @@ IDX_FILES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 IDX_UBYTE = 0x08
+TRAIN_SIZE, TEST_SIZE = 60_000, 10_000  # the official split
 
 
 class DataUnavailableError(RuntimeError):
@@ -215,8 +216,8 @@ class ChapterDataset(torch.utils.data.Dataset):
     """The chapter's per-image pipeline: a PIL image, ``transforms.Resize`` then ``ToTensor``."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, resize: int | None):
-        from torchvision import transforms
         from PIL import Image
+        from torchvision import transforms
 
         self.images, self.labels, self._to_pil = images, labels, Image.fromarray
         steps = [transforms.ToTensor()]

@@ -14,11 +14,10 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from .data import to_model_input
-from .model import CONV_LAYERS
+from .model import up_to
 
 NORMALIZATIONS = ("per_filter", "shared")
 PROJECTIONS = ("pca", "tsne")
-INSPECTABLE_LAYERS = CONV_LAYERS + ("fc6", "fc7")
 
 
 def grid_shape(count: int, columns: int = 12) -> tuple[int, int]:
@@ -90,27 +89,10 @@ def changes_since_init(snapshots: dict[int, torch.Tensor]) -> dict[int, torch.Te
     return {epoch: weights.detach() - start for epoch, weights in snapshots.items() if epoch != 0}
 
 
-def _activation_name(layer: str) -> str:
-    if layer not in INSPECTABLE_LAYERS:
-        raise ValueError(f"layer must be one of {', '.join(INSPECTABLE_LAYERS)}, not {layer!r}")
-    return "act" + layer[-1]
-
-
 def _activations(net: nn.Sequential, x: torch.Tensor, layer: str) -> torch.Tensor:
-    """Batch of activations right after ``layer``'s nonlinearity, in eval mode, leaving ``net`` as it was."""
-    captured: list[torch.Tensor] = []
-    handle = getattr(net, _activation_name(layer)).register_forward_hook(
-        lambda _module, _inputs, output: captured.append(output.detach())
-    )
-    was_training = net.training
-    try:
-        net.eval()
-        with torch.no_grad():
-            net(x.to(next(net.parameters()).device))
-    finally:
-        handle.remove()
-        net.train(was_training)
-    return captured[0].cpu()
+    """Batch of activations right after ``layer``'s nonlinearity, dropout off, without touching ``net``'s state."""
+    with torch.no_grad():
+        return up_to(net, layer)(x.to(next(net.parameters()).device)).cpu()
 
 
 def feature_maps(net: nn.Sequential, x: torch.Tensor, layer: str) -> torch.Tensor:

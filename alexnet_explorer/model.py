@@ -1,32 +1,102 @@
-"""The chapter's slimmed AlexNet as one declarative ``nn.Sequential`` with named layers."""
+"""The chapter's slimmed AlexNet as one declarative ``nn.Sequential`` with named layers.
+
+This module is the one place that knows the network: the choices a run may make (activation, pooling, init) as
+tables from name to module, the layers' names and geometry, and how to cut the network after a layer.
+"""
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from .config import RunConfig
+
+
+@dataclass(frozen=True)
+class Option:
+    """One named choice of a setting: the name a person reads, and what it builds or does."""
+
+    display: str
+    make: Callable
+
+
+def _xavier(module: nn.Conv2d | nn.Linear) -> None:
+    nn.init.xavier_uniform_(module.weight)  # as d2l's init_cnn; biases keep PyTorch's default
+
+
+def _kaiming(module: nn.Conv2d | nn.Linear) -> None:
+    nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+    nn.init.zeros_(module.bias)
+
+
+def _pytorch_default(module: nn.Conv2d | nn.Linear) -> None:
+    """PyTorch already initialised the layer when it built it."""
+
+
+# Adding a choice is one line in one of these tables: the configuration, the command line and the Train page read them.
+ACTIVATIONS = {"relu": Option("ReLU", nn.ReLU), "sigmoid": Option("sigmoid", nn.Sigmoid)}
+POOLINGS = {"max": Option("max pooling", nn.MaxPool2d), "avg": Option("average pooling", nn.AvgPool2d)}
+INITS = {"xavier": Option("xavier (the book's)", _xavier), "kaiming": Option("kaiming", _kaiming),
+         "pytorch-default": Option("PyTorch's default", _pytorch_default)}
 
 MIN_INPUT_SIZE = 65
 # Twice the chapter's 224. fc6's weights grow with the square of the input (151 M of them at 448, 25 G at 5000):
 # a larger input only costs memory, as Fashion-MNIST's pictures have 28 pixels to begin with.
 MAX_INPUT_SIZE = 448
-ACTIVATIONS = ("relu", "sigmoid")
-POOLINGS = ("max", "avg")
-INITS = ("xavier", "kaiming", "pytorch-default")
 CONV_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
+HIDDEN_LAYERS = ("fc6", "fc7")
+INSPECTABLE_LAYERS = CONV_LAYERS + HIDDEN_LAYERS  # every layer followed by an activation
 
 
-def _conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
-    return (size + 2 * padding - kernel) // stride + 1
+def _activation_name(layer: str) -> str:
+    return "act" + layer.removeprefix("conv").removeprefix("fc")
+
+
+def _features(activation: str, pooling: str) -> OrderedDict[str, nn.Module]:
+    """conv1…pool5: the convolutional part, whose output side decides fc6's width."""
+    act, pool = ACTIVATIONS[activation].make, POOLINGS[pooling].make
+    return OrderedDict([
+        ("conv1", nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1)), ("act1", act()),
+        ("pool1", pool(kernel_size=3, stride=2)),
+        ("conv2", nn.Conv2d(96, 256, kernel_size=5, padding=2)), ("act2", act()),
+        ("pool2", pool(kernel_size=3, stride=2)),
+        ("conv3", nn.Conv2d(256, 384, kernel_size=3, padding=1)), ("act3", act()),
+        ("conv4", nn.Conv2d(384, 384, kernel_size=3, padding=1)), ("act4", act()),
+        ("conv5", nn.Conv2d(384, 256, kernel_size=3, padding=1)), ("act5", act()),
+        ("pool5", pool(kernel_size=3, stride=2)),
+    ])
+
+
+def _classifier(activation: str, flat: int, dropout: float, num_classes: int) -> OrderedDict[str, nn.Module]:
+    act = ACTIVATIONS[activation].make
+    return OrderedDict([
+        ("flatten", nn.Flatten()),
+        ("fc6", nn.Linear(flat, 4096)), ("act6", act()), ("drop6", nn.Dropout(p=dropout)),
+        ("fc7", nn.Linear(4096, 4096)), ("act7", act()), ("drop7", nn.Dropout(p=dropout)),
+        ("fc8", nn.Linear(4096, num_classes)),
+    ])
+
+
+def feature_shape(input_size: int) -> tuple[int, int, int]:
+    """Channels, height and width of pool5's output for a square input, from a pass of the conv stack on the meta
+    device (shapes only: no memory, no arithmetic). ValueError when the input is too small for the stack."""
+    with torch.device("meta"):
+        try:
+            out = nn.Sequential(_features("relu", "max"))(torch.empty(1, 1, input_size, input_size))
+        except RuntimeError as error:  # a pooling window larger than what is left of the picture
+            raise ValueError(f"input size {input_size} leaves nothing for the last pooling layer") from error
+    return tuple(out.shape[1:])
 
 
 def feature_side(input_size: int) -> int:
     """Spatial side of the last pooling layer's output for a square input of this size."""
-    side = _conv_out(input_size, 11, stride=4, padding=1)  # conv1
-    side = _conv_out(side, 3, stride=2)                    # pool1
-    side = _conv_out(side, 3, stride=2)                    # pool2 (conv2..5 keep the size)
-    return _conv_out(side, 3, stride=2)                    # pool5
+    return feature_shape(input_size)[-1]
 
 
 def check_input_size(input_size: int) -> None:
@@ -37,11 +107,26 @@ def check_input_size(input_size: int) -> None:
             f"(three 3x3 stride-2 poolings after the 11x11 stride-4 convolution need at least that)"
         )
     if input_size > MAX_INPUT_SIZE:
-        fc6_weights = 256 * feature_side(input_size) ** 2 * 4096
+        fc6_weights = math.prod(feature_shape(input_size)) * 4096
         raise ValueError(
             f"input size {input_size} is too large: the largest is {MAX_INPUT_SIZE}, twice the chapter's 224 "
             f"(fc6 alone would hold {fc6_weights / 1e6:,.0f} million weights, for 28-pixel pictures)"
         )
+
+
+def _check_choice(setting: str, value: str, options: dict[str, Option]) -> None:
+    if value not in options:
+        raise ValueError(f"{setting} must be one of {', '.join(options)}, not {value!r}")
+
+
+def check_architecture(input_size: int, activation: str, pooling: str, dropout: float, init: str) -> None:
+    """Raise ValueError with a one-line reason for the first architecture setting the network cannot be built with."""
+    check_input_size(input_size)
+    _check_choice("activation", activation, ACTIVATIONS)
+    _check_choice("pooling", pooling, POOLINGS)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), not {dropout}")
+    _check_choice("init", init, INITS)
 
 
 def alexnet(
@@ -53,48 +138,41 @@ def alexnet(
     num_classes: int = 10,
 ) -> nn.Sequential:
     """Build the d2l AlexNet for 1-channel square inputs of ``input_size`` pixels."""
-    check_input_size(input_size)
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, not {activation!r}")
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}")
-    if init not in INITS:
-        raise ValueError(f"init must be one of {', '.join(INITS)}, not {init!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), not {dropout}")
-
-    act = nn.ReLU if activation == "relu" else nn.Sigmoid
-    pool = nn.MaxPool2d if pooling == "max" else nn.AvgPool2d
-    flat = 256 * feature_side(input_size) ** 2
-    net = nn.Sequential(OrderedDict([
-        ("conv1", nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1)), ("act1", act()),
-        ("pool1", pool(kernel_size=3, stride=2)),
-        ("conv2", nn.Conv2d(96, 256, kernel_size=5, padding=2)), ("act2", act()),
-        ("pool2", pool(kernel_size=3, stride=2)),
-        ("conv3", nn.Conv2d(256, 384, kernel_size=3, padding=1)), ("act3", act()),
-        ("conv4", nn.Conv2d(384, 384, kernel_size=3, padding=1)), ("act4", act()),
-        ("conv5", nn.Conv2d(384, 256, kernel_size=3, padding=1)), ("act5", act()),
-        ("pool5", pool(kernel_size=3, stride=2)),
-        ("flatten", nn.Flatten()),
-        ("fc6", nn.Linear(flat, 4096)), ("act6", act()), ("drop6", nn.Dropout(p=dropout)),
-        ("fc7", nn.Linear(4096, 4096)), ("act7", act()), ("drop7", nn.Dropout(p=dropout)),
-        ("fc8", nn.Linear(4096, num_classes)),
-    ]))
+    check_architecture(input_size, activation, pooling, dropout, init)
+    flat = math.prod(feature_shape(input_size))
+    net = nn.Sequential(_features(activation, pooling) | _classifier(activation, flat, dropout, num_classes))
     initialize(net, init)
     return net
 
 
+def build_model(config: RunConfig) -> nn.Sequential:
+    """The network a run's configuration describes."""
+    return alexnet(config.resize, config.activation, config.pooling, config.dropout, config.init)
+
+
 def initialize(net: nn.Module, init: str) -> None:
     """Re-initialise conv and linear weights the way the chapter does (xavier) or an alternative."""
-    if init == "pytorch-default":
-        return
     for module in net.modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
-            if init == "xavier":
-                nn.init.xavier_uniform_(module.weight)  # as d2l's init_cnn; biases keep PyTorch's default
-            else:
-                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-                nn.init.zeros_(module.bias)
+            INITS[init].make(module)
+
+
+def split_after(net: nn.Sequential, layer: str) -> tuple[nn.Sequential, nn.Sequential]:
+    """The network cut after ``layer``'s activation: the layers up to that output, and the rest.
+
+    Both halves share the network's modules (no copy, no hooks, no mode switch), so concurrent callers of one shared
+    network never see each other's tensors. Dropout is left out of both: they are for inference, where it does nothing.
+    """
+    if layer not in INSPECTABLE_LAYERS:
+        raise ValueError(f"layer must be one of {', '.join(INSPECTABLE_LAYERS)}, not {layer!r}")
+    children = [(name, module) for name, module in net.named_children() if not isinstance(module, nn.Dropout)]
+    cut = [name for name, _ in children].index(_activation_name(layer)) + 1
+    return nn.Sequential(OrderedDict(children[:cut])), nn.Sequential(OrderedDict(children[cut:]))
+
+
+def up_to(net: nn.Sequential, layer: str) -> nn.Sequential:
+    """The network's layers up to ``layer``'s activation, for reading what that layer outputs."""
+    return split_after(net, layer)[0]
 
 
 def layer_output_shapes(net: nn.Sequential, input_size: int) -> list[tuple[str, tuple[int, ...]]]:

@@ -13,7 +13,7 @@ from torch import nn
 
 from .config import RunConfig
 from .data import to_model_input
-from .model import CONV_LAYERS
+from .model import CONV_LAYERS, split_after
 from .preprocess import SIDE, to_tensor
 from .runs import RunDir, load_checkpoint, model_from_checkpoint
 
@@ -84,13 +84,11 @@ def grad_cam(classifier: Classifier, image28: np.ndarray, target: int | None = N
     """28×28 Grad-CAM map in [0, 1]: the layer's activations weighted by their average gradient, ReLU'd."""
     if layer not in CONV_LAYERS:
         raise ValueError(f"layer must be one of {', '.join(CONV_LAYERS)}, not {layer!r}")
-    names = [name for name, _ in classifier.net.named_children()]
-    cut = names.index("act" + layer[-1]) + 1  # the layer's output after its activation
-    # Splitting the Sequential instead of hooking it keeps concurrent sessions from seeing each other's tensors.
+    head, tail = split_after(classifier.net, layer)
     with torch.no_grad():
-        activations = classifier.net[:cut](_input(image28, classifier.size))
+        activations = head(_input(image28, classifier.size))
     activations.requires_grad_()
-    logits = classifier.net[cut:](activations)
+    logits = tail(activations)
     target = int(logits.argmax()) if target is None else target
     (gradient,) = torch.autograd.grad(logits[0, target], activations)
     weights = gradient.mean(dim=(2, 3), keepdim=True)

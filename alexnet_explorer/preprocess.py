@@ -14,7 +14,7 @@ MIN_SIDE = 8
 SIDE = 28
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
 FILE_TYPES = ("png", "jpg", "jpeg", "webp", "bmp", "gif")  # FORMATS' file name endings, for upload widgets
-# Pictures are shrunk to this before the steps: the result is 28×28 anyway, and big photos stay fast.
+# Pictures are shrunk to this before the stages: the result is 28×28 anyway, and big photos stay fast.
 WORK_SIDE = 1024
 # Grey levels (out of 255) a pixel must stand out from the background by to surely be the garment
 # (Fashion-MNIST trimmed its photos at 5%; 8% plus a multiple of the border's noise ignores JPEG noise).
@@ -33,7 +33,7 @@ class PictureError(ValueError):
 
 @dataclass
 class PreprocessOptions:
-    """Which preprocessing steps to run; switch one off to see why it matters."""
+    """Which preprocessing stages to run; switch one off to see why it matters."""
 
     exif_transpose: bool = True
     composite_alpha: bool = True
@@ -43,7 +43,7 @@ class PreprocessOptions:
 
 
 @dataclass
-class Step:
+class Stage:
     """One preprocessing step: its title, why it is done, and the picture after it (uint8 H×W, H×W×3 or H×W×4)."""
 
     name: str
@@ -53,9 +53,9 @@ class Step:
 
 @dataclass
 class Preprocessed:
-    """The steps taken, the final uint8 28×28 light-on-dark image, and notes for the user."""
+    """The stages taken, the final uint8 28×28 light-on-dark image, and notes for the user."""
 
-    steps: list[Step]
+    stages: list[Stage]
     image28: np.ndarray
     notes: list[str] = field(default_factory=list)
 
@@ -108,29 +108,29 @@ def canvas_to_image(rgba: np.ndarray) -> Image.Image:
 
 
 def preprocess(image: Image.Image, options: PreprocessOptions | None = None) -> Preprocessed:
-    """Run the preprocessing steps on a picture and return each step and the 28×28 result."""
+    """Run the preprocessing stages on a picture and return each step and the 28×28 result."""
     options = options or PreprocessOptions()
     notes = list(image.info.get(NOTES_KEY, []))
     _check_size(image)
-    steps: list[Step] = []
+    stages: list[Stage] = []
     if options.exif_transpose:
         image = ImageOps.exif_transpose(image)
     image = _standard_mode(image)
     image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)
     if options.exif_transpose:
-        steps.append(Step("Upright", "Phones store photos sideways with a note to rotate them; the note is applied.",
+        stages.append(Stage("Upright", "Phones store photos sideways with a note to rotate them; the note is applied.",
                           np.asarray(image)))
 
     if image.mode == "RGBA" and np.asarray(image)[..., 3].min() < 255:
         if options.composite_alpha:
             image, on_white = _composite(image)
-            steps.append(Step("Remove transparency",
+            stages.append(Stage("Remove transparency",
                               f"Transparent parts were filled with {'white' if on_white else 'black'}, "
                               "the colour that contrasts with the garment.", np.asarray(image)))
         else:
             image = image.convert("RGB")  # keeps whatever colour hides under the transparent pixels
     gray = np.asarray(image.convert("L"))
-    steps.append(Step("Grayscale", "Fashion-MNIST pictures have no colour, only brightness.", gray))
+    stages.append(Stage("Grayscale", "Fashion-MNIST pictures have no colour, only brightness.", gray))
 
     background, noise = _background(gray)
     if options.auto_invert:
@@ -143,7 +143,7 @@ def preprocess(image: Image.Image, options: PreprocessOptions | None = None) -> 
         gain = 255 / (255 - background)
         gray = np.clip((gray.astype(np.float32) - background) * gain, 0, 255).round().astype(np.uint8)
         background, noise = 0, noise * gain
-        steps.append(Step("Light on black",
+        stages.append(Stage("Light on black",
                           "The background was light, so the colours were inverted and the background made black."
                           if light else "The background was made pure black, like Fashion-MNIST's.", gray))
 
@@ -151,18 +151,18 @@ def preprocess(image: Image.Image, options: PreprocessOptions | None = None) -> 
     if options.crop_to_object:
         rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
         gray = gray[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-        steps.append(Step("Crop to the garment",
+        stages.append(Stage("Crop to the garment",
                           "Fashion-MNIST garments fill the frame, so the empty border is cut away.", gray))
     if options.pad_to_square:
         gray = _pad_square(gray, background)
-        steps.append(Step("Pad to a square",
+        stages.append(Stage("Pad to a square",
                           "Background is added on the short side so resizing keeps the garment's shape.", gray))
     if gray.shape[0] == gray.shape[1] and SIDE - NATIVE_SLACK <= gray.shape[0] <= SIDE:
         image28 = _pad_square(gray, background, SIDE)  # resampling by a few percent would only blur it
     else:  # Pillow's resize filters the whole source area, so shrinking does not alias
         image28 = np.asarray(Image.fromarray(gray).resize((SIDE, SIDE), Image.Resampling.LANCZOS))
-    steps.append(Step("Resize to 28×28", "The network was trained on 28×28 pictures.", image28))
-    return Preprocessed(steps=steps, image28=image28, notes=notes)
+    stages.append(Stage("Resize to 28×28", "The network was trained on 28×28 pictures.", image28))
+    return Preprocessed(stages=stages, image28=image28, notes=notes)
 
 
 def to_tensor(image28: np.ndarray) -> torch.Tensor:

@@ -15,8 +15,9 @@ from torch import nn
 
 from .config import RunConfig
 from .events import Ended, EpochEnd, Event, Progress, Started, to_record
-from .train import CHECKPOINT_FORMAT, build_model
+from .model import build_model
 
+CHECKPOINT_FORMAT = "alexnet-explorer/1"
 RUNS_ENV = "ALEXNET_EXPLORER_RUNS"
 STATES = ("queued", "running", "finished", "stopped", "failed")
 
@@ -28,6 +29,22 @@ class CheckpointError(ValueError):
 def runs_root() -> Path:
     """The folder holding every run: $ALEXNET_EXPLORER_RUNS, or ./runs."""
     return Path(os.environ.get(RUNS_ENV, "runs"))
+
+
+def list_runs(root: str | Path | None = None) -> list[RunDir]:
+    """Every run folder (one with a config.json) under the runs root, newest first."""
+    root = Path(root or runs_root())
+    if not root.is_dir():
+        return []
+    runs = [RunDir(p) for p in root.iterdir() if (p / "config.json").is_file()]
+    return sorted(runs, key=lambda run: (_created(run), run.name), reverse=True)
+
+
+def _created(run: RunDir) -> float:
+    try:
+        return run.config_path.stat().st_mtime  # written once, when the run is created
+    except OSError:  # deleted meanwhile
+        return 0.0
 
 
 def write_atomically(path: Path, write: Any) -> None:

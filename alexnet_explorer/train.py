@@ -1,13 +1,9 @@
 """The training loop: SGD on device-resident batches, reporting through events."""
 from __future__ import annotations
 
-import ctypes
-import functools
 import math
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -15,34 +11,12 @@ from torch import nn
 
 from .config import RunConfig
 from .data import DeviceBatches, FashionMNIST, subset
+from .devices import autocast, kept_heap, move_to_device, resolve_device, to_fast_layout
 from .events import Ended, EpochEnd, Event, Progress, Started, Step
-from .model import alexnet
+from .model import build_model
+from .runs import CHECKPOINT_FORMAT
 
-CHECKPOINT_FORMAT = "alexnet-explorer/1"
 POINTS_PER_EPOCH = 5  # as d2l's Animator: five train-loss/acc points per epoch
-M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameter numbers (malloc.h), and their defaults
-GLIBC_MALLOC_DEFAULTS = {M_TRIM_THRESHOLD: 128 * 1024, M_MMAP_MAX: 65536}
-
-
-def available_devices() -> list[str]:
-    """Devices this machine can train on, best first."""
-    devices = []
-    if torch.cuda.is_available():
-        devices.append("cuda")
-    if torch.backends.mps.is_available():
-        devices.append("mps")
-    return devices + ["cpu"]
-
-
-def resolve_device(name: str) -> torch.device:
-    """Turn 'auto' into the best device here; refuse one this machine does not have."""
-    if name == "auto":
-        return torch.device(available_devices()[0])
-    kind = name.split(":")[0]
-    if kind not in available_devices():
-        raise ValueError(f"device {name!r} is not available on this machine (available: "
-                         f"{', '.join(available_devices())})")
-    return torch.device(name)
 
 
 class TrainingDiverged(ValueError):
@@ -54,11 +28,6 @@ class TrainingDiverged(ValueError):
             advice += f" or less momentum than {config.momentum:g}"
         super().__init__(f"the training loss became {loss} at epoch {epoch:.1f}, so the network stopped learning: "
                          f"{advice}")
-
-
-def build_model(config: RunConfig) -> nn.Sequential:
-    """The network a configuration describes."""
-    return alexnet(config.resize, config.activation, config.pooling, config.dropout, config.init)
 
 
 def learning_rate(config: RunConfig, step: int, total_steps: int, steps_per_epoch: int) -> float:
@@ -79,70 +48,16 @@ def evaluate(net: nn.Module, batches: DeviceBatches) -> float:
     correct = torch.zeros((), device=batches.device)
     with torch.no_grad(), autocast(batches.device):
         for x, y in batches:
-            correct += (net(prepare(x)).argmax(1) == y).sum()
+            correct += (net(to_fast_layout(x)).argmax(1) == y).sum()
     net.train(was_training)
     return correct.item() / len(batches.images)
-
-
-@functools.cache
-def _cpu_has_amx() -> bool:
-    return torch.cpu._is_amx_tile_supported()
-
-
-def mixed_precision(device: torch.device) -> bool:
-    """Whether bf16 autocast and channels_last pay off: on CUDA (tensor cores) and on CPUs with AMX, where oneDNN's
-    bf16 kernels want channels_last (measured in docs/benchmarks.md; without AMX, bf16 is emulated and slower)."""
-    return device.type == "cuda" or (device.type == "cpu" and _cpu_has_amx())
-
-
-def autocast(device: torch.device) -> torch.autocast:
-    """bf16 autocast where it pays off (see mixed_precision); plain float32 elsewhere."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed_precision(device))
-
-
-def prepare(x: torch.Tensor) -> torch.Tensor:
-    """Put a batch in the memory layout the model uses on its device."""
-    return x.contiguous(memory_format=torch.channels_last) if mixed_precision(x.device) else x
-
-
-@contextmanager
-def kept_heap(device: torch.device) -> Iterator[None]:
-    """While training on a CPU with glibc, keep freed memory in the heap rather than unmapping it: otherwise the
-    big gradients (fc7's is 64 MB) are mmap'd and page-faulted afresh every step. Given back when training ends."""
-    libc = None
-    if device.type == "cpu" and sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL("libc.so.6")
-            libc.mallopt(M_MMAP_MAX, 0)
-            libc.mallopt(M_TRIM_THRESHOLD, 2**30)
-        except (OSError, AttributeError):  # not glibc (e.g. musl): leave the allocator alone
-            libc = None
-    try:
-        yield
-    finally:
-        if libc is not None:
-            for parameter, value in GLIBC_MALLOC_DEFAULTS.items():
-                libc.mallopt(parameter, value)
-            libc.malloc_trim(0)
-
-
-def place(net: nn.Module, device: torch.device) -> nn.Module:
-    """Move a model to its device, in the math modes and memory layout that are fastest there."""
-    net = net.to(device)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
-    if mixed_precision(device):
-        net = net.to(memory_format=torch.channels_last)
-    return net
 
 
 def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
                label_smoothing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """One SGD step on a batch; returns the loss and logits, detached and still on the device (no host sync)."""
     with autocast(x.device):
-        logits = net(prepare(x))
+        logits = net(to_fast_layout(x))
         loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -161,7 +76,7 @@ def train(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], None] =
 def _train(config: RunConfig, data: FashionMNIST, device: torch.device, emit: Callable[[Event], None],
            should_stop: Callable[[], bool], resume: dict | None) -> Ended:
     torch.manual_seed(config.seed)
-    net = place(build_model(config), device)
+    net = move_to_device(build_model(config), device)
     optimizer = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
     train_batches = DeviceBatches(*subset(data.train_images, data.train_labels, config.limit_train, config.seed),

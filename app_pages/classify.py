@@ -9,13 +9,27 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 from streamlit_drawable_canvas import st_canvas
 
-from alexnet_explorer import exports, launcher, plots, prediction, ui
+from alexnet_explorer import exports, launcher, plots, prediction, processes, ui
 from alexnet_explorer.config import PRESETS
-from alexnet_explorer.data import CLASSES, DATA_ENV, CorruptDataError, DataUnavailableError, FashionMNIST
+from alexnet_explorer.data import (
+    CLASSES,
+    DATA_ENV,
+    CorruptDataError,
+    DataUnavailableError,
+    FashionMNIST,
+)
 from alexnet_explorer.model import layer_output_shapes
-from alexnet_explorer.preprocess import (FILE_TYPES, MAX_UPLOAD_BYTES, PictureError, Preprocessed, PreprocessOptions,
-                                         canvas_to_image, open_picture, preprocess)
-from alexnet_explorer.runs import CheckpointError
+from alexnet_explorer.preprocess import (
+    FILE_TYPES,
+    MAX_UPLOAD_BYTES,
+    PictureError,
+    Preprocessed,
+    PreprocessOptions,
+    canvas_to_image,
+    open_picture,
+    preprocess,
+)
+from alexnet_explorer.runs import CheckpointError, list_runs
 
 SOURCES = ("Draw", "Upload", "Pick a test image")
 TOOLS = {"Brush": "freedraw", "Polygon": "polygon", "Rectangle": "rect", "Circle": "circle"}
@@ -44,7 +58,7 @@ def fashion_mnist() -> FashionMNIST | None:
 
 def choose_classifier() -> prediction.Classifier | None:
     """The run picker (the latest finished run first) and its network; None, after saying why, if there is none."""
-    runs = [run for run in launcher.list_runs() if run.has_checkpoint()]
+    runs = [run for run in list_runs() if run.has_checkpoint()]
     if not runs:
         offer_training()
         return None
@@ -60,12 +74,12 @@ def choose_classifier() -> prediction.Classifier | None:
                  "Choose another run, or train a new one on the Train page.", icon=":material/error:")
         st.page_link(TRAIN_PAGE, label="Go to the Train page", icon=":material/model_training:")
         return None
-    state = launcher.refresh_status(run).get("state", "failed")
+    state = processes.refresh_status(run).get("state", "failed")
     saved = f"after epoch {model.epoch} of {model.config.epochs}"
     if model.batch:
         saved += f" and {model.batch} batches of the next (it was stopped mid-epoch)"
     accuracy = f", test accuracy {model.test_acc:.1%}" if model.test_acc is not None else ""
-    training = " — replaced after each epoch while it trains" if state in launcher.ACTIVE_STATES else ""
+    training = " — replaced after each epoch while it trains" if state in processes.ACTIVE_STATES else ""
     about.caption(f"Run **{state}** — {model.config.summary()}. Its network as saved {saved}{accuracy}. A run keeps "
                   "only its latest network (earlier epochs keep just conv1's filters, for the Filters page), so this "
                   f"is the one epoch that can answer{training}.")
@@ -150,7 +164,7 @@ def answers_table(model: prediction.Classifier, results: list[tuple[str, Preproc
         probs = answers.get(i)
         rows.append({
             # The first step's picture: upright and 8-bit, whatever the file's mode was.
-            "picture": exports.png_data_url(result.steps[0].image, THUMBNAIL) if probs is not None else None,
+            "picture": exports.png_data_url(result.stages[0].image, THUMBNAIL) if probs is not None else None,
             "28×28": exports.png_data_url(result.image28, THUMBNAIL) if probs is not None else None,
             "file": name,
             "answer": CLASSES[int(probs.argmax())] if probs is not None else None,
@@ -211,7 +225,7 @@ def switches() -> PreprocessOptions:
 @ui.guarded
 def show_steps(prepared: Preprocessed) -> None:
     """Each preprocessing step's picture with its explanation, left to right."""
-    for column, step in zip(st.columns(len(prepared.steps)), prepared.steps):
+    for column, step in zip(st.columns(len(prepared.stages)), prepared.stages):
         column.image(exports.fitted(step.image, 140), caption=step.name)
         column.caption(step.explanation)
 
@@ -315,7 +329,7 @@ def classify_page() -> None:
         picture_col, answer_col = st.columns([5, 6], gap="large")
         if chosen is not None:
             name, upload = chosen
-            picture_col.image(exports.fitted(upload.steps[0].image, 280), caption=name)
+            picture_col.image(exports.fitted(upload.stages[0].image, 280), caption=name)
             if upload_tab.open:
                 prepared = upload
                 answer_prepared(model, upload, picture_col, answer_col, looked)

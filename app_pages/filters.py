@@ -10,7 +10,7 @@ import torch
 from streamlit.delta_generator import DeltaGenerator
 from torch import nn
 
-from alexnet_explorer import exports, handcrafted, inspection, launcher, plots, ui
+from alexnet_explorer import exports, handcrafted, inspection, plots, processes, ui
 from alexnet_explorer.config import PRESETS, RunConfig
 from alexnet_explorer.data import (
     CLASSES,
@@ -21,10 +21,21 @@ from alexnet_explorer.data import (
     subset,
     to_model_input,
 )
-from alexnet_explorer.model import CONV_LAYERS
-from alexnet_explorer.preprocess import FILE_TYPES, PictureError, open_picture, preprocess, to_tensor
-from alexnet_explorer.runs import CheckpointError, RunDir, load_weights, runs_root
-from alexnet_explorer.train import build_model
+from alexnet_explorer.model import CONV_LAYERS, build_model
+from alexnet_explorer.preprocess import (
+    FILE_TYPES,
+    PictureError,
+    open_picture,
+    preprocess,
+    to_tensor,
+)
+from alexnet_explorer.runs import (
+    CheckpointError,
+    RunDir,
+    list_runs,
+    load_weights,
+    runs_root,
+)
 
 STORY = (
     "Before 2012, vision systems used features **designed by hand** — edge and orientation detectors such as "
@@ -406,7 +417,7 @@ def separability_section(path: str, mtime: float, data_source: str | None) -> No
 @st.fragment(run_every=FOLLOW_SECONDS)
 def follow_training(run: RunDir, seen: tuple[str, list[int]]) -> None:
     """While the run trains, redraw the whole page when it saves another epoch's filters or ends."""
-    if (launcher.refresh_status(run).get("state", "failed"), run.filter_epochs()) != seen:
+    if (processes.refresh_status(run).get("state", "failed"), run.filter_epochs()) != seen:
         st.rerun()
 
 
@@ -420,7 +431,7 @@ def page() -> None:
                "separate the classes.")
     data_source = os.environ.get(DATA_ENV)
     with st.sidebar:  # keeps the main area for the figures, on one projector screen
-        run = ui.run_picker(launcher.list_runs(), key="filters_run")
+        run = ui.run_picker(list_runs(), key="filters_run")
     if run is None:
         st.info("No training run yet, so these are the filters of a **randomly initialised** network (seed 0): "
                 "pure noise. Train one on the **Train** page, or from a terminal:\n\n"
@@ -431,14 +442,14 @@ def page() -> None:
             None, None, "", 0.0, "Feature maps and projections need a trained network: train a run first.")
     else:
         name = run.name
-        state = launcher.refresh_status(run).get("state", "failed")
+        state = processes.refresh_status(run).get("state", "failed")
         with st.sidebar:
             ui.status_badge(state)
             try:
                 st.caption(run.read_config().summary())
             except ValueError as error:
                 st.caption(str(error))
-            if state in launcher.ACTIVE_STATES:
+            if state in processes.ACTIVE_STATES:
                 st.caption("Still training: the page is redrawn after each epoch.")
                 follow_training(run, (state, run.filter_epochs()))
         snapshots = load_weights_files({e: run.filters_path(e) for e in run.filter_epochs()}, "Snapshot")

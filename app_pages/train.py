@@ -4,12 +4,12 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from alexnet_explorer import launcher, plots, ui
+from alexnet_explorer import devices, estimate, history, launcher, plots, processes, ui
 from alexnet_explorer.config import EXPERIMENTS, PRESETS, SCHEDULES, RunConfig
+from alexnet_explorer.devices import available_devices
 from alexnet_explorer.events import Ended, summary_lines
 from alexnet_explorer.model import ACTIVATIONS, INITS, POOLINGS
-from alexnet_explorer.runs import RunDir
-from alexnet_explorer.train import available_devices
+from alexnet_explorer.runs import RunDir, list_runs
 
 LIVE_REFRESH_SECONDS = 1.5
 LONG_RUN_SECONDS = 3600  # past this, point to the classroom preset
@@ -36,7 +36,7 @@ def run_label() -> str:
 @st.cache_data(show_spinner="Timing two training steps on this device…", max_entries=32)
 def images_per_second(resize: int, batch_size: int, device: str) -> float:
     """Measured training throughput, cached per (input size, timed batch, device)."""
-    return launcher.measure_throughput(RunConfig(resize=resize, device=device), batch_size)
+    return estimate.measure_throughput(RunConfig(resize=resize, device=device), batch_size)
 
 
 @st.fragment(run_every=LIVE_REFRESH_SECONDS)
@@ -47,7 +47,7 @@ def live_panel() -> None:
     if len(active) > 1:
         run = ui.run_picker(active, key="live_pick", label="Runs training now")
     else:
-        run = next(iter(active or launcher.list_runs()), None)
+        run = next(iter(active or list_runs()), None)
     if run is None:
         st.info(NO_RUN_YET)
         return
@@ -55,14 +55,14 @@ def live_panel() -> None:
     # When the watched run ends, redraw the whole page so that the history and the form catch up.
     previous = st.session_state.get("live_seen")
     st.session_state.live_seen = (run.name, state)
-    if previous and previous != (run.name, state) and previous[1] in launcher.ACTIVE_STATES:
+    if previous and previous != (run.name, state) and previous[1] in processes.ACTIVE_STATES:
         st.rerun()
 
 
 @ui.guarded
 def latest_run_panel() -> None:
     """With nothing training, the latest run as it ended, drawn once; and a watch for a run started elsewhere."""
-    run = next(iter(launcher.list_runs()), None)
+    run = next(iter(list_runs()), None)
     if run is None:
         st.info(NO_RUN_YET)
     else:
@@ -79,7 +79,7 @@ def watch_for_a_new_run() -> None:
 
 def show_run(run: RunDir) -> str:
     """Status, progress, curves and controls of one run; returns its state."""
-    status = launcher.refresh_status(run)
+    status = processes.refresh_status(run)
     state = status["state"]
     config = run.read_config()
     events = run.read_events()
@@ -88,8 +88,8 @@ def show_run(run: RunDir) -> str:
     with badge:
         ui.status_badge(state, launcher.is_stopping(run))
 
-    active = state in launcher.ACTIVE_STATES
-    done = launcher.progress(events, now=time.time() if state == "running" else None)
+    active = state in processes.ACTIVE_STATES
+    done = history.progress_so_far(events, now=time.time() if state == "running" else None)
     st.progress(min(1.0, done.epoch / config.epochs),
                 text=f"epoch {done.epoch:.1f} of {config.epochs}" if state != "queued" else "starting…")
     speed, device, elapsed, remaining = st.columns(4)
@@ -189,14 +189,14 @@ def new_run_form() -> None:
     if config is None:
         st.caption(f"These settings cannot run: {problem}")
     elif busy:
-        st.caption(f"Run `{busy.name}` is training on {launcher.device_key(config.device)}; the estimate "
+        st.caption(f"Run `{busy.name}` is training on {devices.device_key(config.device)}; the estimate "
                    "waits until it ends (timing now would slow it down).")
     else:
-        batch = launcher.timing_batch(config)
+        batch = estimate.timing_batch(config)
         speed = images_per_second(config.resize, batch, config.device)
-        per_epoch = launcher.epoch_seconds(config, speed)
+        per_epoch = estimate.epoch_seconds(config, speed)
         st.caption(f"**Estimate:** about {ui.duration(per_epoch)} per epoch, {ui.duration(per_epoch * config.epochs)}"
-                   f" for {config.epochs} epochs on {launcher.device_key(config.device)}, from timing a training "
+                   f" for {config.epochs} epochs on {devices.device_key(config.device)}, from timing a training "
                    f"step of this network at {config.resize} px (batch {batch}) here: {speed:.1f} images/sec.")
         if per_epoch * config.epochs > LONG_RUN_SECONDS:
             st.warning(f"This run would take about {ui.duration(per_epoch * config.epochs)} here. The **classroom** "
@@ -220,13 +220,13 @@ def new_run_form() -> None:
 def run_history() -> None:
     """Every run with its outcome; overlay the curves of selected runs; download or delete one."""
     st.subheader("Run history")
-    overviews = [launcher.overview(run) for run in launcher.list_runs()]
+    overviews = [history.overview(run) for run in list_runs()]
     if not overviews:
         st.caption("No runs yet.")
         return
     # This table is drawn with the page, not live: a run still training shows no duration yet (the live panel has it).
     table = [{"run": o.run.name, "status": o.state, "best test acc": o.best_test_acc,
-              "duration": None if o.state in launcher.ACTIVE_STATES else ui.duration(o.seconds),
+              "duration": None if o.state in processes.ACTIVE_STATES else ui.duration(o.seconds),
               "configuration": o.config.summary() if o.config else "unreadable"}
              for o in overviews]
     picked = st.dataframe(table, hide_index=True, on_select="rerun", selection_mode="multi-row", key="history",
@@ -249,7 +249,7 @@ def run_history() -> None:
 def manage(run: RunDir) -> None:
     """Downloads of a run's metrics and checkpoint, and deletion after a confirmation."""
     csv_col, checkpoint_col, delete_col = st.columns(3)
-    csv_col.download_button("Metrics (CSV)", launcher.metrics_csv(run.read_events()), f"{run.name}-metrics.csv",
+    csv_col.download_button("Metrics (CSV)", history.metrics_csv(run.read_events()), f"{run.name}-metrics.csv",
                             "text/csv", icon=":material/download:", on_click="ignore", key="download_csv")
     checkpoint_col.download_button("Checkpoint", run.checkpoint_path.read_bytes, f"{run.name}-checkpoint.pt",
                                    "application/octet-stream", icon=":material/download:", on_click="ignore",

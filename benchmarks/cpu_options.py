@@ -20,10 +20,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from alexnet_explorer.devices import GLIBC_MALLOC_DEFAULTS, M_MMAP_MAX, M_TRIM_THRESHOLD
 from alexnet_explorer.model import alexnet
-from alexnet_explorer.train import GLIBC_MALLOC_DEFAULTS, M_MMAP_MAX, M_TRIM_THRESHOLD
 
 from .common import load_average, machine
+
 
 @dataclass(frozen=True)
 class Variant:

@@ -14,8 +14,9 @@ import time
 
 from alexnet_explorer.config import EXPERIMENTS, PRESETS, RunConfig
 from alexnet_explorer.data import FashionMNIST, load_fashion_mnist
+from alexnet_explorer.devices import resolve_device
 from alexnet_explorer.events import EpochEnd, Event, Progress
-from alexnet_explorer.train import POINTS_PER_EPOCH, TrainingDiverged, resolve_device, train
+from alexnet_explorer.train import POINTS_PER_EPOCH, TrainingDiverged, train
 
 from .common import load_average, machine
 

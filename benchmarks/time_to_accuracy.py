@@ -20,8 +20,10 @@ import torch
 
 from alexnet_explorer.config import PRESETS, RunConfig
 from alexnet_explorer.data import DeviceBatches, FashionMNIST, load_fashion_mnist
+from alexnet_explorer.devices import move_to_device, resolve_device
 from alexnet_explorer.events import EpochEnd, Event, Started, Step
-from alexnet_explorer.train import build_model, evaluate, place, resolve_device, train
+from alexnet_explorer.model import build_model
+from alexnet_explorer.train import evaluate, train
 
 from .common import load_average, machine
 
@@ -110,7 +112,7 @@ def run(config: RunConfig, data: FashionMNIST, curve: Curve, every: float | None
             return
         state["pending"].pop(0)
         tic = time.perf_counter()
-        net = place(build_model(config), device)
+        net = move_to_device(build_model(config), device)
         net.load_state_dict(ended.checkpoint["model"])
         accuracy = evaluate(net, test)
         curve.add(ended.epoch, accuracy)

@@ -20,13 +20,34 @@ import torch
 from torch import nn
 
 from alexnet_explorer.config import RunConfig
-from alexnet_explorer.data import DeviceBatches, FashionMNIST, load_data_fashion_mnist, load_fashion_mnist, subset
+from alexnet_explorer.data import (
+    DeviceBatches,
+    FashionMNIST,
+    load_data_fashion_mnist,
+    load_fashion_mnist,
+    subset,
+)
+from alexnet_explorer.devices import (
+    kept_heap,
+    mixed_precision,
+    move_to_device,
+    resolve_device,
+)
 from alexnet_explorer.events import EpochEnd
-from alexnet_explorer.model import alexnet
-from alexnet_explorer.train import build_model, kept_heap, mixed_precision, place, resolve_device, train, train_step
+from alexnet_explorer.model import alexnet, build_model
+from alexnet_explorer.train import train, train_step
 
-from .common import (flops_line, forever, load_average, machine, peak_rss_mib, peak_tflops, ratio_line, rss_mib,
-                     timed)
+from .common import (
+    flops_line,
+    forever,
+    load_average,
+    machine,
+    peak_rss_mib,
+    peak_tflops,
+    ratio_line,
+    rss_mib,
+    timed,
+)
 
 RSS_GROWTH_LIMIT_MIB = 16  # more than this over two epochs would be a leak, not allocator noise
 
@@ -107,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     chapter_net = alexnet(args.resize).to(device)
     chapter_opt = torch.optim.SGD(chapter_net.parameters(), lr=0.01)
     chapter_batches = forever(chapter_loader(data, args.batch_size, args.resize, args.workers))
-    our_net = place(build_model(config), device)
+    our_net = move_to_device(build_model(config), device)
     our_opt = torch.optim.SGD(our_net.parameters(), lr=0.01)
     our_data = DeviceBatches(data.train_images, data.train_labels, args.batch_size, args.resize, device,
                              shuffle=True)

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from alexnet_explorer import launcher, ui
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import CLASSES, DATA_ENV, load_fashion_mnist
-from alexnet_explorer.runs import RUNS_ENV, RunDir, RunRecorder
+from alexnet_explorer.runs import RUNS_ENV, RunDir, RunRecorder, list_runs
 from alexnet_explorer.train import train
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
@@ -44,7 +44,7 @@ def runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fixture_data_dir: Path
 def add_run(runs: Path, trained_run: Path, name: str) -> RunDir:
     """A copy of the trained run, made the newest run."""
     run = RunDir(shutil.copytree(trained_run, runs / name))
-    newest = max([r.config_path.stat().st_mtime for r in launcher.list_runs(runs)], default=0) + 1
+    newest = max([r.config_path.stat().st_mtime for r in list_runs(runs)], default=0) + 1
     os.utime(run.config_path, (newest, newest))
     return run
 

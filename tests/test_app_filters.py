@@ -15,8 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from alexnet_explorer.config import RunConfig
 from alexnet_explorer.inspection import filter_norms
-from alexnet_explorer.runs import RunDir
-from alexnet_explorer.train import CHECKPOINT_FORMAT, build_model
+from alexnet_explorer.model import build_model
+from alexnet_explorer.runs import CHECKPOINT_FORMAT, RunDir
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "filters.py")
 TINY = RunConfig(epochs=2, resize=65, limit_train=32, limit_test=16, device="cpu")

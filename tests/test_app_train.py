@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from alexnet_explorer import launcher
+from alexnet_explorer import launcher, processes
 from alexnet_explorer.config import PRESETS
-from alexnet_explorer.runs import RunDir
-from alexnet_explorer.train import resolve_device
+from alexnet_explorer.devices import resolve_device
+from alexnet_explorer.runs import RunDir, list_runs
 from alexnet_explorer.ui import PAGES
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
@@ -92,14 +92,14 @@ def test_invalid_value_shows_the_reason_and_launches_nothing(app_env: Path) -> N
     assert not at.exception
     errors = [e.value for e in at.error]
     assert any("input size 40 is too small for AlexNet" in e for e in errors), errors
-    assert launcher.list_runs(app_env) == []
+    assert list_runs(app_env) == []
 
 
 def test_start_training_runs_to_the_end_with_live_curves(app_env: Path) -> None:
     at = quick_smoke(train_page())
     at.button(key="start").click().run()
     assert not at.exception
-    [run] = launcher.list_runs(app_env)
+    [run] = list_runs(app_env)
     assert json.loads((run.path / "config.json").read_text())["limit_train"] == 32
     assert at.dataframe[0].value["duration"].isna().all()  # not a stale "0 s" while it trains
     another_viewer = train_page()  # a second browser, with nothing in its session, sees the same run
@@ -107,10 +107,10 @@ def test_start_training_runs_to_the_end_with_live_curves(app_env: Path) -> None:
     another_viewer.segmented_control(key="preset").set_value("smoke").run()
     another_viewer.button(key="start").click().run()  # the child is still importing torch: the device is busy
     assert any("already training on cpu" in w.value for w in another_viewer.warning)
-    assert len(launcher.list_runs(app_env)) == 1
+    assert len(list_runs(app_env)) == 1
 
     deadline = time.monotonic() + 120
-    while launcher.refresh_status(run)["state"] in launcher.ACTIVE_STATES and time.monotonic() < deadline:
+    while processes.refresh_status(run)["state"] in processes.ACTIVE_STATES and time.monotonic() < deadline:
         time.sleep(1)
     at.run()  # the page as a viewer sees it now (its live panel re-reads the run folder)
     assert RunDir(run.path).read_status()["state"] == "finished", (run.path / "train.log").read_text()

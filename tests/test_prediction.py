@@ -12,9 +12,9 @@ from PIL import Image
 from alexnet_explorer import prediction
 from alexnet_explorer.config import RunConfig
 from alexnet_explorer.data import DEBIAN_DIR, find_idx_files, load_fashion_mnist, subset
+from alexnet_explorer.model import build_model
 from alexnet_explorer.preprocess import open_picture, preprocess
-from alexnet_explorer.runs import CheckpointError, RunDir
-from alexnet_explorer.train import CHECKPOINT_FORMAT, build_model
+from alexnet_explorer.runs import CHECKPOINT_FORMAT, CheckpointError, RunDir
 
 CONFIG = RunConfig(resize=65, init="kaiming", epochs=2, device="cpu")
 

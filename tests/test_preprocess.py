@@ -143,13 +143,13 @@ def test_switching_crop_off_keeps_the_empty_border(reference):
 
 def test_steps_are_named_in_order_and_showable():
     result = preprocess(shirt(garment=45, background=255))
-    assert [step.name for step in result.steps] == [
+    assert [step.name for step in result.stages] == [
         "Upright", "Grayscale", "Light on black", "Crop to the garment", "Pad to a square", "Resize to 28×28"]
-    for step in result.steps:
+    for step in result.stages:
         assert step.image.dtype == np.uint8 and step.image.ndim in (2, 3) and step.explanation
-    assert np.array_equal(result.steps[-1].image, result.image28)
+    assert np.array_equal(result.stages[-1].image, result.image28)
     assert [step.name for step in preprocess(shirt(), PreprocessOptions(
-        exif_transpose=False, auto_invert=False, crop_to_object=False, pad_to_square=False)).steps] == [
+        exif_transpose=False, auto_invert=False, crop_to_object=False, pad_to_square=False)).stages] == [
         "Grayscale", "Resize to 28×28"]
 
 
@@ -159,7 +159,7 @@ def test_transparent_png_of_dark_or_light_garment(reference, garment, rgb_under_
     rgba = Image.composite(Image.new("RGBA", mask.size, (garment,) * 3 + (255,)),
                            Image.new("RGBA", mask.size, (rgb_under_transparency,) * 3 + (0,)), mask)
     result = preprocess(open_picture(encode(rgba)))
-    assert result.steps[1].name == "Remove transparency"
+    assert result.stages[1].name == "Remove transparency"
     assert diff(result.image28, reference) < 3
 
 
@@ -217,7 +217,7 @@ def test_noisy_unevenly_lit_photo_is_cropped_to_the_garment(reference):
     photo = np.asarray(shirt(garment=60, background=230).resize((1200, 1200)), dtype=np.float64)
     photo += np.linspace(-15, 15, 1200)[None, :] + np.random.default_rng(2).normal(0, 6, photo.shape)
     result = preprocess(open_picture(encode(Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)), "JPEG")))
-    crop = next(step.image for step in result.steps if step.name == "Crop to the garment")
+    crop = next(step.image for step in result.stages if step.name == "Crop to the garment")
     assert abs(crop.shape[0] - 1024 * 140 / 200) < 15 and abs(crop.shape[1] - 1024 * 160 / 200) < 15
     assert np.corrcoef(result.image28.ravel(), reference.ravel())[0, 1] > 0.95
 

@@ -7,9 +7,15 @@ import torch
 from alexnet_explorer.config import RunConfig
 from alexnet_explorer.events import Ended, EpochEnd, Progress, Started
 from alexnet_explorer.model import alexnet
-from alexnet_explorer.runs import (CheckpointError, RunDir, RunRecorder, load_checkpoint, model_from_checkpoint,
-                                   write_atomically)
-from alexnet_explorer.train import CHECKPOINT_FORMAT
+from alexnet_explorer.runs import (
+    CHECKPOINT_FORMAT,
+    CheckpointError,
+    RunDir,
+    RunRecorder,
+    load_checkpoint,
+    model_from_checkpoint,
+    write_atomically,
+)
 
 CONFIG = RunConfig(resize=65, epochs=1, device="cpu")
 

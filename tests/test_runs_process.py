@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from alexnet_explorer import launcher, plots
+from alexnet_explorer import estimate, history, launcher, plots, processes
 from alexnet_explorer.config import PRESETS
-from alexnet_explorer.runs import RunDir
-from alexnet_explorer.train import available_devices
+from alexnet_explorer.devices import available_devices
+from alexnet_explorer.runs import RunDir, list_runs
 
 # Four short steps per epoch (a fraction of a second): runs that only need to start, fail or be killed.
 TINY = PRESETS["smoke"].replace(epochs=3, limit_train=32, limit_test=16, batch_size=8, device="cpu")
@@ -37,29 +37,29 @@ def wait_for(condition: Callable[[], bool], what: str, seconds: float = 90) -> N
 
 
 def state(run: RunDir) -> str:
-    return launcher.refresh_status(run)["state"]
+    return processes.refresh_status(run)["state"]
 
 
 def kill(run: RunDir) -> None:
     """SIGKILL a run's training process and wait until it is gone."""
-    pid = launcher.launched_pid(run)
+    pid = processes.launched_pid(run)
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: not launcher.process_alive(pid, run), "the killed process to disappear", 20)
+    wait_for(lambda: not processes.process_alive(pid, run), "the killed process to disappear", 20)
 
 
 def test_stop_then_resume_continues_from_the_checkpoint(runs: Path) -> None:
     run = launcher.launch(STOPPABLE, label="smoke", root=runs)
     wait_for(lambda: any(e["kind"] == "epoch" for e in run.read_events()), "the first epoch")
     launcher.stop(run)
-    wait_for(lambda: state(run) not in launcher.ACTIVE_STATES, "the run to stop")
+    wait_for(lambda: state(run) not in processes.ACTIVE_STATES, "the run to stop")
     assert state(run) == "stopped", (run.read_status(), run.log_path.read_text())
     assert run.has_checkpoint() and run.load_checkpoint()["epoch"] >= 1
-    pid = launcher.launched_pid(run)
-    wait_for(lambda: not launcher.process_alive(pid, run), "the stopped process to exit", 20)
+    pid = processes.launched_pid(run)
+    wait_for(lambda: not processes.process_alive(pid, run), "the stopped process to exit", 20)
     assert not run.stop_path.exists()  # cleared on the way out, so that a resumed run does not stop at once
 
     launcher.resume(run)
-    wait_for(lambda: state(run) not in launcher.ACTIVE_STATES, "the resumed run to end")
+    wait_for(lambda: state(run) not in processes.ACTIVE_STATES, "the resumed run to end")
     assert state(run) == "finished", (run.read_status(), run.log_path.read_text())
     events = run.read_events()
     starts = [e["start_epoch"] for e in events if e["kind"] == "started"]
@@ -75,8 +75,8 @@ def test_a_killed_process_is_reported_failed_and_can_be_deleted(runs: Path) -> N
         launcher.delete(run)
     kill(run)
     assert run.read_status()["state"] == "running"  # what the dead process left behind...
-    status = launcher.refresh_status(run)  # ...until someone looks
-    assert status["state"] == "failed" and status["error"] == launcher.DIED
+    status = processes.refresh_status(run)  # ...until someone looks
+    assert status["state"] == "failed" and status["error"] == processes.DIED
     assert run.read_status()["state"] == "failed"
     launcher.delete(run)
     assert not run.path.exists()
@@ -87,47 +87,47 @@ def test_a_process_that_exits_before_training_is_failed_with_its_own_words(runs:
     run.checkpoint_path.write_bytes(b"not a checkpoint")
     run.write_status("stopped")
     launcher.resume(run)  # the process refuses the checkpoint before it reports anything
-    wait_for(lambda: state(run) not in launcher.ACTIVE_STATES, "the process to give up")
+    wait_for(lambda: state(run) not in processes.ACTIVE_STATES, "the process to give up")
     status = run.read_status()
     assert status["state"] == "failed"
-    assert status["error"].startswith(f"{launcher.DIED}: ") and "is damaged" in status["error"], status
+    assert status["error"].startswith(f"{processes.DIED}: ") and "is damaged" in status["error"], status
 
 
 def test_only_the_latest_process_errors_count(runs: Path) -> None:
     run = RunDir.create(runs, TINY)
-    run.log_path.write_text(f"{launcher.LOG_MARKER} 1\nerror: out of memory\n{launcher.LOG_MARKER} 2\nepoch 1/3\n")
-    assert launcher.logged_error(run) is None
+    run.log_path.write_text(f"{processes.LOG_MARKER} 1\nerror: out of memory\n{processes.LOG_MARKER} 2\nepoch 1/3\n")
+    assert processes.logged_error(run) is None
     with run.log_path.open("a") as log:
         log.write("python -m alexnet_explorer: error: bad flag\n")
-    assert launcher.logged_error(run) == "bad flag"
+    assert processes.logged_error(run) == "bad flag"
 
 
 def test_a_device_this_machine_lacks_is_refused_before_launching(runs: Path) -> None:
     missing = next(d for d in ("cuda", "mps") if d not in available_devices())
     with pytest.raises(launcher.RunRefused, match=f"device '{missing}' is not available"):
         launcher.launch(TINY.replace(device=missing), root=runs)
-    assert launcher.list_runs(runs) == []
+    assert list_runs(runs) == []
 
 
 def test_the_cpu_estimate_times_a_full_batch_of_small_images_and_part_of_one_of_large() -> None:
     cpu = PRESETS["book"].replace(device="cpu")
-    assert launcher.timing_batch(cpu) == 16  # 256 images of 224 px would take most of a minute
-    assert launcher.timing_batch(cpu.replace(resize=96)) == 87  # as many pixels as 16 of 224 px
-    assert launcher.timing_batch(PRESETS["classroom"].replace(device="cpu")) == 64  # its whole batch
+    assert estimate.timing_batch(cpu) == 16  # 256 images of 224 px would take most of a minute
+    assert estimate.timing_batch(cpu.replace(resize=96)) == 87  # as many pixels as 16 of 224 px
+    assert estimate.timing_batch(PRESETS["classroom"].replace(device="cpu")) == 64  # its whole batch
 
 
 def test_a_live_pid_of_another_program_does_not_keep_a_run_alive(runs: Path) -> None:
     run = RunDir.create(runs, TINY)
     run.write_status("running", pid=os.getpid())  # alive, but pytest, not this run's trainer (as after pid reuse)
-    assert launcher.refresh_status(run)["state"] == "failed"
+    assert processes.refresh_status(run)["state"] == "failed"
 
 
 def test_a_queued_run_without_process_waits_only_while_a_launch_holds_the_lock(runs: Path) -> None:
     run = RunDir.create(runs, TINY)
-    with launcher.launch_lock(runs):
-        assert launcher.refresh_status(run)["state"] == "queued"
-    status = launcher.refresh_status(run)
-    assert status["state"] == "failed" and status["error"] == launcher.NEVER_STARTED
+    with processes.launch_lock(runs):
+        assert processes.refresh_status(run)["state"] == "queued"
+    status = processes.refresh_status(run)
+    assert status["state"] == "failed" and status["error"] == processes.NEVER_STARTED
 
 
 def test_two_simultaneous_launches_start_one_run(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -156,7 +156,7 @@ def test_two_simultaneous_launches_start_one_run(runs: Path, monkeypatch: pytest
         thread.join()
     try:
         assert len(started) == 1 and len(refused) == 1
-        assert [run.path for run in launcher.list_runs(runs)] == [started[0].path]
+        assert [run.path for run in list_runs(runs)] == [started[0].path]
         assert refused[0].active.path == started[0].path and "already training on cpu" in str(refused[0])
     finally:
         for run in started:
@@ -185,10 +185,10 @@ def test_a_redone_stretch_replaces_the_old_points_in_the_curves() -> None:
 
 
 def test_progress_adds_up_sessions_and_counts_on_while_training() -> None:
-    done = launcher.progress(KILLED_AND_RESUMED)
+    done = history.progress_so_far(KILLED_AND_RESUMED)
     assert (done.epoch, done.examples_per_sec, done.elapsed, done.remaining) == (1.5, 12.0, 19.0, 6.0)
-    live = launcher.progress(KILLED_AND_RESUMED, now=500.0 + 4.0 + 2.0)  # two seconds after the last record
+    live = history.progress_so_far(KILLED_AND_RESUMED, now=500.0 + 4.0 + 2.0)  # two seconds after the last record
     assert (live.elapsed, live.remaining) == (21.0, 4.0)
-    resuming = launcher.progress(KILLED_AND_RESUMED[:4] + [{"kind": "ended", "status": "stopped", "epoch": 1.5,
+    resuming = history.progress_so_far(KILLED_AND_RESUMED[:4] + [{"kind": "ended", "status": "stopped", "epoch": 1.5,
                                                              "examples_per_sec": 10.0, "elapsed": 16.0}], now=900.0)
     assert (resuming.elapsed, resuming.remaining) == (16.0, None)  # the new process has not reported yet

@@ -7,10 +7,15 @@ import torch
 
 from alexnet_explorer.config import PRESETS, RunConfig
 from alexnet_explorer.data import load_fashion_mnist
+from alexnet_explorer.devices import (
+    autocast,
+    move_to_device,
+    resolve_device,
+    to_fast_layout,
+)
 from alexnet_explorer.events import EpochEnd, Progress, Started, Step, summary_lines
 from alexnet_explorer.model import alexnet
-from alexnet_explorer.train import (TrainingDiverged, autocast, learning_rate, place, prepare, resolve_device,
-                                    train)
+from alexnet_explorer.train import TrainingDiverged, learning_rate, train
 
 TINY = RunConfig(epochs=2, lr=0.02, momentum=0.9, batch_size=32, resize=65, limit_train=96, limit_test=64,
                  device="cpu")
@@ -124,11 +129,11 @@ def test_presets_keep_the_book_exact_and_the_others_quick():
 
 @pytest.mark.parametrize("amx", [False, True])
 def test_cpu_math_is_bf16_and_channels_last_only_where_the_cpu_has_amx(monkeypatch, amx):
-    monkeypatch.setattr("alexnet_explorer.train._cpu_has_amx", lambda: amx)
+    monkeypatch.setattr("alexnet_explorer.devices._cpu_has_amx", lambda: amx)
     cpu = torch.device("cpu")
-    net = place(alexnet(65), cpu)
+    net = move_to_device(alexnet(65), cpu)
     assert net.conv2.weight.is_contiguous(memory_format=torch.channels_last) == amx
     with autocast(cpu):
         assert torch.is_autocast_enabled("cpu") == amx
     x = torch.zeros(2, 3, 8, 8)  # three channels: a one-channel batch is both layouts at once
-    assert prepare(x).is_contiguous(memory_format=torch.channels_last) == amx
+    assert to_fast_layout(x).is_contiguous(memory_format=torch.channels_last) == amx

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from alexnet_explorer import launcher
+from alexnet_explorer import launcher, processes
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -59,8 +59,8 @@ def app_server(tmp_path: Path, fixture_data_dir: Path) -> Iterator[tuple[str, Pa
         server.wait(timeout=20)
         # Training processes outlive the server by design; end the ones this test started.
         for run in launcher.active_runs(runs):
-            pid = launcher.launched_pid(run)
-            if pid and launcher.process_alive(pid, run):
+            pid = processes.launched_pid(run)
+            if pid and processes.process_alive(pid, run):
                 os.kill(pid, signal.SIGKILL)
 
 

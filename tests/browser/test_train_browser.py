@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from alexnet_explorer import launcher
+from alexnet_explorer import launcher, processes
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import DATA_ENV
-from alexnet_explorer.runs import RunDir
+from alexnet_explorer.runs import RunDir, list_runs
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = Path("/tmp/alexnet-explorer-train-page.png")
@@ -29,10 +29,10 @@ def set_number(page: Page, label: str, value: int) -> None:
 
 def the_only_run(runs: Path) -> RunDir:
     deadline = time.monotonic() + 30
-    while not launcher.list_runs(runs):
+    while not list_runs(runs):
         assert time.monotonic() < deadline, "no run folder appeared after pressing Start training"
         time.sleep(0.2)
-    [run] = launcher.list_runs(runs)
+    [run] = list_runs(runs)
     return run
 
 
@@ -62,7 +62,7 @@ def test_start_watch_reload_and_finish(app_server: tuple[str, Path], page: Page)
     deadline = time.monotonic() + WAIT_MS / 1000
     while not any(e["kind"] == "progress" for e in run.read_events()) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert launcher.refresh_status(run)["state"] == "running", "the run is not training: nothing to reload during"
+    assert processes.refresh_status(run)["state"] == "running", "the run is not training: nothing to reload during"
     page.reload()
     expect(live_title).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_text("examples/sec on cpu")).to_be_visible(timeout=WAIT_MS)  # the chapter's last line
@@ -72,7 +72,7 @@ def test_start_watch_reload_and_finish(app_server: tuple[str, Path], page: Page)
     page.set_viewport_size({"width": 1400, "height": 2600})
     page.screenshot(path=str(SCREENSHOT))
 
-    assert [r.path for r in launcher.list_runs(runs)] == [run.path]  # the reload neither stopped nor duplicated it
+    assert [r.path for r in list_runs(runs)] == [run.path]  # the reload neither stopped nor duplicated it
     assert run.read_status()["state"] == "finished"
     assert [e["start_epoch"] for e in run.read_events() if e["kind"] == "started"] == [0]
 

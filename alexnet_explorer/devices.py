@@ -1,0 +1,98 @@
+"""Device policy: which devices this machine can train on, and the fastest way to run on each."""
+from __future__ import annotations
+
+import ctypes
+import functools
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameter numbers (malloc.h), and their defaults
+GLIBC_MALLOC_DEFAULTS = {M_TRIM_THRESHOLD: 128 * 1024, M_MMAP_MAX: 65536}
+
+
+def available_devices() -> list[str]:
+    """Devices this machine can train on, best first."""
+    devices = []
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    if torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices + ["cpu"]
+
+
+def resolve_device(name: str) -> torch.device:
+    """Turn 'auto' into the best device here; refuse one this machine does not have."""
+    if name == "auto":
+        return torch.device(available_devices()[0])
+    kind = name.split(":")[0]
+    if kind not in available_devices():
+        raise ValueError(f"device {name!r} is not available on this machine (available: "
+                         f"{', '.join(available_devices())})")
+    return torch.device(name)
+
+
+def device_key(device: str) -> str:
+    """A device name as the hardware it trains on ('auto' and 'cuda' become e.g. 'cuda:0')."""
+    try:
+        resolved = resolve_device(device)
+    except ValueError:
+        return device
+    return f"cuda:{resolved.index or 0}" if resolved.type == "cuda" else resolved.type
+
+
+@functools.cache
+def _cpu_has_amx() -> bool:
+    return torch.cpu._is_amx_tile_supported()
+
+
+def mixed_precision(device: torch.device) -> bool:
+    """Whether bf16 autocast and channels_last pay off: on CUDA (tensor cores) and on CPUs with AMX, where oneDNN's
+    bf16 kernels want channels_last (measured in docs/benchmarks.md; without AMX, bf16 is emulated and slower)."""
+    return device.type == "cuda" or (device.type == "cpu" and _cpu_has_amx())
+
+
+def autocast(device: torch.device) -> torch.autocast:
+    """bf16 autocast where it pays off (see mixed_precision); plain float32 elsewhere."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed_precision(device))
+
+
+def to_fast_layout(x: torch.Tensor) -> torch.Tensor:
+    """A batch in the memory layout the model uses on its device."""
+    return x.contiguous(memory_format=torch.channels_last) if mixed_precision(x.device) else x
+
+
+def move_to_device(net: nn.Module, device: torch.device) -> nn.Module:
+    """Move a model to its device, in the math modes and memory layout that are fastest there."""
+    net = net.to(device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    if mixed_precision(device):
+        net = net.to(memory_format=torch.channels_last)
+    return net
+
+
+@contextmanager
+def kept_heap(device: torch.device) -> Iterator[None]:
+    """While training on a CPU with glibc, keep freed memory in the heap rather than unmapping it: otherwise the
+    big gradients (fc7's is 64 MB) are mmap'd and page-faulted afresh every step. Given back when training ends."""
+    libc = None
+    if device.type == "cpu" and sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL("libc.so.6")
+            libc.mallopt(M_MMAP_MAX, 0)
+            libc.mallopt(M_TRIM_THRESHOLD, 2**30)
+        except (OSError, AttributeError):  # not glibc (e.g. musl): leave the allocator alone
+            libc = None
+    try:
+        yield
+    finally:
+        if libc is not None:
+            for parameter, value in GLIBC_MALLOC_DEFAULTS.items():
+                libc.mallopt(parameter, value)
+            libc.malloc_trim(0)

@@ -1,0 +1,116 @@
+"""Training processes on disk: whether a run's process is alive, and the runs folder's launch lock."""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .runs import RunDir
+
+ACTIVE_STATES = ("queued", "running")
+LOCK_NAME = ".launch.lock"
+PROCESS_FILE = "process.json"
+LOG_MARKER = "=== training process launched"
+DIED = "the training process ended unexpectedly"
+NEVER_STARTED = "the training process never started"
+
+
+def process_alive(pid: int, run: RunDir) -> bool:
+    """Whether ``pid`` is a live training process of this run: not gone, not a zombie, not a reused pid."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, but another user's: /proc below tells whether it is ours
+    proc = Path(f"/proc/{pid}")
+    if not proc.is_dir():
+        return True  # no /proc (macOS): the signal check is all there is
+    try:
+        args = [a.decode(errors="replace") for a in (proc / "cmdline").read_bytes().split(b"\0") if a]
+        cwd = Path(os.readlink(proc / "cwd"))
+    except OSError:
+        return False
+    # A zombie has an empty command line; a reused pid runs something else or trains another folder.
+    folder = _run_dir_argument(args)
+    return "alexnet_explorer" in args and folder is not None and (cwd / folder).resolve() == run.path.resolve()
+
+
+def _run_dir_argument(args: list[str]) -> str | None:
+    for i, arg in enumerate(args):
+        if arg == "--run-dir" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--run-dir="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+@contextmanager
+def launch_lock(root: Path) -> Iterator[None]:
+    """Hold the runs folder's launch lock: checks and launches inside it do not interleave across processes."""
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def launch_in_progress(root: Path) -> bool:
+    """Whether some process holds the launch lock right now (its new run may not have a pid yet)."""
+    try:
+        fd = os.open(root / LOCK_NAME, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def launched_pid(run: RunDir) -> int | None:
+    """The pid the launcher started for this run, if any."""
+    try:
+        return int(json.loads((run.path / PROCESS_FILE).read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def refresh_status(run: RunDir, lock_held: bool = False) -> dict:
+    """The run's status; one that claims to be queued or running without a live process becomes failed on disk."""
+    status = run.read_status()
+    if status.get("state") not in ACTIVE_STATES:
+        return status
+    pid = status.get("pid") or launched_pid(run)
+    if pid and process_alive(pid, run):
+        return status
+    if not lock_held and launch_in_progress(run.path.parent):
+        return status
+    # The process writes its last status before it exits, so read again now that it is known to be gone.
+    status = run.read_status()
+    if status.get("state") in ACTIVE_STATES:
+        reason = DIED if pid else NEVER_STARTED
+        logged = logged_error(run)
+        run.write_status("failed", error=f"{reason}: {logged}" if logged else reason, pid=pid,
+                         device=status.get("device"))
+        status = run.read_status()
+    return status
+
+
+def logged_error(run: RunDir) -> str | None:
+    """The last error the training process printed to its log (e.g. a refused flag), if any."""
+    try:
+        log = run.log_path.read_text(errors="replace")
+    except OSError:
+        return None
+    # Only the latest process's part of the log: an earlier session's error is not this one's.
+    lines = log.rsplit(LOG_MARKER, 1)[-1].splitlines()
+    errors = [line.split("error:", 1)[1].strip() for line in lines if "error:" in line]
+    return errors[-1] if errors else None

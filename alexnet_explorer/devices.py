@@ -28,11 +28,13 @@ def resolve_device(name: str) -> torch.device:
     """Turn 'auto' into the best device here; refuse one this machine does not have."""
     if name == "auto":
         return torch.device(available_devices()[0])
-    kind = name.split(":")[0]
-    if kind not in available_devices():
+    device = torch.device(name)
+    missing_gpu = device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count()
+    if device.type not in available_devices() or missing_gpu:
         raise ValueError(f"device {name!r} is not available on this machine (available: "
-                         f"{', '.join(available_devices())})")
-    return torch.device(name)
+                         f"{', '.join(available_devices())}" + (f", {torch.cuda.device_count()} GPUs" if
+                                                                 torch.cuda.is_available() else "") + ")")
+    return device
 
 
 def device_key(device: str) -> str:

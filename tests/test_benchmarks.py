@@ -2,7 +2,10 @@
 import pytest
 import torch
 
+from alexnet_explorer.config import EXPERIMENTS, PRESETS
+from alexnet_explorer.data import load_fashion_mnist
 from alexnet_explorer.model import alexnet, count_macs, layer_macs
+from alexnet_explorer.train import train
 from benchmarks import experiments, inference_latency, time_to_accuracy, train_throughput
 from benchmarks.common import flops_line, peak_tflops, ratio_line, training_flops
 from benchmarks.time_to_accuracy import Curve, eval_steps, outcome_line
@@ -91,6 +94,7 @@ def test_experiments_script_prints_a_row_for_the_preset_and_each_variant(fixture
                       "--data-root", str(fixture_data_dir)])
     rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| smoke")]
     assert [row[0] for row in rows] == ["| smoke", "| smoke-sigmoid", "| smoke-no-dropout"]
-    for row in rows:
-        accuracies = [float(value) for value in row[4:6]]
-        assert all(0 <= accuracy <= 1 for accuracy in accuracies)
+    data = load_fashion_mnist(fixture_data_dir)
+    for row, changes in zip(rows, [{}, EXPERIMENTS["sigmoid"].changes, EXPERIMENTS["no-dropout"].changes]):
+        ended = train(PRESETS["smoke"].replace(device="cpu", **changes), data)  # the same run, trained here
+        assert row[4:6] == [f"{ended.train_acc:.3f}", f"{ended.test_acc:.3f}"]

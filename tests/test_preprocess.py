@@ -1,7 +1,6 @@
 """Turning uploads and drawings into Fashion-MNIST-like 28×28 images, and refusing bad pictures clearly."""
 from __future__ import annotations
 
-import ast
 import gzip
 import io
 import struct
@@ -13,7 +12,6 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-import alexnet_explorer.preprocess as pre
 from alexnet_explorer.data import to_model_input
 from alexnet_explorer.preprocess import (
     MAX_PIXELS,
@@ -305,10 +303,3 @@ def test_to_tensor_matches_the_training_format(reference):
     assert to_model_input(tensor, 224).shape == (1, 1, 224, 224)
     with pytest.raises(ValueError):
         to_tensor(np.zeros((28, 27), np.uint8))
-
-
-def test_module_does_not_import_streamlit():
-    tree = ast.parse(Path(pre.__file__).read_text())
-    names = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
-    names += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
-    assert not any(name.split(".")[0] == "streamlit" for name in names)

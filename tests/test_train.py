@@ -7,12 +7,7 @@ import torch
 
 from alexnet_explorer.config import PRESETS, RunConfig
 from alexnet_explorer.data import load_fashion_mnist
-from alexnet_explorer.devices import (
-    autocast,
-    move_to_device,
-    resolve_device,
-    to_fast_layout,
-)
+from alexnet_explorer.devices import autocast, available_devices, move_to_device, resolve_device, to_fast_layout
 from alexnet_explorer.events import EpochEnd, Progress, Started, Step, summary_lines
 from alexnet_explorer.model import alexnet
 from alexnet_explorer.train import TrainingDiverged, learning_rate, train
@@ -105,9 +100,11 @@ def test_schedule_warms_up_then_decays_to_zero():
 
 def test_devices_that_are_not_here_are_refused():
     assert resolve_device("cpu").type == "cpu"
-    if not torch.cuda.is_available():
+    missing = [kind for kind in ("cuda", "mps") if kind not in available_devices()]
+    missing.append(f"cuda:{torch.cuda.device_count()}")  # one past the last GPU: absent on every machine
+    for device in missing:
         with pytest.raises(ValueError, match="not available"):
-            resolve_device("cuda")
+            resolve_device(device)
 
 
 @pytest.mark.parametrize("changes, words", [

@@ -181,15 +181,21 @@ def augment(images: torch.Tensor, generator: torch.Generator, max_shift: int = 2
 
 
 class DeviceBatches:
-    """Mini-batches from a dataset kept on the training device; shuffle, augment and resize happen there."""
+    """Mini-batches from a dataset kept on the training device; shuffle, augment and resize happen there.
+
+    With ``shard=(rank, world_size)`` each batch is this rank's slice of the global batch, in the same order on every
+    rank (see distributed.py); the batch size stays the global one.
+    """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, size: int,
-                 device: torch.device, shuffle: bool = False, augment: bool = False, seed: int = 0):
+                 device: torch.device, shuffle: bool = False, augment: bool = False, seed: int = 0,
+                 shard: tuple[int, int] = (0, 1)):
         self.images = images.to(device)
         self.labels = labels.to(device)
         self.batch_size, self.size, self.device = batch_size, size, device
         self.shuffle, self.augment = shuffle, augment
-        self.generator = torch.Generator().manual_seed(seed)  # on the CPU: same permutation on every device
+        self.rank, self.world_size = shard
+        self.generator = torch.Generator().manual_seed(seed)  # on the CPU: same permutation on every device and rank
 
     def __len__(self) -> int:
         return math.ceil(len(self.images) / self.batch_size)
@@ -197,18 +203,20 @@ class DeviceBatches:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return self.starting_at(0)
 
+    def global_batch_size(self, batch: int) -> int:
+        """Images in a batch over all ranks (the last one of a pass may be short)."""
+        return min(self.batch_size, len(self.images) - batch * self.batch_size)
+
     def starting_at(self, first_batch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """One pass over the data, skipping the first batches of this pass's order (for resuming)."""
         n = len(self.images)
-        order = torch.randperm(n, generator=self.generator).to(self.device) if self.shuffle else None
+        order = (torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)).to(self.device)
         for start in range(first_batch * self.batch_size, n, self.batch_size):
-            if order is None:
-                x, y = self.images[start:start + self.batch_size], self.labels[start:start + self.batch_size]
-            else:
-                index = order[start:start + self.batch_size]
-                x, y = self.images[index], self.labels[index]
-            if self.augment:
+            index = order[start:start + self.batch_size]
+            x, y = self.images[index], self.labels[index]
+            if self.augment:  # the whole global batch, so that every rank's generator draws the same numbers
                 x = augment(x, self.generator)
+            x, y = x.tensor_split(self.world_size)[self.rank], y.tensor_split(self.world_size)[self.rank]
             yield to_model_input(x, self.size), y
 
 

@@ -11,7 +11,8 @@ from torch import nn
 
 from .config import RunConfig
 from .data import DeviceBatches, FashionMNIST, subset
-from .devices import autocast, kept_heap, move_to_device, resolve_device, to_fast_layout
+from .devices import autocast, kept_heap, move_to_device, to_fast_layout
+from .distributed import SINGLE, Ranks, all_sum, any_rank, device_label, rank_device, wrap
 from .events import Ended, EpochEnd, Event, Progress, Started, Step
 from .model import build_model
 from .runs import CHECKPOINT_FORMAT
@@ -41,8 +42,8 @@ def learning_rate(config: RunConfig, step: int, total_steps: int, steps_per_epoc
     return config.lr
 
 
-def evaluate(net: nn.Module, batches: DeviceBatches) -> float:
-    """Accuracy over all batches, in eval mode (dropout off); the model's mode is restored."""
+def evaluate(net: nn.Module, batches: DeviceBatches, ranks: Ranks = SINGLE) -> float:
+    """Accuracy over all batches (of all ranks), in eval mode (dropout off); the model's mode is restored."""
     was_training = net.training
     net.eval()
     correct = torch.zeros((), device=batches.device)
@@ -50,7 +51,7 @@ def evaluate(net: nn.Module, batches: DeviceBatches) -> float:
         for x, y in batches:
             correct += (net(to_fast_layout(x)).argmax(1) == y).sum()
     net.train(was_training)
-    return correct.item() / len(batches.images)
+    return all_sum(correct, ranks).item() / len(batches.images)
 
 
 def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
@@ -66,53 +67,63 @@ def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor
 
 
 def train(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], None] = lambda event: None,
-          should_stop: Callable[[], bool] = lambda: False, resume: dict | None = None) -> Ended:
-    """Train AlexNet as configured, emitting events; resume from a checkpoint dict if given."""
-    device = resolve_device(config.device)
+          should_stop: Callable[[], bool] = lambda: False, resume: dict | None = None, ranks: Ranks = SINGLE) -> Ended:
+    """Train AlexNet as configured, emitting events; resume from a checkpoint dict if given.
+
+    With ``ranks`` of several processes (see distributed.py) this process trains its share of every batch, and
+    every process returns the same result; only the leader's ``emit`` should write anything.
+    """
+    device = rank_device(config.device, ranks)
     with kept_heap(device):
-        return _train(config, data, device, emit, should_stop, resume)
+        return _train(config, data, device, emit, should_stop, resume, ranks)
 
 
 def _train(config: RunConfig, data: FashionMNIST, device: torch.device, emit: Callable[[Event], None],
-           should_stop: Callable[[], bool], resume: dict | None) -> Ended:
+           should_stop: Callable[[], bool], resume: dict | None, ranks: Ranks) -> Ended:
     torch.manual_seed(config.seed)
-    net = move_to_device(build_model(config), device)
-    optimizer = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum,
+    model = move_to_device(build_model(config), device)
+    net = wrap(model, device, ranks)  # what the steps call; ``model`` is what checkpoints and snapshots read
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
+    shard = (ranks.rank, ranks.world_size)
     train_batches = DeviceBatches(*subset(data.train_images, data.train_labels, config.limit_train, config.seed),
                                   config.batch_size, config.resize, device, shuffle=True, augment=config.augment,
-                                  seed=config.seed)
+                                  seed=config.seed, shard=shard)
     test_batches = DeviceBatches(*subset(data.test_images, data.test_labels, config.limit_test, config.seed),
-                                 config.batch_size, config.resize, device)
+                                 config.batch_size, config.resize, device, shard=shard)
+    hardware = device_label(device, ranks)
     steps_per_epoch = len(train_batches)
     total_steps = config.epochs * steps_per_epoch
 
     start_epoch, start_batch, train_seconds = 0, 0, 0.0
     train_loss = train_acc = test_acc = float("nan")
-    sums, count = torch.zeros(2, device=device), 0  # loss·n and correct within the epoch; n stays on the host
+    # loss·n and correct within the epoch, of this rank's images; n, over all ranks, stays on the host
+    sums, count = torch.zeros(2, device=device), 0
     epoch_generator_state = train_batches.generator.get_state()
     if resume is not None:
-        net.load_state_dict(resume["model"])
+        model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
         start_epoch, start_batch, train_seconds = resume["epoch"], resume["batch"], resume["train_seconds"]
-        sums, count = resume["sums"].to(device), resume["count"]
+        count = resume["count"]
+        if ranks.leader:  # the saved sums are all ranks' together: the leader carries them on
+            sums = resume["sums"].to(device)
         epoch_generator_state = resume["shuffle_state"]
         torch.set_rng_state(resume["torch_state"])
         train_loss, train_acc, test_acc = resume["metrics"]
 
     def checkpoint(epoch: int, batch: int) -> dict:
-        return {"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "model": net.state_dict(),
+        return {"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(), "epoch": epoch, "batch": batch,
-                "train_seconds": train_seconds, "sums": sums.detach().cpu(), "count": count,
+                "train_seconds": train_seconds, "sums": all_sum(sums, ranks).detach().cpu(), "count": count,
                 "shuffle_state": epoch_generator_state, "torch_state": torch.get_rng_state(),
                 "metrics": [train_loss, train_acc, test_acc]}
 
     def conv1() -> torch.Tensor:
-        return net.conv1.weight.detach().float().cpu().clone()
+        return model.conv1.weight.detach().float().cpu().clone()
 
     started = time.perf_counter()
     first_step = start_epoch * steps_per_epoch + start_batch
-    emit(Started(str(device), config.epochs, start_epoch, steps_per_epoch, len(train_batches.images),
+    emit(Started(hardware, config.epochs, start_epoch, steps_per_epoch, len(train_batches.images),
                  len(test_batches.images), time.time(), conv1=conv1()))
 
     def timing(step: int, epoch: int) -> tuple[float, float, float]:
@@ -133,22 +144,22 @@ def _train(config: RunConfig, data: FashionMNIST, device: torch.device, emit: Ca
         tic = time.perf_counter()
         for i, (x, y) in enumerate(train_batches.starting_at(first), start=first):
             step = epoch * steps_per_epoch + i
-            if should_stop():
+            if any_rank(should_stop(), ranks):
                 train_seconds += time.perf_counter() - tic
                 if count:
-                    train_loss, train_acc = (sums / count).tolist()
+                    train_loss, train_acc = (all_sum(sums, ranks) / count).tolist()
                 elapsed, _, speed = timing(step, epoch)
                 return _end(emit, "stopped", step / steps_per_epoch, train_loss, train_acc, test_acc, speed,
-                            elapsed, device, checkpoint(epoch, i))
+                            elapsed, hardware, checkpoint(epoch, i))
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(config, step, total_steps, steps_per_epoch)
             loss, logits = train_step(net, optimizer, x, y, config.label_smoothing)
             with torch.no_grad():
                 sums += torch.stack([loss.float() * len(y), (logits.argmax(1) == y).sum().float()])
-            count += len(y)
+            count += train_batches.global_batch_size(i)
             emit(Step(epoch, i + 1, steps_per_epoch))
             if i + 1 in points:
-                train_loss, train_acc = (sums / count).tolist()  # the only host sync of the loop
+                train_loss, train_acc = (all_sum(sums, ranks) / count).tolist()  # the only host sync of the loop
                 train_seconds += time.perf_counter() - tic
                 tic = time.perf_counter()
                 elapsed, remaining, speed = timing(step + 1, epoch)
@@ -156,17 +167,17 @@ def _train(config: RunConfig, data: FashionMNIST, device: torch.device, emit: Ca
                               conv1=conv1()))
                 if not math.isfinite(train_loss):  # every later step would be NaN too: say why now
                     raise TrainingDiverged(config, (step + 1) / steps_per_epoch, train_loss)
-        test_acc = evaluate(net, test_batches)
+        test_acc = evaluate(model, test_batches, ranks)
         epoch_generator_state = train_batches.generator.get_state()
         elapsed, remaining, speed = timing((epoch + 1) * steps_per_epoch, epoch)
         emit(EpochEnd(epoch + 1, train_loss, train_acc, test_acc, speed, elapsed, remaining,
                       conv1=conv1(), checkpoint=checkpoint(epoch + 1, 0)))
     elapsed, _, speed = timing(total_steps, config.epochs - 1)
-    return _end(emit, "finished", float(config.epochs), train_loss, train_acc, test_acc, speed, elapsed, device)
+    return _end(emit, "finished", float(config.epochs), train_loss, train_acc, test_acc, speed, elapsed, hardware)
 
 
 def _end(emit: Callable[[Event], None], status: str, epoch: float, loss: float, acc: float, test_acc: float,
-         speed: float, elapsed: float, device: torch.device, checkpoint: dict | None = None) -> Ended:
-    event = Ended(status, epoch, loss, acc, test_acc, speed, elapsed, str(device), checkpoint=checkpoint)
+         speed: float, elapsed: float, hardware: str, checkpoint: dict | None = None) -> Ended:
+    event = Ended(status, epoch, loss, acc, test_acc, speed, elapsed, hardware, checkpoint=checkpoint)
     emit(event)
     return event

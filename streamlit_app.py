@@ -1,8 +1,13 @@
 """AlexNet Explorer: ``streamlit run streamlit_app.py`` starts the app; this file declares its pages."""
+from pathlib import Path
+
 import streamlit as st
 
 from alexnet_explorer.ui import HOME, PAGES
 
-st.set_page_config(page_title="AlexNet Explorer", page_icon=":material/neurology:", layout="wide")
+# A file served by the app itself: a material icon as the page icon makes browsers fetch it from a font server.
+ICON = Path(__file__).parent / "assets" / "icon.png"
+
+st.set_page_config(page_title="AlexNet Explorer", page_icon=str(ICON), layout="wide")
 home = st.Page(HOME.path, title=HOME.title, icon=HOME.icon, default=True)
 st.navigation([home, *(st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path) for p in PAGES)]).run()

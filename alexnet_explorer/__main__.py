@@ -8,21 +8,12 @@ import signal
 import sys
 from typing import TextIO
 
-from .config import DEVICES, PRESETS, SCHEDULES, RunConfig
+from .config import PRESETS, RunConfig, setting_type, settings
 from .data import CorruptDataError, DataUnavailableError, load_fashion_mnist
 from .devices import resolve_device
 from .events import Ended, EpochEnd, Event, Progress, Started, Step, summary_lines
-from .model import ACTIVATIONS, INITS, POOLINGS
 from .runs import CheckpointError, RunDir, RunRecorder
 from .train import train
-
-# Flags that map one-to-one onto RunConfig fields (flag name = field name with dashes).
-CONFIG_FLAGS = {
-    "epochs": int, "lr": float, "momentum": float, "weight_decay": float, "batch_size": int, "resize": int,
-    "activation": str, "pooling": str, "dropout": float, "init": str, "label_smoothing": float,
-    "schedule": str, "warmup_epochs": float, "limit_train": int, "limit_test": int, "seed": int, "device": str,
-}
-CHOICES = {"activation": ACTIVATIONS, "pooling": POOLINGS, "init": INITS, "schedule": SCHEDULES}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -32,17 +23,27 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def add_setting_flags(command: argparse.ArgumentParser) -> None:
+    """A flag for every RunConfig setting (its field name with dashes), made from the setting's description."""
+    for name, described in settings().items():
+        flag, kind = "--" + name.replace("_", "-"), setting_type(name)
+        if kind is bool:
+            command.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None,
+                                 help=described.help)
+        else:
+            choices = list(described.choices()) if described.choices else None
+            command.add_argument(flag, dest=name, type=kind, choices=choices,
+                                 help=f"{described.help} (default: from the preset)")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser, with a flag for every setting of RunConfig."""
     parser = OneLineParser(prog="python -m alexnet_explorer", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     run = commands.add_parser("train", help="train AlexNet on Fashion-MNIST and print the chapter's lines")
     run.add_argument("--preset", choices=sorted(PRESETS), default="book",
                      help="starting configuration; other flags override it (default: book)")
-    for name, kind in CONFIG_FLAGS.items():
-        run.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, choices=CHOICES.get(name),
-                         help=f"{', '.join(DEVICES)} or cuda:N; " * (name == "device") + "default: from the preset")
-    run.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                     help="random flips and shifts of the training images")
+    add_setting_flags(run)
     run.add_argument("--data-root", help="folder with the four Fashion-MNIST IDX files (used alone)")
     run.add_argument("--run-dir", help="write config, metrics, status, checkpoints and filters to this folder")
     run.add_argument("--resume", action="store_true",
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """The preset with every given flag applied on top."""
-    changes = {name: getattr(args, name) for name in [*CONFIG_FLAGS, "augment"] if getattr(args, name) is not None}
+    changes = {name: getattr(args, name) for name in settings() if getattr(args, name) is not None}
     config = PRESETS[args.preset].replace(**changes)
     if args.dry_run:
         config = config.replace(epochs=1, limit_train=2 * config.batch_size, limit_test=config.batch_size)

@@ -1,66 +1,139 @@
-"""A run's configuration as one dataclass, and the named presets."""
+"""A run's configuration as one dataclass whose fields describe themselves, and the named presets.
+
+Each setting is described once, in its field's metadata (a ``Setting``): the command line's flags, the Train page's
+form and the checks of simple ranges and choices are all made from these descriptions.
+"""
 from __future__ import annotations
 
 import dataclasses
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .model import check_architecture
+from . import model
+from .devices import available_devices
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = {"constant": "constant", "cosine": "cosine"}
+# The settings' groups in the order of the Train page's columns: each group's heading, and a note after it.
+GROUPS = {"Optimisation": "", "Network": "the chapter's ablations", "Data and device": ""}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one setting of a run is shown, offered and checked (the metadata of a RunConfig field)."""
+
+    label: str
+    group: str
+    help: str
+    step: float | None = None
+    format: str | None = None
+    placeholder: str | None = None
+    min: float | None = None
+    below: float | None = None  # an upper bound the value must stay under
+    positive: bool = False
+    # The only values it takes, read when asked (so that a new entry of model.py's tables is offered at once):
+    # name -> the name a person reads.
+    choices: Callable[[], Mapping[str, str]] | None = None
+    # What the form lists when the setting takes other values too (the devices here; 'cuda:1' is typed on the CLI).
+    offered: Callable[[], Sequence[str]] | None = None
+    check: Callable[[RunConfig], None] | None = None  # a check that a range or a list of choices cannot express
+    noun: str | None = None  # how error messages name it, when not by its field name
+
+    def validate(self, name: str, config: RunConfig) -> None:
+        """Raise ValueError with a one-line reason when the config's value of this setting cannot work."""
+        if self.check is not None:
+            self.check(config)
+        noun, value = self.noun or name.replace("_", " "), getattr(config, name)
+        if value is None and type(None) in typing.get_args(_HINTS[name]):
+            return
+        if self.choices is not None and value not in self.choices():
+            raise ValueError(f"{noun} must be one of {', '.join(self.choices())}, not {value!r}")
+        if self.below is not None and not self.min <= value < self.below:
+            raise ValueError(f"{noun} must be in [{self.min:g}, {self.below:g}), not {value}")
+        if self.min == 0 and value < 0:
+            raise ValueError(f"{noun} cannot be negative, not {value}")
+        if self.min is not None and value < self.min:
+            raise ValueError(f"{noun} must be at least {self.min:g}, not {value}")
+        if self.positive and not value > 0:
+            raise ValueError(f"{noun} must be positive, not {value}")
+
+
+def setting(default: object, label: str, group: str, help: str, **details: object) -> typing.Any:
+    """A RunConfig field with its Setting as metadata."""
+    return dataclasses.field(default=default, metadata={"setting": Setting(label, group, help, **details)})
+
+
+def display_names(options: Mapping[str, model.Option]) -> dict[str, str]:
+    """An option table's names, each with the name a person reads."""
+    return {name: option.display for name, option in options.items()}
+
+
+def _check_resize(config: RunConfig) -> None:
+    """The network's own limits on its input size."""
+    model.check_input_size(config.resize)
+
+
+def _check_warmup(config: RunConfig) -> None:
+    """A warm-up no longer than the run."""
+    if not 0 <= config.warmup_epochs <= config.epochs:
+        raise ValueError(f"warm-up must be between 0 and {config.epochs} epochs, not {config.warmup_epochs}")
+
+
+def _check_device(config: RunConfig) -> None:
+    """A device name torch knows (whether this machine has it is checked when the run starts)."""
+    if config.device not in DEVICES and not config.device.startswith("cuda:"):
+        raise ValueError(f"device must be one of {', '.join(DEVICES)} (or cuda:N), not {config.device!r}")
 
 
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that decides what a training run does."""
 
-    epochs: int = 10
-    lr: float = 0.01
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    batch_size: int = 256
-    resize: int = 224
-    activation: str = "relu"
-    pooling: str = "max"
-    dropout: float = 0.5
-    init: str = "xavier"
-    augment: bool = False
-    label_smoothing: float = 0.0
-    schedule: str = "constant"
-    warmup_epochs: float = 0.0
-    limit_train: int | None = None
-    limit_test: int | None = None
-    seed: int = 0
-    device: str = "auto"
+    epochs: int = setting(10, "epochs", "Optimisation", "passes over the training images", min=1, step=1)
+    batch_size: int = setting(256, "batch size", "Optimisation", "images per SGD step", min=1, step=1)
+    lr: float = setting(0.01, "learning rate", "Optimisation", "SGD's step size (the peak one, with a warm-up or "
+                        "a schedule)", positive=True, step=0.005, format="%g", noun="learning rate")
+    momentum: float = setting(0.0, "momentum", "Optimisation", "SGD's momentum; the chapter uses none", min=0,
+                              below=1, step=0.05, format="%g")
+    weight_decay: float = setting(0.0, "weight decay", "Optimisation", "L2 penalty on the weights", min=0,
+                                  step=1e-4, format="%g")
+    resize: int = setting(224, "input size (px)", "Network", "Fashion-MNIST's 28 px images are resized to this; the "
+                          f"chapter uses 224, the network takes {model.MIN_INPUT_SIZE} to {model.MAX_INPUT_SIZE}",
+                          step=1, check=_check_resize)
+    activation: str = setting("relu", "activation", "Network", "the nonlinearity after every conv and hidden "
+                              "layer; the chapter's is ReLU", choices=lambda: display_names(model.ACTIVATIONS))
+    pooling: str = setting("max", "pooling", "Network", "the pooling after conv1, conv2 and conv5; the chapter's is "
+                           "max", choices=lambda: display_names(model.POOLINGS))
+    dropout: float = setting(0.5, "dropout", "Network", "share of fc6's and fc7's outputs dropped while training",
+                             min=0.0, below=1.0, step=0.05, format="%g")
+    init: str = setting("xavier", "weight init", "Network", "how the conv and fc weights start; the book's is "
+                        "xavier", choices=lambda: display_names(model.INITS))
+    augment: bool = setting(False, "augmentation (flips and shifts)", "Data and device",
+                            "random flips and shifts of the training images")
+    label_smoothing: float = setting(0.0, "label smoothing", "Data and device", "share of each target spread over "
+                                     "the ten classes", min=0, below=1, step=0.05, format="%g")
+    schedule: str = setting("constant", "learning-rate schedule", "Optimisation", "constant, or cosine decay to 0 "
+                            "after the warm-up", choices=lambda: SCHEDULES)
+    warmup_epochs: float = setting(0.0, "warm-up (epochs)", "Optimisation", "epochs over which the learning rate "
+                                   "rises linearly to its peak", step=0.1, format="%g", check=_check_warmup)
+    limit_train: int | None = setting(None, "training images", "Data and device", "train on a seeded random subset "
+                                      "of this many images (empty: all 60,000)", min=1, step=1000,
+                                      placeholder="all 60,000")
+    limit_test: int | None = setting(None, "test images", "Data and device", "test on a seeded random subset of this "
+                                     "many images (empty: all 10,000)", min=1, step=1000, placeholder="all 10,000")
+    seed: int = setting(0, "seed", "Data and device", "seed of the initial weights, the subsets, the shuffling and "
+                        "dropout", step=1)
+    device: str = setting("auto", "device", "Data and device", f"{', '.join(DEVICES)} or cuda:N",
+                          offered=lambda: ["auto", *available_devices()], check=_check_device)
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
         """Raise ValueError with a one-line reason for the first setting that cannot work."""
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be at least 1, not {self.epochs}")
-        if not self.lr > 0:
-            raise ValueError(f"learning rate must be positive, not {self.lr}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), not {self.momentum}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight decay cannot be negative, not {self.weight_decay}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch size must be at least 1, not {self.batch_size}")
-        check_architecture(self.resize, self.activation, self.pooling, self.dropout, self.init)
-        if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"label smoothing must be in [0, 1), not {self.label_smoothing}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
-        if not 0 <= self.warmup_epochs <= self.epochs:
-            raise ValueError(f"warm-up must be between 0 and {self.epochs} epochs, not {self.warmup_epochs}")
-        for name in ("limit_train", "limit_test"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name.replace('_', ' ')} must be at least 1, not {value}")
-        if self.device not in DEVICES and not self.device.startswith("cuda:"):
-            raise ValueError(f"device must be one of {', '.join(DEVICES)} (or cuda:N), not {self.device!r}")
+        for name, described in settings().items():
+            described.validate(name, self)
 
     def replace(self, **changes: object) -> RunConfig:
         """A copy with some settings changed (validated again)."""
@@ -88,6 +161,18 @@ class RunConfig:
             parts.append(f"{self.limit_train} train imgs")
         return ", ".join(parts)
 
+
+def settings() -> dict[str, Setting]:
+    """Every setting's description by field name, in the order of the fields."""
+    return {field.name: field.metadata["setting"] for field in dataclasses.fields(RunConfig)}
+
+
+def setting_type(name: str) -> type:
+    """The kind of value a setting takes (int, float, bool or str), whether or not it may also be None."""
+    return next(kind for kind in typing.get_args(_HINTS[name]) or [_HINTS[name]] if kind is not type(None))
+
+
+_HINTS = typing.get_type_hints(RunConfig)
 
 PRESETS: dict[str, RunConfig] = {
     # The chapter exactly: 224 px, batch 256, plain SGD at 0.01 for 10 epochs, xavier init.
@@ -134,3 +219,27 @@ EXPERIMENTS: dict[str, Experiment] = {
         "The book starts from xavier initialisation; the classroom preset uses kaiming, which suits ReLU.",
         {"init": "xavier"}),
 }
+
+
+def config_or_problem(values: dict[str, object]) -> tuple[RunConfig | None, str | None]:
+    """The configuration these settings make, or None and the reason they cannot run."""
+    try:
+        return RunConfig(**values), None
+    except (TypeError, ValueError) as error:
+        return None, str(error)
+
+
+def starting_config(preset: str, experiment: str | None = None) -> RunConfig:
+    """A preset, with an experiment's change when one is named."""
+    config = PRESETS[preset]
+    return config.replace(**EXPERIMENTS[experiment].changes) if experiment else config
+
+
+def preset_already_does(preset: str, experiment: str) -> bool:
+    """Whether an experiment changes nothing in a preset (the book's init already is xavier)."""
+    return starting_config(preset, experiment) == PRESETS[preset]
+
+
+def run_label(preset: str, experiment: str | None = None) -> str:
+    """A new run's name after its preset and experiment, e.g. 'classroom-sigmoid'."""
+    return "-".join(filter(None, (preset, experiment)))

@@ -1,12 +1,23 @@
 """The pre-2012 way: hand-designed edge, Gabor and HOG features to compare with learned filters."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
+import torch
 from scipy import ndimage
 from skimage.feature import hog
+from torch import nn
+
+from .data import to_model_input
+from .inspection import feature_maps, strongest_first
 
 GABOR_SIZE = 11  # AlexNet's first-layer kernel size, so the two banks can be compared side by side
 GABOR_ANGLES = (0, 45, 90, 135)
+# HOG draws 1-pixel strokes per cell: at least 128 pixels keep them visible on a projector.
+HOG_SIDE, HOG_CELLS = 128, 8
+LEARNED_SHOWN = 8  # learned filters beside the eight hand-made kernels
 
 
 def _gabor(angle_degrees: float, wavelength: float = 5.0, sigma: float = 2.5, aspect: float = 0.5) -> np.ndarray:
@@ -53,3 +64,43 @@ def hog_image(image: np.ndarray, cell: int = 4) -> tuple[np.ndarray, np.ndarray]
     )
     peak = picture.max()
     return features, picture / peak if peak > 0 else picture
+
+
+def hog_picture(x: torch.Tensor) -> np.ndarray:
+    """HOG of the network's 1×1×S×S input on HOG_CELLS×HOG_CELLS cells, drawn at least HOG_SIDE pixels wide, in
+    [0, 1] and square-rooted so that faint strokes show."""
+    image = to_model_input(x, max(HOG_SIDE, x.shape[-1]))[0, 0].double().numpy()
+    return np.sqrt(hog_image(image, cell=image.shape[0] // HOG_CELLS)[1])
+
+
+@dataclass(frozen=True)
+class KernelResponses:
+    """Named 2-D kernels and each one's response to an image, to be drawn in pairs."""
+
+    kernels: dict[str, np.ndarray]
+    responses: dict[str, np.ndarray]
+
+
+def handmade_responses(x: torch.Tensor) -> KernelResponses:
+    """The hand-made ``filter_bank`` and its responses to the network's 1×1×S×S input."""
+    bank = filter_bank()
+    return KernelResponses(bank, apply_bank(x[0, 0].double().numpy(), bank))
+
+
+def strongest_learned(net: nn.Sequential, x: torch.Tensor, count: int = LEARNED_SHOWN) -> list[int]:
+    """The conv1 filters the network's 1×1×S×S input excites most, strongest first."""
+    return strongest_first(feature_maps(net, x, "conv1"))[:count]
+
+
+def learned_responses(
+    net: nn.Sequential, x: torch.Tensor, chosen: Sequence[int], start: torch.Tensor | None = None
+) -> KernelResponses:
+    """Chosen conv1 filters and their activation maps of the input; with the run's random ``start``, what training
+    added to each filter instead (W − start), filtered like the hand-made kernels so the two rows compare directly."""
+    weights = net.conv1.weight.detach()
+    if start is None:
+        maps = feature_maps(net, x, "conv1")
+        return KernelResponses({f"filter {i}": weights[i, 0].numpy() for i in chosen},
+                               {f"filter {i}": maps[i].numpy() for i in chosen})
+    added = {f"filter {i}": (weights[i, 0] - start[i, 0]).double().numpy() for i in chosen}
+    return KernelResponses(added, apply_bank(x[0, 0].double().numpy(), added))

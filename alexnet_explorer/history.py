@@ -1,4 +1,4 @@
-"""What the run history shows: each run's outcome, how far a run has come, and its metrics as CSV."""
+"""What the run history shows: each run's outcome, how far a run has come, its table row, and its metrics as CSV."""
 from __future__ import annotations
 
 import csv
@@ -6,7 +6,8 @@ import io
 from dataclasses import dataclass
 
 from .config import RunConfig
-from .processes import refresh_status
+from .events import Ended, summary_lines
+from .processes import ACTIVE_STATES, refresh_status
 from .runs import RunDir
 
 
@@ -46,6 +47,26 @@ def overview(run: RunDir) -> RunOverview:
                        training_seconds(events), status.get("error"))
 
 
+def duration(seconds: float | None) -> str:
+    """A short human duration: '42 s', '3 min 05 s', '1 h 12 min'."""
+    if seconds is None:
+        return "–"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def table_rows(overviews: list[RunOverview]) -> list[dict]:
+    """The run history's table, a row per run; a run still training has no duration yet (the live panel has it)."""
+    return [{"run": o.run.name, "status": o.state, "best test acc": o.best_test_acc,
+             "duration": None if o.state in ACTIVE_STATES else duration(o.seconds),
+             "configuration": o.config.summary() if o.config else "unreadable"}
+            for o in overviews]
+
+
 @dataclass(frozen=True)
 class RunProgress:
     """How far a run has come, for a progress bar and a row of numbers."""
@@ -79,6 +100,14 @@ def progress_so_far(events: list[dict], now: float | None = None) -> RunProgress
         if remaining is not None:
             remaining = max(0.0, remaining - since_last)
     return RunProgress(epoch, speed, elapsed, remaining, started["device"])
+
+
+def closing_lines(events: list[dict]) -> tuple[str, str] | None:
+    """The chapter's two closing lines for a run's last session, or None when no session has ended yet."""
+    ended = [e for e in events if e["kind"] == "ended"]
+    if not ended:
+        return None
+    return summary_lines(Ended(**{k: v for k, v in ended[-1].items() if k != "kind"}))
 
 
 def metrics_csv(events: list[dict]) -> str:

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -13,11 +16,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
+from .config import PRESETS
 from .data import to_model_input
-from .model import up_to
+from .model import Option, build_model, up_to
+from .runs import CheckpointError, RunDir, load_weights
 
 NORMALIZATIONS = ("per_filter", "shared")
-PROJECTIONS = ("pca", "tsne")
+# What the separability comparison probes and projects: the images themselves, or a layer's activations.
+FEATURE_KINDS = {"raw": "raw pixels", "fc7": "fc7 features"}
 
 
 def grid_shape(count: int, columns: int = 12) -> tuple[int, int]:
@@ -89,6 +95,88 @@ def changes_since_init(snapshots: dict[int, torch.Tensor]) -> dict[int, torch.Te
     return {epoch: weights.detach() - start for epoch, weights in snapshots.items() if epoch != 0}
 
 
+@dataclass(frozen=True)
+class FilterView:
+    """The filters a view shows by epoch: the weights, or what training added to them (``added``)."""
+
+    filters: dict[float, torch.Tensor]
+    added: bool
+
+
+def filter_view(snapshots: dict[float, torch.Tensor], show_added: bool) -> FilterView:
+    """What training added to the snapshots when asked for and an epoch after 0 is saved, else the snapshots."""
+    changes = changes_since_init(snapshots)
+    return FilterView(changes, True) if show_added and changes else FilterView(snapshots, False)
+
+
+@dataclass(frozen=True)
+class FilterStrength:
+    """One filter's L2 norm and its rank among its layer's filters (1: the largest; equal norms share a rank)."""
+
+    norm: float
+    rank: int
+    count: int
+
+
+def filter_strength(weights: torch.Tensor, index: int) -> FilterStrength:
+    """The norm of filter ``index`` of a weight tensor and how many filters are stronger."""
+    norms = filter_norms(weights)
+    return FilterStrength(float(norms[index]), int((norms > norms[index]).sum()) + 1, len(norms))
+
+
+def random_filters(seed: int = 0) -> torch.Tensor:
+    """conv1 of a freshly initialised classroom network, without disturbing the global random state."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return build_model(PRESETS["classroom"]).conv1.weight.detach().clone()
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A saved conv1 file that could not be read: a "Snapshot" or a "Frame", its epoch, and why."""
+
+    what: str
+    epoch: float
+    error: Exception
+
+
+@dataclass(frozen=True)
+class FilterHistory:
+    """conv1 as a run saved it: after each epoch (0: the random start), within epochs, and the files left unread."""
+
+    snapshots: dict[int, torch.Tensor]
+    frames: dict[float, torch.Tensor] = field(default_factory=dict)
+    unreadable: tuple[Unreadable, ...] = ()
+
+    @property
+    def timeline(self) -> dict[float, torch.Tensor]:
+        """Snapshots and frames together, by epoch."""
+        return {**self.snapshots, **self.frames}
+
+    @property
+    def start(self) -> torch.Tensor | None:
+        """The run's own random start, when a later epoch is saved to compare it with."""
+        return self.snapshots[0] if 0 in self.snapshots and len(self.snapshots) > 1 else None
+
+
+def filter_history(run: RunDir, load: Callable[[Path], torch.Tensor] = load_weights) -> FilterHistory:
+    """Every readable conv1 snapshot and frame of a run; ``load`` reads one file (the app passes a cached reader)."""
+    unreadable = []
+
+    def readable(paths: dict[float, Path], what: str) -> dict[float, torch.Tensor]:
+        loaded = {}
+        for epoch, path in paths.items():
+            try:
+                loaded[epoch] = load(path)
+            except (CheckpointError, OSError) as error:  # one damaged or vanished file leaves the others usable
+                unreadable.append(Unreadable(what, epoch, error))
+        return loaded
+
+    snapshots = readable({epoch: run.filters_path(epoch) for epoch in run.filter_epochs()}, "Snapshot")
+    frames = readable({epoch: run.frame_path(epoch) for epoch in run.frame_epochs()}, "Frame")
+    return FilterHistory(snapshots, frames, tuple(unreadable))
+
+
 def _activations(net: nn.Sequential, x: torch.Tensor, layer: str) -> torch.Tensor:
     """Batch of activations right after ``layer``'s nonlinearity, dropout off, without touching ``net``'s state."""
     with torch.no_grad():
@@ -124,19 +212,27 @@ def extract_features(
     return torch.cat(batches).flatten(1).numpy()
 
 
-def project(features: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
-    """N×2 embedding of N×D features by PCA or t-SNE (t-SNE runs on a 50-component PCA for speed)."""
-    if method not in PROJECTIONS:
-        raise ValueError(f"method must be one of {', '.join(PROJECTIONS)}, not {method!r}")
-    features = np.asarray(features, dtype=np.float64)
-    if method == "pca":
-        return PCA(n_components=2, random_state=seed).fit_transform(features)
+def _pca(features: np.ndarray, seed: int) -> np.ndarray:
+    return PCA(n_components=2, random_state=seed).fit_transform(features)
+
+
+def _tsne(features: np.ndarray, seed: int) -> np.ndarray:
     count, dims = features.shape
-    if dims > 50:
+    if dims > 50:  # t-SNE on a 50-component PCA, for speed
         features = PCA(n_components=min(50, count), random_state=seed).fit_transform(features)
     # sklearn needs perplexity < N; a third of N keeps small classroom samples meaningful.
     perplexity = min(30.0, max(1.0, (count - 1) / 3))
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(features)
+
+
+PROJECTIONS = {"pca": Option("PCA", _pca), "tsne": Option("t-SNE", _tsne)}
+
+
+def project(features: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """N×2 embedding of N×D features by one of ``PROJECTIONS`` (PCA or t-SNE)."""
+    if method not in PROJECTIONS:
+        raise ValueError(f"method must be one of {', '.join(PROJECTIONS)}, not {method!r}")
+    return PROJECTIONS[method].make(np.asarray(features, dtype=np.float64), seed)
 
 
 def linear_probe(
@@ -159,3 +255,31 @@ def holdout_probe(features: np.ndarray, labels: np.ndarray, train_fraction: floa
 def raw_pixels(images: torch.Tensor) -> np.ndarray:
     """N×(H·W) pixel features in [0, 1], the baseline the fc7 probe is compared with."""
     return to_model_input(images, images.shape[-1]).flatten(1).cpu().numpy()
+
+
+def sample_features(
+    images: torch.Tensor, kind: str, net: nn.Sequential | None = None, input_size: int = 0
+) -> np.ndarray:
+    """One of ``FEATURE_KINDS`` of uint8 N×1×28×28 images, a row each: raw pixels, or a layer's (``net`` needed)."""
+    if kind not in FEATURE_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(FEATURE_KINDS)}, not {kind!r}")
+    if kind == "raw":
+        return raw_pixels(images)
+    if net is None:
+        raise ValueError(f"{FEATURE_KINDS[kind]} need a network")
+    return extract_features(net, images, input_size, kind)
+
+
+@dataclass(frozen=True)
+class Separability:
+    """How well one kind of features of a labelled sample separates the classes: a linear probe's test accuracy,
+    and 2-D projections to look at."""
+
+    probe: float
+    projections: dict[str, np.ndarray]  # N×2 points by projection method
+
+
+def separability(features: np.ndarray, labels: np.ndarray, methods: Sequence[str], seed: int = 0) -> Separability:
+    """``holdout_probe`` on the features, and their projection by each of ``methods``."""
+    return Separability(holdout_probe(features, labels, seed=seed),
+                        {method: project(features, method, seed) for method in methods})

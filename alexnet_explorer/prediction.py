@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import RunConfig
-from .data import to_model_input
-from .model import CONV_LAYERS, split_after
-from .preprocess import SIDE, to_tensor
+from .data import CLASSES, to_model_input
+from .model import CONV_LAYERS, layer_output_shapes, split_after
+from .preprocess import SIDE, Upload, to_tensor
 from .runs import RunDir, load_checkpoint, model_from_checkpoint
 
 
@@ -43,6 +43,24 @@ def load_classifier(path: str | Path) -> Classifier:
                       None if math.isnan(test_acc) else float(test_acc))
 
 
+@dataclass(frozen=True)
+class UploadAnswer:
+    """A row of the table of several uploads: the file, the network's answer and confidence, or the file's problem."""
+
+    name: str
+    answer: str | None
+    confidence: float | None
+    problem: str | None
+
+
+def describe_progress(classifier: Classifier) -> str:
+    """How far training had come when the network was saved, e.g. 'after epoch 3 of 10, test accuracy 81.2%'."""
+    saved = f"after epoch {classifier.epoch} of {classifier.config.epochs}"
+    if classifier.batch:
+        saved += f" and {classifier.batch} batches of the next (it was stopped mid-epoch)"
+    return saved + (f", test accuracy {classifier.test_acc:.1%}" if classifier.test_acc is not None else "")
+
+
 def default_run(runs: Sequence[RunDir]) -> RunDir | None:
     """The newest finished run with a checkpoint, else the newest run with one (``runs`` newest first)."""
     usable = [run for run in runs if run.has_checkpoint()]
@@ -60,6 +78,20 @@ def probabilities(classifier: Classifier, images28: Sequence[np.ndarray]) -> np.
     x = to_model_input(torch.cat([to_tensor(image) for image in images28]), classifier.size)
     with torch.no_grad():
         return torch.softmax(classifier.net(x).double(), dim=1).numpy()
+
+
+def answer_uploads(classifier: Classifier, uploads: Sequence[Upload]) -> list[UploadAnswer]:
+    """The top class and its probability for each usable upload (one batch), the problem of each other one."""
+    usable = [upload.prepared.image28 for upload in uploads if upload.prepared is not None]
+    answers = iter(probabilities(classifier, usable) if usable else [])
+    rows = []
+    for upload in uploads:
+        if upload.prepared is None:
+            rows.append(UploadAnswer(upload.name, None, None, upload.problem))
+        else:
+            probs = next(answers)
+            rows.append(UploadAnswer(upload.name, CLASSES[int(probs.argmax())], float(probs.max()), None))
+    return rows
 
 
 def _unit_map(heat: torch.Tensor) -> np.ndarray:
@@ -94,6 +126,11 @@ def grad_cam(classifier: Classifier, image28: np.ndarray, target: int | None = N
     weights = gradient.mean(dim=(2, 3), keepdim=True)
     cam = F.relu((weights * activations).sum(dim=1, keepdim=True))
     return _unit_map(F.interpolate(cam, size=(SIDE, SIDE), mode="bilinear", align_corners=False)[0, 0])
+
+
+def feature_grid_side(classifier: Classifier, layer: str = "conv5") -> int:
+    """The side of the layer's square grid of features at the classifier's input size: Grad-CAM's cells."""
+    return dict(layer_output_shapes(classifier.net, classifier.size))[layer][-1]
 
 
 def class_examples(labels: torch.Tensor, label: int, count: int = 5, seed: int = 0) -> list[int]:

@@ -60,6 +60,15 @@ class Preprocessed:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A picture file by name: its preprocessing, or why it cannot be used."""
+
+    name: str
+    prepared: Preprocessed | None = None
+    problem: str | None = None
+
+
 def open_picture(data: bytes, name: str = "upload") -> Image.Image:
     """Decode an uploaded PNG, JPEG, WebP, BMP or GIF, raising PictureError with a helpful message."""
     if not data:
@@ -119,14 +128,14 @@ def preprocess(image: Image.Image, options: PreprocessOptions | None = None) -> 
     image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)
     if options.exif_transpose:
         stages.append(Stage("Upright", "Phones store photos sideways with a note to rotate them; the note is applied.",
-                          np.asarray(image)))
+                            np.asarray(image)))
 
     if image.mode == "RGBA" and np.asarray(image)[..., 3].min() < 255:
         if options.composite_alpha:
             image, on_white = _composite(image)
             stages.append(Stage("Remove transparency",
-                              f"Transparent parts were filled with {'white' if on_white else 'black'}, "
-                              "the colour that contrasts with the garment.", np.asarray(image)))
+                                f"Transparent parts were filled with {'white' if on_white else 'black'}, "
+                                "the colour that contrasts with the garment.", np.asarray(image)))
         else:
             image = image.convert("RGB")  # keeps whatever colour hides under the transparent pixels
     gray = np.asarray(image.convert("L"))
@@ -144,25 +153,33 @@ def preprocess(image: Image.Image, options: PreprocessOptions | None = None) -> 
         gray = np.clip((gray.astype(np.float32) - background) * gain, 0, 255).round().astype(np.uint8)
         background, noise = 0, noise * gain
         stages.append(Stage("Light on black",
-                          "The background was light, so the colours were inverted and the background made black."
-                          if light else "The background was made pure black, like Fashion-MNIST's.", gray))
+                            "The background was light, so the colours were inverted and the background made black."
+                            if light else "The background was made pure black, like Fashion-MNIST's.", gray))
 
     mask = _garment_mask(gray, background, noise)
     if options.crop_to_object:
         rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
         gray = gray[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
         stages.append(Stage("Crop to the garment",
-                          "Fashion-MNIST garments fill the frame, so the empty border is cut away.", gray))
+                            "Fashion-MNIST garments fill the frame, so the empty border is cut away.", gray))
     if options.pad_to_square:
         gray = _pad_square(gray, background)
         stages.append(Stage("Pad to a square",
-                          "Background is added on the short side so resizing keeps the garment's shape.", gray))
+                            "Background is added on the short side so resizing keeps the garment's shape.", gray))
     if gray.shape[0] == gray.shape[1] and SIDE - NATIVE_SLACK <= gray.shape[0] <= SIDE:
         image28 = _pad_square(gray, background, SIDE)  # resampling by a few percent would only blur it
     else:  # Pillow's resize filters the whole source area, so shrinking does not alias
         image28 = np.asarray(Image.fromarray(gray).resize((SIDE, SIDE), Image.Resampling.LANCZOS))
     stages.append(Stage("Resize to 28×28", "The network was trained on 28×28 pictures.", image28))
     return Preprocessed(stages=stages, image28=image28, notes=notes)
+
+
+def prepare_upload(data: bytes, name: str, options: PreprocessOptions | None = None) -> Upload:
+    """Open and preprocess an uploaded file; a picture that cannot be used gets the reason as its problem."""
+    try:
+        return Upload(name, prepared=preprocess(open_picture(data, name), options))
+    except PictureError as error:
+        return Upload(name, problem=str(error))
 
 
 def to_tensor(image28: np.ndarray) -> torch.Tensor:

@@ -3,15 +3,33 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Sequence
+import random
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ParamSpec
 
+import numpy as np
 import streamlit as st
+import torch
+from streamlit.delta_generator import DeltaGenerator
 
-from .data import FashionMNIST, load_fashion_mnist
-from .prediction import Classifier, load_classifier
-from .runs import RunDir
+from . import exports, inspection
+from .config import GROUPS, RunConfig, Setting, setting_type, settings
+from .data import CLASSES, CorruptDataError, DataUnavailableError, FashionMNIST, load_fashion_mnist, subset
+from .prediction import Classifier, answer_uploads, load_classifier
+from .preprocess import (
+    FILE_TYPES,
+    MAX_UPLOAD_BYTES,
+    PictureError,
+    Preprocessed,
+    PreprocessOptions,
+    Upload,
+    canvas_to_image,
+    prepare_upload,
+    preprocess,
+)
+from .runs import RunDir, load_weights
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -81,18 +99,6 @@ def run_picker(runs: Sequence[RunDir], key: str, label: str = "Run") -> RunDir |
     return by_name.get(name)
 
 
-def duration(seconds: float | None) -> str:
-    """A short human duration: '42 s', '3 min 05 s', '1 h 12 min'."""
-    if seconds is None:
-        return "–"
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
 @st.cache_resource(show_spinner="Loading the network…", max_entries=4)
 def classifier(path: str, mtime: float) -> Classifier:
     """A run's trained network, shared by the pages and reloaded whenever its checkpoint changes (``mtime``)."""
@@ -103,3 +109,339 @@ def classifier(path: str, mtime: float) -> Classifier:
 def dataset(source: str | None, allow_download: bool = True) -> FashionMNIST:
     """Fashion-MNIST from the folder named in the environment (``source``), else the usual places."""
     return load_fashion_mnist(source, allow_download)
+
+
+# --- the settings form ---
+def setting_key(name: str) -> str:
+    """The session-state key of a RunConfig setting's widget in the settings form."""
+    return f"cfg_{name}"
+
+
+def fill_settings(config: RunConfig) -> None:
+    """Put a configuration's values into the settings form's widgets."""
+    for name, value in config.to_dict().items():
+        # number_input takes its type from its value: a float setting must hold 0.0, not 0
+        st.session_state[setting_key(name)] = float(value) if setting_type(name) is float else value
+
+
+def settings_missing() -> bool:
+    """Whether some setting's widget has no value: a first visit, or Streamlit dropped them while another page
+    was shown."""
+    return any(setting_key(name) not in st.session_state for name in settings())
+
+
+def settings_form() -> dict[str, object]:
+    """Every RunConfig setting as a widget in its group's column, in a box; the values by setting name."""
+    values = {}
+    with st.container(border=True):
+        for column, (group, note) in zip(st.columns(len(GROUPS)), GROUPS.items()):
+            with column:
+                st.markdown(f"**{group}**" + f" ({note})" * bool(note))
+                for name, described in settings().items():
+                    if described.group == group:
+                        values[name] = _setting_widget(name, described)
+    return values
+
+
+def _setting_widget(name: str, described: Setting) -> object:
+    key, kind = setting_key(name), setting_type(name)
+    if described.choices is not None:
+        names = described.choices()
+        return st.radio(described.label, list(names), format_func=names.get, horizontal=True, key=key,
+                        help=described.help)
+    if described.offered is not None:
+        return st.selectbox(described.label, described.offered(), key=key, help=described.help)
+    if kind is bool:
+        return st.toggle(described.label, key=key, help=described.help)
+    return st.number_input(described.label, step=described.step, format=described.format,
+                           placeholder=described.placeholder, key=key, help=described.help)
+
+
+# --- cached loading for the Filters page ---
+# Keyed by file path and modification time where a run's file is read: a run still training keeps replacing them.
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def conv1_weights(path: str, mtime: float) -> torch.Tensor:
+    """conv1's weights from a snapshot or frame file."""
+    return load_weights(Path(path))
+
+
+def filter_history(run: RunDir) -> inspection.FilterHistory:
+    """The run's conv1 snapshots and frames, each file read once per version of it."""
+    return inspection.filter_history(run, lambda path: conv1_weights(str(path), path.stat().st_mtime))
+
+
+@st.cache_data(show_spinner=False)
+def random_filters(seed: int = 0) -> torch.Tensor:
+    """conv1 of a freshly initialised classroom network."""
+    return inspection.random_filters(seed)
+
+
+@dataclass(frozen=True)
+class TrainedNetwork:
+    """A run's trained network, and its checkpoint's path and modification time that key what is cached about it."""
+
+    classifier: Classifier
+    path: str
+    mtime: float
+
+
+def trained_network(run: RunDir) -> TrainedNetwork:
+    """The network of the run's checkpoint, loaded once per version of the file; CheckpointError if unusable."""
+    path = run.checkpoint_path
+    mtime = path.stat().st_mtime
+    return TrainedNetwork(classifier(str(path), mtime), str(path), mtime)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def labelled_sample(source: str | None, count: int) -> tuple[torch.Tensor, np.ndarray]:
+    """A seeded random sample of test images and their labels."""
+    data = dataset(source)
+    images, labels = subset(data.test_images, data.test_labels, count, seed=0)
+    return images, labels.numpy()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def sample_features(source: str | None, count: int, kind: str, path: str = "", mtime: float = 0.0) -> np.ndarray:
+    """One of ``inspection.FEATURE_KINDS`` of the test sample; raw pixels need no checkpoint (``path`` empty)."""
+    images = labelled_sample(source, count)[0]
+    if not path:
+        return inspection.sample_features(images, kind)
+    network = classifier(path, mtime)
+    return inspection.sample_features(images, kind, network.net, network.size)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def separability(source: str | None, count: int, kind: str, methods: tuple[str, ...], path: str = "",
+                 mtime: float = 0.0) -> inspection.Separability:
+    """The linear probe and projections of one kind of features of the test sample."""
+    labels = labelled_sample(source, count)[1]
+    return inspection.separability(sample_features(source, count, kind, path, mtime), labels, methods)
+
+
+# --- picture sources ---
+
+DRAW, UPLOAD, PICK, RANDOM = "draw", "upload", "pick", "random"
+DRAWING_TOOLS = {"Brush": "freedraw", "Polygon": "polygon", "Rectangle": "rect", "Circle": "circle"}
+CANVAS_SIDE = 280
+THUMBNAIL = 56  # pixels, in the table of several uploads
+
+
+@dataclass(frozen=True)
+class PictureSources:
+    """A page's tabs for getting a picture: each source's tab label, in tab order, and its widget keys' prefix."""
+
+    key_prefix: str
+    tabs: Mapping[str, str]  # DRAW, UPLOAD, PICK or RANDOM: the label of its tab
+    # Each tab shows its picture in a left column and leaves the right one for the page's answer; otherwise a tab
+    # holds only its widgets and the page shows the picture its own way.
+    answer_beside: bool = False
+    download: bool = False  # fetch Fashion-MNIST when there is no copy, instead of saying the test images are missing
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A picture for the network: uint8 28×28, its name, its true label (test images) and its preprocessing (drawn
+    and uploaded pictures)."""
+
+    image28: np.ndarray
+    name: str
+    true_label: int | None = None
+    prepared: Preprocessed | None = None
+
+
+@dataclass(frozen=True)
+class PictureChoice:
+    """The open tab: its source, its picture (None until it has a usable one), why the chosen upload cannot be used,
+    and where the page can add to the tab."""
+
+    source: str
+    picture: Picture | None
+    problem: str | None
+    area: DeltaGenerator  # under the tab's picture (the picture column with answer_beside)
+    beside: DeltaGenerator | None  # the column for the page's answer (answer_beside only)
+
+
+def choose_picture(sources: PictureSources, data_source: str | None, options: PreprocessOptions | None = None,
+                   classifier: Classifier | None = None) -> PictureChoice:
+    """A tab per source, each keeping its picture while another is open; returns the open tab's. With a classifier,
+    several files can be uploaded at once and its answers to them are tabled."""
+    tabs = st.tabs(list(sources.tabs.values()), key=f"{sources.key_prefix}_source", on_change="rerun")
+    widgets = {DRAW: lambda: draw_picture(sources, options),
+               UPLOAD: lambda: upload_pictures(sources, options, classifier),
+               PICK: lambda: pick_test_image(sources, data_source),
+               RANDOM: lambda: show_random_test_image(sources, data_source)}
+    opened = None
+    for source, tab in zip(sources.tabs, tabs):
+        # Every tab's widgets run on every rerun, so a drawing, an upload or a choice survives a visit to another tab.
+        with tab:
+            choice = widgets[source]()
+        if tab.open:
+            opened = choice
+    return opened
+
+
+def picture_columns(sources: PictureSources) -> tuple[DeltaGenerator, DeltaGenerator | None]:
+    """The tab's area for its picture, and the column beside it for the page's answer (answer_beside only)."""
+    if sources.answer_beside:
+        picture, answer = st.columns([5, 6], gap="large")
+        return picture, answer
+    return st.container(), None
+
+
+def draw_picture(sources: PictureSources, options: PreprocessOptions | None) -> PictureChoice:
+    """A canvas to draw a garment on, light on black like Fashion-MNIST, and its preprocessed drawing."""
+    # Imported here: the component registers itself on import, which fails outside a running Streamlit app.
+    from streamlit_drawable_canvas import st_canvas
+
+    area, beside = picture_columns(sources)
+    with area:
+        tool = st.segmented_control("Tool", list(DRAWING_TOOLS), default="Brush", required=True,
+                                    key=f"{sources.key_prefix}_tool")
+        width_col, eraser_col = st.columns(2, vertical_alignment="bottom")
+        width = width_col.slider("Brush width", 4, 60, 24, key=f"{sources.key_prefix}_brush")
+        eraser = eraser_col.toggle("Eraser (paints black)", key=f"{sources.key_prefix}_eraser")
+        st.caption("Draw the garment light on black, as in Fashion-MNIST: paint it with a wide brush, or fill its "
+                   "outline with the polygon (click the corners, then the first one again), rectangle or circle. "
+                   "Undo, redo and clear (the bin) are on the canvas's toolbar.")
+        st.space("small")  # the canvas's toolbar floats above it and would cover a widget here
+        ink = "#000000" if eraser else "#ffffff"
+        canvas = st_canvas(fill_color=ink, stroke_color=ink, stroke_width=width, background_color="#000000",
+                           height=CANVAS_SIDE, width=CANVAS_SIDE, drawing_mode=DRAWING_TOOLS[tool],
+                           return_image_data=True, key=f"{sources.key_prefix}_canvas")
+        picture = None
+        if canvas.image_data is None:
+            st.info("Draw a garment on the canvas: a sneaker, a bag, a pair of trousers…", icon=":material/draw:")
+        else:
+            try:
+                prepared = preprocess(canvas_to_image(canvas.image_data), options)
+                picture = Picture(prepared.image28, "your drawing", prepared=prepared)
+            except PictureError as error:
+                st.info(str(error), icon=":material/draw:")
+    return PictureChoice(DRAW, picture, None, area, beside)
+
+
+def upload_pictures(sources: PictureSources, options: PreprocessOptions | None,
+                    classifier: Classifier | None) -> PictureChoice:
+    """A file uploader and the preprocessed upload; with a classifier, several files, its answers in a table and
+    the selected row's upload."""
+    several = classifier is not None
+    files = st.file_uploader(
+        "Pictures of garments" if several else "A picture of a garment", type=list(FILE_TYPES),
+        accept_multiple_files=several, key=f"{sources.key_prefix}_upload", max_upload_size=MAX_UPLOAD_BYTES // 2**20,
+        help="PNG, JPEG, WebP, BMP or GIF (its first frame)." + (" Several at once give a table of answers."
+                                                                  if several else ""))
+    if not several:
+        files = [files] if files else []
+    uploads = [prepare_upload(file.getvalue(), file.name, options) for file in files]
+    if not uploads:
+        st.info(f"Drop {'pictures' if several else 'a picture'} here or browse: a photo of a shoe, a drawing of a "
+                "shirt…", icon=":material/upload:")
+    chosen = answer_uploads_table(sources, classifier, uploads) if len(uploads) > 1 else 0
+    area, beside = picture_columns(sources)
+    if not uploads:
+        return PictureChoice(UPLOAD, None, None, area, beside)
+    upload = uploads[chosen]
+    if upload.prepared is None:
+        return PictureChoice(UPLOAD, None, upload.problem, area, beside)
+    if sources.answer_beside:
+        # The first stage's picture: upright and 8-bit, whatever the file's mode was.
+        area.image(exports.fitted(upload.prepared.stages[0].image, 280), caption=upload.name)
+    return PictureChoice(UPLOAD, Picture(upload.prepared.image28, upload.name, prepared=upload.prepared), None,
+                         area, beside)
+
+
+def answer_uploads_table(sources: PictureSources, classifier: Classifier, uploads: Sequence[Upload]) -> int:
+    """One row per file: thumbnails, the network's answer and confidence, or the problem; returns the selected row
+    (first: 0)."""
+    rows = [{"picture": exports.png_data_url(upload.prepared.stages[0].image, THUMBNAIL) if upload.prepared else None,
+             "28×28": exports.png_data_url(upload.prepared.image28, THUMBNAIL) if upload.prepared else None,
+             "file": answer.name, "answer": answer.answer, "confidence": answer.confidence, "problem": answer.problem}
+            for upload, answer in zip(uploads, answer_uploads(classifier, uploads))]
+    table = st.dataframe(
+        rows, hide_index=True, on_select="rerun", selection_mode="single-row", key=f"{sources.key_prefix}_table",
+        row_height=60, height=min(len(rows), 8) * 60 + 40, placeholder="", column_config={
+            "picture": st.column_config.ImageColumn("picture", width="small"),
+            "28×28": st.column_config.ImageColumn("28×28", width="small", help="What the network sees"),
+            "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0, max_value=1),
+            "problem": st.column_config.TextColumn("problem", width="large")})
+    chosen = table.selection.rows[0] if table.selection.rows else 0
+    st.caption(f"Explained below: **{uploads[chosen].name}** (select a row to explain another).")
+    return chosen
+
+
+def load_test_set(source: str | None, download: bool = False) -> FashionMNIST | None:
+    """Fashion-MNIST for its test images, or None after a warning that says why it is missing."""
+    try:
+        return dataset(source, allow_download=download)
+    except (DataUnavailableError, CorruptDataError) as error:
+        st.warning(f"Fashion-MNIST's test images are not available: {error}", icon=":material/warning:")
+        return None
+
+
+def take_test_image(data: FashionMNIST, index: int) -> Picture:
+    """The test image at this index of the test set, with its true label."""
+    return Picture(data.test_images[index, 0].numpy(), f"Test image #{index}", int(data.test_labels[index]))
+
+
+def show_test_image(picture: Picture, enlarged: bool) -> None:
+    """Which test image it is and its true label: under the picture, enlarged, or alone."""
+    caption = f"{picture.name}, true label: {CLASSES[picture.true_label]}"
+    if not enlarged:
+        st.caption(caption)
+        return
+    st.image(exports.fitted(picture.image28, 168), caption=caption)
+    st.caption("Test images are already 28×28 and light on black: they go to the network as they are.")
+
+
+def pick_at_random(labels: np.ndarray, key_prefix: str) -> None:
+    """Choose any test image: set the class and the index within it."""
+    index = random.randrange(len(labels))
+    st.session_state[f"{key_prefix}_pick_class"] = int(labels[index])
+    # Its place among the test images of its class:
+    st.session_state[f"{key_prefix}_pick_index"] = int((labels[:index] == labels[index]).sum())
+
+
+def pick_test_image(sources: PictureSources, data_source: str | None) -> PictureChoice:
+    """A test image chosen by class and index within it, or at random (unless the page has a tab for that)."""
+    area, beside = picture_columns(sources)
+    with area:
+        data = load_test_set(data_source, sources.download)
+        picture = None if data is None else select_test_image(sources, data)
+    return PictureChoice(PICK, picture, None, area, beside)
+
+
+def select_test_image(sources: PictureSources, data: FashionMNIST) -> Picture | None:
+    """The class and index widgets and the test image they choose; None for a class the test set lacks."""
+    labels = data.test_labels.numpy()
+    class_key, index_key = f"{sources.key_prefix}_pick_class", f"{sources.key_prefix}_pick_index"
+    if RANDOM not in sources.tabs:  # else the random tab has the button
+        st.button("Random test image", icon=":material/casino:", key=f"{sources.key_prefix}_random",
+                  on_click=pick_at_random, args=(labels, sources.key_prefix))
+    label = st.selectbox("Class", range(len(CLASSES)), format_func=CLASSES.__getitem__, key=class_key)
+    indices = np.flatnonzero(labels == label)
+    if not len(indices):
+        st.warning(f"The test set has no {CLASSES[label]}.", icon=":material/warning:")
+        return None
+    st.session_state[index_key] = min(st.session_state.get(index_key, 0), len(indices) - 1)
+    which = st.number_input(f"Which {CLASSES[label]} (0 to {len(indices) - 1})", 0, len(indices) - 1, key=index_key)
+    picture = take_test_image(data, int(indices[which]))
+    if sources.answer_beside:  # else the class and index above say which it is
+        show_test_image(picture, enlarged=True)
+    return picture
+
+
+def show_random_test_image(sources: PictureSources, data_source: str | None) -> PictureChoice:
+    """A random test image, kept until the button asks for another."""
+    area, beside = picture_columns(sources)
+    with area:
+        data = load_test_set(data_source, sources.download)
+        picture = None
+        if data is not None:
+            index_key = f"{sources.key_prefix}_random_index"
+            another = st.button("Another random image", icon=":material/casino:", key=f"{sources.key_prefix}_another")
+            if another or index_key not in st.session_state:
+                st.session_state[index_key] = random.randrange(len(data.test_labels))
+            picture = take_test_image(data, st.session_state[index_key])
+            show_test_image(picture, enlarged=sources.answer_beside)
+    return PictureChoice(RANDOM, picture, None, area, beside)

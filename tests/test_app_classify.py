@@ -12,9 +12,10 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from alexnet_explorer import launcher, ui
+from alexnet_explorer import launcher, prediction, ui
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import CLASSES, DATA_ENV, load_fashion_mnist
+from alexnet_explorer.preprocess import PreprocessOptions, open_picture, preprocess
 from alexnet_explorer.runs import RUNS_ENV, RunDir, RunRecorder, list_runs
 from alexnet_explorer.train import train
 
@@ -93,6 +94,28 @@ def bars(at: AppTest) -> dict:
     return dict(zip(trace["y"], trace["x"]))
 
 
+def truth(run: RunDir, image28: np.ndarray) -> np.ndarray:
+    """The ten probabilities the run's network gives a 28×28 picture, computed without the page."""
+    return prediction.probabilities(prediction.load_classifier(run.checkpoint_path), [image28])[0]
+
+
+def prepared(data: bytes, **options: bool) -> np.ndarray:
+    """A picture file as the page should prepare it."""
+    return preprocess(open_picture(data), PreprocessOptions(**options)).image28
+
+
+def nth_test_image(data_dir: Path, label: int, which: int) -> np.ndarray:
+    """The which-th test image of a class."""
+    data = load_fashion_mnist(data_dir, allow_download=False)
+    return data.test_images[np.flatnonzero(data.test_labels.numpy() == label)[which], 0].numpy()
+
+
+def assert_answers(at: AppTest, probabilities: np.ndarray) -> None:
+    """The page's answer and its bars are the network's own."""
+    assert answer(at) == CLASSES[probabilities.argmax()]
+    assert list(bars(at).values()) == pytest.approx(100 * probabilities, abs=1e-6)
+
+
 def test_no_network_yet_says_so_and_offers_the_classroom_preset(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     launched = []
     monkeypatch.setattr(launcher, "launch", lambda config, label="run": launched.append((config, label))
@@ -106,8 +129,9 @@ def test_no_network_yet_says_so_and_offers_the_classroom_preset(runs: Path, monk
     assert any("Training started" in s.value for s in at.success) and not at.exception
 
 
-def test_pick_a_test_image_answers_with_probabilities_and_explanations(runs: Path, trained_run: Path) -> None:
-    add_run(runs, trained_run, "smoke-run")
+def test_pick_a_test_image_answers_with_probabilities_and_explanations(runs: Path, trained_run: Path,
+                                                                     fixture_data_dir: Path) -> None:
+    run = add_run(runs, trained_run, "smoke-run")
     at = classify_page()
     assert not at.exception and not at.error
     assert at.selectbox(key="classify_run").value == "smoke-run"
@@ -123,26 +147,30 @@ def test_pick_a_test_image_answers_with_probabilities_and_explanations(runs: Pat
     assert sum(probabilities.values()) == pytest.approx(100)
     predicted = answer(at)
     assert max(probabilities, key=probabilities.get).startswith(predicted)
+    assert_answers(at, truth(run, nth_test_image(fixture_data_dir, 3, 2)))
     assert any(f"Test images of {predicted}" in m.value for m in at.markdown)
     assert any("Saliency:" in c.value for c in at.caption)
 
     at.segmented_control(key="classify_explain").set_value("Grad-CAM (conv5)").run()
     assert any("Grad-CAM: the parts of conv5's 3×3 grid" in c.value for c in at.caption)
     at.button(key="classify_random").click().run()
-    assert not at.exception and not at.error and answer(at) in CLASSES
+    assert not at.exception and not at.error
+    label, which = at.session_state["classify_pick_class"], at.session_state["classify_pick_index"]
+    assert_answers(at, truth(run, nth_test_image(fixture_data_dir, label, which)))
 
 
 def test_upload_one_picture_then_several(runs: Path, trained_run: Path) -> None:
-    add_run(runs, trained_run, "smoke-run")
+    run = add_run(runs, trained_run, "smoke-run")
     at = classify_page()
     open_tab(at, "Upload")
     at.file_uploader(key="classify_upload").set_value(("bar.png", png(garment()), "image/png")).run()
     assert not at.exception and not at.warning
-    assert answer(at) in CLASSES and len(bars(at)) == 10
+    assert_answers(at, truth(run, prepared(png(garment()))))
     crop = "Fashion-MNIST garments fill the frame, so the empty border is cut away."
     assert crop in [c.value for c in at.caption]
     at.checkbox(key="classify_crop_to_object").uncheck().run()
-    assert crop not in [c.value for c in at.caption] and answer(at) in CLASSES
+    assert crop not in [c.value for c in at.caption]
+    assert_answers(at, truth(run, prepared(png(garment()), crop_to_object=False)))
 
     at.file_uploader(key="classify_upload").set_value([
         ("one.png", png(garment()), "image/png"), ("notes.png", b"shopping list", "image/png"),
@@ -150,7 +178,11 @@ def test_upload_one_picture_then_several(runs: Path, trained_run: Path) -> None:
     assert not at.exception
     table = at.dataframe[0].value
     assert table["file"].tolist() == ["one.png", "notes.png", "two.png"]
-    assert table["answer"][0] in CLASSES and table["answer"][2] in CLASSES and table["answer"].isna()[1]
+    for row, picture in ((0, garment()), (2, 255 - garment())):
+        expected = truth(run, prepared(png(picture), crop_to_object=False))  # the switch is still off
+        assert table["answer"][row] == CLASSES[expected.argmax()]
+        assert table["confidence"][row] == pytest.approx(expected.max(), abs=1e-6)
+    assert table["answer"].isna()[1]
     assert "is not a picture this app can read" in table["problem"][1]
     assert answer(at) == table["answer"][0]  # the first row is explained until another is selected
 
@@ -199,7 +231,7 @@ GOOD = {  # file name: (its bytes, a note the page gives, if any)
 
 
 def test_every_bad_picture_gets_a_clear_message_and_the_page_keeps_working(runs: Path, trained_run: Path) -> None:
-    add_run(runs, trained_run, "smoke-run")
+    run = add_run(runs, trained_run, "smoke-run")
     at = classify_page()
     open_tab(at, "Upload")
     for name, (content, message) in BAD.items():
@@ -210,13 +242,15 @@ def test_every_bad_picture_gets_a_clear_message_and_the_page_keeps_working(runs:
     for name, (content, note) in GOOD.items():
         at.file_uploader(key="classify_upload").set_value((name, content(), "image/png")).run()
         assert not at.exception and not at.warning, name
-        assert answer(at) in CLASSES, name
+        expected = truth(run, prepared(content()))
+        assert answer(at) == CLASSES[expected.argmax()], name
         if note:
             assert any(note in info.value for info in at.info), name
 
 
-def test_a_damaged_checkpoint_is_explained_and_another_run_still_answers(runs: Path, trained_run: Path) -> None:
-    add_run(runs, trained_run, "a-good-run")
+def test_a_damaged_checkpoint_is_explained_and_another_run_still_answers(runs: Path, trained_run: Path,
+                                                                        fixture_data_dir: Path) -> None:
+    good = add_run(runs, trained_run, "a-good-run")
     broken = add_run(runs, trained_run, "b-broken-run")
     broken.checkpoint_path.write_bytes(broken.checkpoint_path.read_bytes()[:5000])
     at = classify_page()
@@ -225,4 +259,5 @@ def test_a_damaged_checkpoint_is_explained_and_another_run_still_answers(runs: P
     assert any("cannot be used" in e.value and "damaged" in e.value for e in at.error), [e.value for e in at.error]
     at.selectbox(key="classify_run").set_value("a-good-run").run()
     open_tab(at, "Pick a test image")
-    assert not at.exception and not at.error and answer(at) in CLASSES
+    assert not at.exception and not at.error
+    assert_answers(at, truth(good, nth_test_image(fixture_data_dir, 0, 0)))  # the first test image of the first class

@@ -244,7 +244,7 @@ def test_separable_features_are_computed_on_request(runs: Path, trained_run: Run
     at = open_page()
     assert "Press **Compute**" in texts(at, "info") and not at.get("metric")
     at.select_slider(key="sep_count").set_value(250)
-    at.pills(key="sep_methods").set_value(["PCA"])  # t-SNE takes seconds even on 100 images
+    at.pills(key="sep_methods").set_value(["pca"])  # t-SNE takes seconds even on 100 images
     next(button for button in at.button if button.label == "Compute").click().run()
     assert not at.exception and not at.error
     assert [metric.label for metric in at.get("metric")] == ["Linear probe on raw pixels",

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from torch import nn
 
-from alexnet_explorer import launcher, processes
-from alexnet_explorer.config import PRESETS
+from alexnet_explorer import launcher, model, processes
+from alexnet_explorer.__main__ import build_parser, config_from_args
+from alexnet_explorer.config import PRESETS, RunConfig, settings
 from alexnet_explorer.devices import resolve_device
+from alexnet_explorer.history import RunOverview, table_rows
 from alexnet_explorer.runs import RunDir, list_runs
 from alexnet_explorer.ui import PAGES
 
@@ -127,7 +130,53 @@ def test_start_training_runs_to_the_end_with_live_curves(app_env: Path) -> None:
     assert summary[1].endswith(" examples/sec on cpu")
     history = at.dataframe[0].value
     assert history["run"].tolist() == [run.name] and history["duration"][0].endswith(" s")
-    assert 0 <= history["best test acc"][0] <= 1
+    assert history["best test acc"][0] == max(e["test_acc"] for e in run.read_events() if e["kind"] == "epoch")
+
+
+def test_every_setting_is_described_once_and_is_a_flag_and_a_widget(app_env: Path) -> None:
+    classroom = PRESETS["classroom"]
+    flags = ["train", "--preset", "book"]
+    for name, value in classroom.to_dict().items():
+        assert settings()[name].label and settings()[name].help, name
+        flag = "--" + name.replace("_", "-")
+        flags += [flag if value else "--no-" + flag[2:]] if isinstance(value, bool) else [flag, str(value)]
+    assert config_from_args(build_parser().parse_args(flags)) == classroom  # every setting was set by its flag
+
+    at = train_page()
+    widgets = {w.key: w.label for kind in ("number_input", "radio", "selectbox", "toggle") for w in at.get(kind)}
+    assert {name: widgets.get(f"cfg_{name}") for name in settings()} == {
+        name: described.label for name, described in settings().items()}
+    assert at.radio(key="cfg_init").options == ["xavier (the book's)", "kaiming", "PyTorch's default"]
+
+
+def test_an_activation_added_to_the_model_is_offered_everywhere(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(model.ACTIVATIONS, "tanh", model.Option("tanh", nn.Tanh))
+    assert RunConfig(activation="tanh").activation == "tanh"
+    assert config_from_args(build_parser().parse_args(["train", "--activation", "tanh"])).activation == "tanh"
+
+    launched = []
+    monkeypatch.setattr(launcher, "launch", lambda config, label="run": launched.append(config))
+    at = train_page()
+    assert at.radio(key="cfg_activation").options == ["ReLU", "sigmoid", "tanh"]
+    at.radio(key="cfg_activation").set_value("tanh").run()
+    at.button(key="start").click().run()
+    assert not at.exception and not at.error
+    assert launched == [PRESETS["classroom"].replace(activation="tanh")]
+
+
+def test_the_history_table_has_a_row_per_run_and_no_duration_while_training(tmp_path: Path) -> None:
+    config = PRESETS["smoke"]
+    rows = table_rows([
+        RunOverview(RunDir(tmp_path / "a"), "finished", config, 0.75, 125.0, None),
+        RunOverview(RunDir(tmp_path / "b"), "running", config, None, 3.0, None),
+        RunOverview(RunDir(tmp_path / "c"), "failed", None, None, 0.4, "boom"),
+    ])
+    assert rows == [
+        {"run": "a", "status": "finished", "best test acc": 0.75, "duration": "2 min 05 s",
+         "configuration": config.summary()},
+        {"run": "b", "status": "running", "best test acc": None, "duration": None, "configuration": config.summary()},
+        {"run": "c", "status": "failed", "best test acc": None, "duration": "0 s", "configuration": "unreadable"},
+    ]
 
 
 def past_run(runs: Path, state: str, **details: object) -> RunDir:

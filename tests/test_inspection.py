@@ -6,23 +6,35 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import to_model_input
 from alexnet_explorer.handcrafted import apply_bank, filter_bank, hog_image
 from alexnet_explorer.inspection import (
+    FilterHistory,
     changes_since_init,
     extract_features,
     feature_maps,
     filter_changes,
     filter_grid,
+    filter_history,
     filter_norms,
+    filter_strength,
+    filter_view,
     grid_shape,
     linear_probe,
     project,
+    random_filters,
     raw_pixels,
     relative_change,
     strongest_first,
 )
-from alexnet_explorer.model import CONV_LAYERS, alexnet, layer_output_shapes
+from alexnet_explorer.model import (
+    CONV_LAYERS,
+    alexnet,
+    build_model,
+    layer_output_shapes,
+)
+from alexnet_explorer.runs import CheckpointError, RunDir, load_weights
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +135,72 @@ def test_changes_since_init_subtract_the_random_start_from_every_later_epoch():
     assert relative_change(snapshots[0], snapshots[2]) == pytest.approx(
         float(np.linalg.norm(changes[2].numpy()) / np.linalg.norm(snapshots[0].numpy())))
     assert changes_since_init({1: snapshots[1], 2: snapshots[2]}) == {}  # no random start saved
+
+
+def test_filter_view_shows_w_minus_w0_only_when_asked_and_there_is_a_later_epoch():
+    torch.manual_seed(3)
+    snapshots = {0: torch.randn(4, 1, 11, 11), 1: torch.randn(4, 1, 11, 11), 2.5: torch.randn(4, 1, 11, 11)}
+    added = filter_view(snapshots, show_added=True)
+    assert added.added and sorted(added.filters) == [1, 2.5]
+    for epoch, change in added.filters.items():
+        np.testing.assert_array_equal(change.numpy(), snapshots[epoch].numpy() - snapshots[0].numpy())
+    plain = filter_view(snapshots, show_added=False)
+    assert not plain.added and plain.filters is snapshots
+    for only_some in ({0: snapshots[0]}, {1: snapshots[1], 2.5: snapshots[2.5]}):  # nothing to subtract
+        view = filter_view(only_some, show_added=True)
+        assert not view.added and view.filters is only_some
+
+
+def test_filter_strength_is_the_norm_and_the_rank_a_brute_force_count_gives():
+    torch.manual_seed(4)
+    weights = torch.randn(12, 1, 11, 11)
+    weights[7] = weights[2]  # equal norms share a rank
+    norms = [float(np.linalg.norm(w.double().numpy())) for w in weights]
+    for index in range(12):
+        strength = filter_strength(weights, index)
+        assert strength.norm == pytest.approx(norms[index]) and strength.count == 12
+        assert strength.rank == 1 + sum(1 for other in norms if other > norms[index] + 1e-12)
+    assert filter_strength(weights, int(np.argmax(norms))).rank == 1
+    assert filter_strength(weights, int(np.argmin(norms))).rank == 12
+    assert filter_strength(weights, 2).rank == filter_strength(weights, 7).rank
+
+
+def test_random_filters_are_a_seeded_classroom_init_that_leaves_the_global_random_state_alone():
+    before = torch.random.get_rng_state()
+    filters = random_filters(3)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    torch.manual_seed(3)
+    torch.testing.assert_close(filters, build_model(PRESETS["classroom"]).conv1.weight.detach())
+    assert tuple(filters.shape) == (96, 1, 11, 11) and not torch.equal(filters, random_filters(4))
+
+
+def test_filter_history_reads_every_snapshot_and_frame_and_names_the_unreadable_ones(tmp_path):
+    run = RunDir.create(tmp_path, PRESETS["smoke"], label="history")
+    saved = {epoch: torch.randn(96, 1, 11, 11) for epoch in (0, 0.5, 1, 1.5, 2)}
+    for epoch, weights in saved.items():
+        (run.save_filters if float(epoch).is_integer() else run.save_frame)(epoch, weights)
+    run.filters_path(1).write_bytes(b"garbage")
+
+    history = filter_history(run)
+    assert sorted(history.snapshots) == [0, 2] and sorted(history.frames) == [0.5, 1.5]
+    for epoch, weights in history.timeline.items():
+        torch.testing.assert_close(weights, saved[epoch])
+    ((what, epoch, error),) = [(u.what, u.epoch, u.error) for u in history.unreadable]
+    assert (what, epoch) == ("Snapshot", 1) and isinstance(error, CheckpointError)
+    assert history.start is history.snapshots[0]
+
+    read = []
+
+    def vanishing(path):  # a cached reader whose file went away between listing and reading
+        read.append(path)
+        if path == run.frame_path(1.5):
+            raise FileNotFoundError(2, "No such file", str(path))
+        return load_weights(path)
+
+    history = filter_history(run, vanishing)
+    assert sorted(read) == sorted([run.filters_path(e) for e in (0, 1, 2)] + [run.frame_path(e) for e in (0.5, 1.5)])
+    assert [(u.what, u.epoch) for u in history.unreadable] == [("Snapshot", 1), ("Frame", 1.5)]
+    assert FilterHistory({0: saved[0]}).start is None and FilterHistory({2: saved[2]}).start is None
 
 
 # --- feature maps ----------------------------------------------------------------------------------

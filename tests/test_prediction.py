@@ -1,6 +1,7 @@
 """Predictions from a checkpoint: probabilities, the upload path, saliency and Grad-CAM, and unusable checkpoints."""
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 
@@ -11,9 +12,9 @@ from PIL import Image
 
 from alexnet_explorer import prediction
 from alexnet_explorer.config import RunConfig
-from alexnet_explorer.data import DEBIAN_DIR, find_idx_files, load_fashion_mnist, subset
+from alexnet_explorer.data import CLASSES, DEBIAN_DIR, find_idx_files, load_fashion_mnist, subset
 from alexnet_explorer.model import build_model
-from alexnet_explorer.preprocess import open_picture, preprocess
+from alexnet_explorer.preprocess import open_picture, prepare_upload, preprocess
 from alexnet_explorer.runs import CHECKPOINT_FORMAT, CheckpointError, RunDir
 
 CONFIG = RunConfig(resize=65, init="kaiming", epochs=2, device="cpu")
@@ -63,6 +64,39 @@ def test_probabilities_are_ten_per_picture_and_sum_to_one(model: prediction.Clas
     assert not np.allclose(probs[0], probs[1])  # different pictures, different answers
     alone = prediction.probabilities(model, [images[3]])
     assert np.allclose(alone[0], probs[3], atol=1e-6)  # a batch answers each picture as if it were alone
+
+
+def test_describe_progress_says_how_far_training_had_come(model: prediction.Classifier) -> None:
+    assert prediction.describe_progress(model) == "after epoch 2 of 2, test accuracy 75.0%"
+    stopped = dataclasses.replace(model, epoch=1, batch=3, test_acc=None)
+    assert prediction.describe_progress(stopped) == ("after epoch 1 of 2 and 3 batches of the next (it was stopped "
+                                                     "mid-epoch)")
+
+
+def test_uploads_are_answered_in_one_table_with_their_problems(model: prediction.Classifier,
+                                                               images: np.ndarray) -> None:
+    uploads = [prepare_upload(png_bytes(images[0]), "one.png"), prepare_upload(b"a shopping list", "notes.png"),
+               prepare_upload(png_bytes(images[5]), "two.png")]
+    rows = prediction.answer_uploads(model, uploads)
+    assert [row.name for row in rows] == ["one.png", "notes.png", "two.png"]
+    for row, image in ((rows[0], images[0]), (rows[2], images[5])):
+        probs = prediction.probabilities(model, [preprocess(open_picture(png_bytes(image))).image28])[0]
+        assert (row.answer, row.problem) == (CLASSES[probs.argmax()], None)
+        assert row.confidence == pytest.approx(probs.max(), abs=1e-6)
+    assert (rows[1].answer, rows[1].confidence) == (None, None) and "is not a picture" in rows[1].problem
+    assert prediction.answer_uploads(model, uploads[1:2])[0].problem == rows[1].problem  # none usable: no batch
+
+
+def test_feature_grid_side_is_the_side_of_the_layer_output(model: prediction.Classifier) -> None:
+    shapes = []
+    hook = model.net.conv5.register_forward_hook(lambda module, inputs, output: shapes.append(output.shape))
+    try:
+        with torch.no_grad():
+            model.net(torch.zeros(1, 1, model.size, model.size))
+    finally:
+        hook.remove()
+    assert prediction.feature_grid_side(model) == shapes[0][-1] == shapes[0][-2]
+    assert prediction.feature_grid_side(model, "conv1") > prediction.feature_grid_side(model)
 
 
 @pytest.mark.real_data

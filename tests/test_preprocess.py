@@ -20,6 +20,7 @@ from alexnet_explorer.preprocess import (
     PreprocessOptions,
     canvas_to_image,
     open_picture,
+    prepare_upload,
     preprocess,
     to_tensor,
 )
@@ -289,6 +290,18 @@ def test_truncated_png_is_refused():
     data = encode(Image.fromarray(noise))
     with pytest.raises(PictureError, match="damaged"):
         open_picture(data[: len(data) // 2])
+
+
+def test_an_upload_is_prepared_with_its_options_or_gets_its_problem():
+    data = encode(shirt(offset=(-15, 10)))
+    upload = prepare_upload(data, "shirt.png")
+    assert upload.name == "shirt.png" and upload.problem is None
+    assert np.array_equal(upload.prepared.image28, preprocess(open_picture(data)).image28)
+    uncropped = prepare_upload(data, "shirt.png", PreprocessOptions(crop_to_object=False))
+    assert np.array_equal(uncropped.prepared.image28, run(open_picture(data), crop_to_object=False))
+    assert not np.array_equal(uncropped.prepared.image28, upload.prepared.image28)
+    refused = prepare_upload(b"a shopping list", "notes.png")
+    assert refused.prepared is None and "“notes.png” is not a picture this app can read" in refused.problem
 
 
 def test_tiny_picture_given_directly_is_refused():

@@ -1,0 +1,110 @@
+"""The conv1 filters: the grid at a chosen epoch with one filter enlarged, and their evolution over training."""
+from __future__ import annotations
+
+import streamlit as st
+import torch
+from streamlit.delta_generator import DeltaGenerator
+
+from alexnet_explorer import exports, inspection, plots, ui
+from alexnet_explorer.inspection import FilterHistory
+
+NOISE_HIDES_BELOW = 0.5  # relative change of conv1 since its random start under which the grid still looks random
+
+
+def pick_tile() -> None:
+    """Clicking a tile of the grid selects that filter (the tile's marker index is the filter's)."""
+    indices = st.session_state.filter_grid.selection.point_indices
+    if indices:
+        st.session_state.filter_index = indices[0]
+
+
+def choose_epoch(column: DeltaGenerator, epochs: list[int], key: str) -> int:
+    """A slider over the saved epochs that starts at the newest and keeps to the newest as a run still training
+    adds epochs, unless an earlier one was chosen."""
+    if len(epochs) == 1:
+        return epochs[0]
+    newest = f"{key}_newest"
+    if st.session_state.get(key) not in epochs or st.session_state.get(key) == st.session_state.get(newest):
+        st.session_state[key] = epochs[-1]
+    st.session_state[newest] = epochs[-1]
+    return column.select_slider("Epoch", epochs, key=key, format_func=lambda e: "0 (random init)" if e == 0 else str(e))
+
+
+def suggest_what_training_added(snapshots: dict[int, torch.Tensor], epoch: int) -> None:
+    """Point to the 'What training added' view while the random start still dominates the weights."""
+    moved = inspection.relative_change(snapshots[0], snapshots[epoch])
+    if moved < NOISE_HIDES_BELOW:
+        st.info(f"By epoch {epoch} the filters moved only {moved:.0%} away from their random start, so the start's "
+                "noise still hides what they learned. Switch on **What training added** to see it.",
+                icon=":material/lightbulb:")
+
+
+@ui.guarded
+def filters_section(history: FilterHistory, name: str, show_added: bool) -> None:
+    """The conv1 grid at a chosen epoch, one filter enlarged, and the PNG export."""
+    controls = st.columns([3, 2, 2], vertical_alignment="bottom")
+    # The page reads this toggle's state once and hands it to every section as show_added.
+    controls[2].toggle(
+        "What training added", key="filters_change", disabled=history.start is None,
+        help="Each filter minus its random start (epoch 0): the structure training put in. On short runs it is "
+             "hidden under the noise of the random start.")
+    shown = inspection.filter_view(history.snapshots, show_added)  # the toggle may be on from another run
+    view = "-change" if shown.added else ""
+    epochs = sorted(shown.filters)
+    epoch = choose_epoch(controls[0], epochs, key=f"filters_epoch_{name}{view}")
+    normalization = "shared" if controls[1].toggle(
+        "One shared colour scale", key="filters_shared",
+        help="Off: each filter uses its own range, to show its pattern. On: one range for all, to show which "
+             "filters are strong.") else "per_filter"
+    weights = shown.filters[epoch]
+    count, kernel = weights.shape[0], weights.shape[-1]
+    st.session_state.filter_index = min(st.session_state.get("filter_index", 0), count - 1)
+    st.plotly_chart(plots.filters_figure(weights, normalization, st.session_state.filter_index), key="filter_grid",
+                    on_select=pick_tile, selection_mode="points", width="content",
+                    config={"displaylogo": False})
+    if shown.added:
+        what = f"What training added to the {count} filters of {kernel}×{kernel} pixels by epoch {epoch}"
+    else:
+        what = f"{count} filters of {kernel}×{kernel} pixels " + (f"after epoch {epoch}" if epoch else
+                                                                 "at random initialisation")
+    st.caption(f"{what}. Red: positive, blue: negative. Hover a tile for its norm; click it to enlarge it.")
+    if history.start is not None and not shown.added and epoch:
+        suggest_what_training_added(history.snapshots, epoch)
+    st.download_button("Download the grid as PNG", exports.grid_png(inspection.filter_grid(weights, normalization)),
+                       file_name=f"{name}-conv1{view}-epoch{epoch:03d}.png", mime="image/png",
+                       icon=":material/download:")
+
+    big, past = st.columns([1, 2])
+    index = big.number_input("Filter", min_value=0, max_value=count - 1, key="filter_index")
+    big.plotly_chart(plots.filter_figure(weights, index, normalization), key="filter_big")
+    strength = inspection.filter_strength(weights, index)
+    big.caption(f"{'norm of its change' if shown.added else 'norm'} {strength.norm:.3f} "
+                f"(rank {strength.rank} of {strength.count})")
+    if len(epochs) > 1:
+        past.plotly_chart(plots.filter_history_figure(shown.filters, index, normalization, epoch),
+                          key="filter_history", width="content")
+        past.caption(f"Filter {index} at every saved epoch, in reading order"
+                     f"{'' if shown.added else ' (epoch 0: random init)'}.")
+
+
+@ui.guarded
+def evolution_section(history: FilterHistory, show_added: bool) -> None:
+    """The grid animated over the saved epochs and the frames within them, and how much it changed per epoch."""
+    if len(history.timeline) < 2:
+        st.info("Only the random initialisation is saved so far: the evolution appears as the run trains.",
+                icon=":material/hourglass_top:")
+        return
+    shared = st.session_state.get("filters_shared", False)
+    shown = inspection.filter_view(history.timeline, show_added)
+    if len(shown.filters) > 1:
+        st.plotly_chart(plots.filter_evolution_figure(shown.filters, "shared" if shared else "per_filter"),
+                        key="filter_evolution", width="content", config={"displaylogo": False})
+        watch = "what training added grow" if shown.added else "structure emerge from the random noise of epoch 0"
+        steps = (", in steps of a fraction of an epoch (one at each point of the training curves)"
+                 if history.frames else "")
+        st.caption(f"Press ▶ Play to watch {watch}{steps}.")
+    if len(history.snapshots) > 1:
+        st.markdown("**How much the filters changed in each epoch**")
+        st.plotly_chart(plots.filter_changes_figure(inspection.filter_changes(history.snapshots)),
+                        key="filter_changes")
+        st.caption("‖W after the epoch − W before‖ / ‖W before‖ for all of conv1.")

@@ -1,0 +1,106 @@
+"""What the network sees in one picture: the picture's choice, its feature maps, and hand-crafted vs learned filters."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+import torch
+from torch import nn
+
+from alexnet_explorer import exports, handcrafted, inspection, plots, ui
+from alexnet_explorer.config import RunConfig
+from alexnet_explorer.data import to_model_input
+from alexnet_explorer.model import ACTIVATIONS, CONV_LAYERS
+from alexnet_explorer.preprocess import to_tensor
+
+STORY = (
+    "Before 2012, vision systems used features **designed by hand** — edge and orientation detectors such as "
+    "Sobel and Gabor filters, pooled into descriptors like SIFT or HOG — and learned only a linear classifier "
+    "on top. AlexNet **learned its features** from the data, and its first layer rediscovered much the same "
+    "thing: edge, stripe and blob detectors."
+)
+
+PICTURE_TABS = ui.PictureSources("maps", {ui.PICK: "Test image", ui.RANDOM: "Random test image", ui.UPLOAD: "Upload"},
+                                 download=True)
+
+
+def choose_image(data_source: str | None) -> np.ndarray | None:
+    """A 28×28 uint8 image from the open tab: a test image by class and index, a random one, or an upload."""
+    choice = ui.choose_picture(PICTURE_TABS, data_source)
+    if choice.problem:
+        choice.area.error(choice.problem, icon=":material/error:")
+    if choice.picture is None:
+        return None
+    for note in choice.picture.prepared.notes if choice.picture.prepared else []:
+        choice.area.caption(note)
+    return choice.picture.image28
+
+
+def model_input(config: RunConfig, data_source: str | None) -> torch.Tensor | None:
+    """The chosen image as the network sees it (1×1×S×S), or None until there is one."""
+    image28 = choose_image(data_source)
+    if image28 is None:
+        return None
+    return to_model_input(to_tensor(image28), config.resize)
+
+
+@ui.guarded
+def feature_maps_section(net: nn.Sequential, config: RunConfig, x: torch.Tensor, name: str) -> None:
+    """The input as the network sees it and its activation maps at a chosen layer, strongest first."""
+    left, right = st.columns([1, 3])
+    with left:
+        layer = st.selectbox("Layer", CONV_LAYERS, key="maps_layer")
+        maps = inspection.feature_maps(net, x, layer)
+        channels, height, width = maps.shape
+        st.caption(f"{layer}: {channels} channels of {height}×{width} at input {config.resize}")
+        st.plotly_chart(plots.image_figure(x[0, 0].numpy(), "the input", height=220), key="maps_input")
+        st.caption(f"What the network sees: the image resized to {config.resize}×{config.resize}.")
+        shown = channels if channels <= 96 else st.slider("Strongest channels shown", 12, channels, 48, step=12,
+                                                           key=f"maps_shown_{layer}")
+    order = inspection.strongest_first(maps)[:shown]
+    with right:
+        st.plotly_chart(plots.feature_maps_figure(maps, order), key="maps_grid", width="content",
+                        config={"displaylogo": False})
+        st.caption(f"The {shown} {'strongest ' if shown < channels else ''}activation maps after the "
+                   f"{ACTIVATIONS[config.activation].display}, strongest "
+                   "(highest mean) first, each scaled to its own maximum; dark tiles are filters this image does "
+                   "not excite. Hover a map for its channel.")
+        st.download_button("Download the maps as PNG",
+                           exports.grid_png(inspection.activation_grid(maps, order), exports.SEQUENTIAL, 0.0, 1.0),
+                           file_name=f"{name}-{layer}-maps.png", mime="image/png", icon=":material/download:")
+
+
+@ui.guarded
+def handcrafted_section(net: nn.Sequential, x: torch.Tensor, start: torch.Tensor | None, show_added: bool) -> None:
+    """The same image through hand-made kernels and HOG, beside the learned filters it excites most."""
+    st.markdown(STORY)
+    handmade = handcrafted.handmade_responses(x)
+    st.markdown("**Designed by hand**: Sobel and Prewitt edge detectors and Gabor filters at four orientations")
+    st.plotly_chart(plots.kernels_and_responses_figure(handmade.kernels, handmade.responses), key="handmade",
+                    width="content", config={"displaylogo": False})
+    picture, hog, words = st.columns([1, 1, 2], vertical_alignment="center")
+    picture.plotly_chart(plots.image_figure(x[0, 0].numpy(), "the image", height=200), key="hog_input")
+    hog.plotly_chart(plots.image_figure(handcrafted.hog_picture(x), "its HOG", height=200), key="hog")
+    cells = handcrafted.HOG_CELLS
+    words.markdown(f"**HOG** (histograms of oriented gradients) draws, for each of {cells}×{cells} cells, "
+                   "how strong the edges of each direction are. A linear classifier on such descriptors was the "
+                   "state of the art before AlexNet.")
+    added = start is not None and show_added
+    st.markdown("**Learned by AlexNet**: " + ("what training added to the conv1 filters" if added else
+                                              "conv1 filters") + ", at first the ones that respond most to this image")
+    # No key: a new image resets the choice to its own strongest filters.
+    top = st.multiselect("Learned filters shown", range(net.conv1.out_channels),
+                         max_selections=handcrafted.LEARNED_SHOWN, default=handcrafted.strongest_learned(net, x),
+                         help="Pick filters you spotted in the grid, e.g. ones that look like edges.")
+    if not top:
+        return
+    learned = handcrafted.learned_responses(net, x, top, start if added else None)
+    st.plotly_chart(plots.kernels_and_responses_figure(learned.kernels, learned.responses), key="learned",
+                    width="content", config={"displaylogo": False})
+    if added:
+        st.caption("Top: what training added to each filter (its weights minus their random start); below: that "
+                   "kernel's response to the image, computed as for the hand-made kernels. Switch **What training "
+                   "added** off (First-layer filters tab) to see the network's own filters and maps.")
+    else:
+        st.caption("Top: the kernel (red positive, blue negative); below: its response to the image, each scaled to "
+                   "its own largest value. The learned maps are smaller because conv1 moves 4 pixels at a time "
+                   "(stride 4), and after the ReLU they have no negative part.")

@@ -8,9 +8,9 @@ import signal
 import sys
 from typing import TextIO
 
+from . import distributed
 from .config import PRESETS, RunConfig, setting_type, settings
 from .data import CorruptDataError, DataUnavailableError, load_fashion_mnist
-from .devices import resolve_device
 from .events import Ended, EpochEnd, Event, Progress, Started, Step, summary_lines
 from .runs import CheckpointError, RunDir, RunRecorder
 from .train import train
@@ -128,14 +128,28 @@ def prepare_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tu
     return config, run, None
 
 
+def follow_leader(args: argparse.Namespace) -> tuple[RunConfig, None, dict | None]:
+    """What a rank other than 0 trains: the same configuration and checkpoint, read but never written (the run
+    folder is the leader's; with several machines it must be on a filesystem they share)."""
+    if not args.resume:
+        return config_from_args(args), None, None
+    run = RunDir(args.run_dir)
+    return run.read_config(), None, run.load_checkpoint() if run.has_checkpoint() else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    ranks = distributed.from_environment()  # several processes when started by torchrun
     try:
-        config, run, resume = prepare_run(args, parser)
-        resolve_device(config.device)
+        config, run, resume = prepare_run(args, parser) if ranks.leader else follow_leader(args)
+        device = distributed.rank_device(config.device, ranks)
     except (ValueError, CheckpointError) as error:
         parser.error(str(error))
+    if ranks.distributed:
+        distributed.start(device)
+        if ranks.leader:
+            print(distributed.batch_note(config.batch_size, ranks), flush=True)
 
     stop_requested = False
 
@@ -146,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
 
-    listeners = [ConsoleReport()]
+    listeners = [ConsoleReport()] if ranks.leader else []
     if run is not None:
         run.stop_path.unlink(missing_ok=True)
         listeners.append(RunRecorder(run, pid=os.getpid()))
@@ -161,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         data = load_fashion_mnist(args.data_root)
-        ended = train(config, data, emit, should_stop, resume)
+        ended = train(config, data, emit, should_stop, resume, ranks)
     except Exception as error:  # every failure ends as a status and one message, never a traceback
         message = explain_failure(error)
         if run is not None:
@@ -171,8 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if run is not None:
             run.stop_path.unlink(missing_ok=True)
+        distributed.finish()
     return 0 if ended.status == "finished" else 3
-
 
 if __name__ == "__main__":
     sys.exit(main())

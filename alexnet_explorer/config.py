@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from . import model
-from .devices import available_devices
+from .devices import ALL_GPUS, available_devices
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
 SCHEDULES = {"constant": "constant", "cosine": "cosine"}
@@ -124,7 +124,8 @@ class RunConfig:
                                      "many images (empty: all 10,000)", min=1, step=1000, placeholder="all 10,000")
     seed: int = setting(0, "seed", "Data and device", "seed of the initial weights, the subsets, the shuffling and "
                         "dropout", step=1)
-    device: str = setting("auto", "device", "Data and device", f"{', '.join(DEVICES)} or cuda:N",
+    device: str = setting("auto", "device", "Data and device", f"{', '.join(DEVICES)}, cuda:N, or {ALL_GPUS} (every GPU, "
+                          "a DDP process each)",
                           offered=lambda: ["auto", *available_devices()], check=_check_device)
 
     def __post_init__(self) -> None:

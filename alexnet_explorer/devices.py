@@ -10,25 +10,34 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+ALL_GPUS = "cuda:all"  # one run on every GPU of the machine, a DDP process each (see distributed.py)
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's mallopt parameter numbers (malloc.h), and their defaults
 GLIBC_MALLOC_DEFAULTS = {M_TRIM_THRESHOLD: 128 * 1024, M_MMAP_MAX: 65536}
 
 
 def available_devices() -> list[str]:
-    """Devices this machine can train on, best first."""
+    """Devices this machine can train on, best first ('cuda:all' where there are several GPUs)."""
     devices = []
     if torch.cuda.is_available():
         devices.append("cuda")
+    if torch.cuda.device_count() > 1:
+        devices.append(ALL_GPUS)
     if torch.backends.mps.is_available():
         devices.append("mps")
     return devices + ["cpu"]
 
 
 def resolve_device(name: str) -> torch.device:
-    """Turn 'auto' into the best device here; refuse one this machine does not have."""
+    """Turn 'auto' into the best device here ('cuda:all' into the first GPU); refuse one this machine does not have."""
     if name == "auto":
         return torch.device(available_devices()[0])
-    device = torch.device(name)
+    if name == ALL_GPUS and ALL_GPUS in available_devices():
+        return torch.device("cuda", 0)
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:  # torch's own words for a malformed name such as 'cuda:x'
+        raise ValueError(f"device {name!r} is not a device name (available: {', '.join(available_devices())})") \
+            from error
     missing_gpu = device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count()
     if device.type not in available_devices() or missing_gpu:
         raise ValueError(f"device {name!r} is not available on this machine (available: "
@@ -39,11 +48,24 @@ def resolve_device(name: str) -> torch.device:
 
 def device_key(device: str) -> str:
     """A device name as the hardware it trains on ('auto' and 'cuda' become e.g. 'cuda:0')."""
+    if device == ALL_GPUS:
+        return device
     try:
         resolved = resolve_device(device)
     except ValueError:
         return device
     return f"cuda:{resolved.index or 0}" if resolved.type == "cuda" else resolved.type
+
+
+def same_hardware(device: str, other: str) -> bool:
+    """Whether runs on these two devices would share hardware ('cuda:all' shares every GPU)."""
+    keys = {device_key(device), device_key(other)}
+    return len(keys) == 1 or (ALL_GPUS in keys and all(key.startswith("cuda") for key in keys))
+
+
+def process_count(device: str) -> int:
+    """How many training processes a run on this device takes: one per GPU for 'cuda:all', else one."""
+    return torch.cuda.device_count() if device == ALL_GPUS else 1
 
 
 @functools.cache

@@ -64,6 +64,16 @@ def device_label(device: torch.device, ranks: Ranks) -> str:
     return f"{ranks.world_size}×{device.type}" if ranks.distributed else str(device)
 
 
+def batch_note(batch_size: int, ranks: Ranks) -> str:
+    """How the global batch is shared among the processes, and what an uneven share means."""
+    share, rest = divmod(batch_size, ranks.world_size)
+    if not rest:
+        return f"DDP: {ranks.world_size} processes, {share} images of each batch of {batch_size} apiece"
+    return (f"DDP: {ranks.world_size} processes; a batch of {batch_size} does not divide among them, so they take "
+            f"{share + 1} or {share} images apiece, and as each process's gradient counts equally, an image in a "
+            f"smaller share weighs a little more (choose a multiple of {ranks.world_size} for the exact batch)")
+
+
 def start(device: torch.device) -> None:
     """Join the run's process group: NCCL between GPUs, gloo between CPU processes, and a gloo control group."""
     global _control_group

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from .config import RunConfig
-from .devices import device_key, resolve_device
+from .devices import ALL_GPUS, device_key, process_count, resolve_device, same_hardware
 from .processes import (
     ACTIVE_STATES,
     LOG_MARKER,
@@ -42,10 +42,9 @@ def active_runs(root: Path | None = None, lock_held: bool = False) -> list[RunDi
 
 def run_on_device(device: str, root: Path | None = None, lock_held: bool = False) -> RunDir | None:
     """The run queued or training on the same hardware as ``device``, if any."""
-    key = device_key(device)
     for run in active_runs(root, lock_held):
         try:
-            if device_key(run.read_config().device) == key:
+            if same_hardware(run.read_config().device, device):
                 return run
         except ValueError:
             continue
@@ -85,11 +84,21 @@ def _refuse_unless_device_free(device: str, root: Path) -> None:
                          f"device: wait for it to end or stop it first", active=busy)
 
 
+def training_command(run: RunDir) -> list[str]:
+    """``python -m alexnet_explorer train --run-dir DIR --resume``, under torchrun with a process per GPU for a run
+    on every GPU (its liveness is checked on the same command line: torchrun's names the run folder too)."""
+    command = ["-m", "alexnet_explorer", "train", "--run-dir", str(run.path.resolve()), "--resume"]
+    if run.read_config().device == ALL_GPUS:
+        command = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={process_count(ALL_GPUS)}",
+                   *command]
+    return [sys.executable, *command]
+
+
 def _spawn(run: RunDir) -> None:
-    """Start ``python -m alexnet_explorer train --run-dir DIR --resume`` detached, logging to DIR/train.log."""
+    """Start the run's training command detached, logging to DIR/train.log."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_PARENT), env.get("PYTHONPATH")]))
-    command = [sys.executable, "-m", "alexnet_explorer", "train", "--run-dir", str(run.path.resolve()), "--resume"]
+    command = training_command(run)
     try:
         with open(run.log_path, "ab") as log:
             log.write(f"{LOG_MARKER} {time.strftime('%Y-%m-%d %H:%M:%S')}: {shlex.join(command)}\n".encode())

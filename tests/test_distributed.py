@@ -3,17 +3,21 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 import torch.multiprocessing as mp
 
-from alexnet_explorer import devices, distributed
+from alexnet_explorer import devices, distributed, launcher
 from alexnet_explorer import train as train_module
 from alexnet_explorer.config import PRESETS, RunConfig
 from alexnet_explorer.data import DeviceBatches, load_fashion_mnist
+from alexnet_explorer.devices import ALL_GPUS, same_hardware
 from alexnet_explorer.events import EpochEnd, Event
+from alexnet_explorer.runs import RunDir
 from alexnet_explorer.train import train, train_step
 
 # Dropout off: each process would draw its own masks, which no single process can reproduce.
@@ -95,3 +99,48 @@ def test_ranks_take_disjoint_slices_that_make_up_the_global_batch():
     single = list(DeviceBatches(images, labels, 4, 1, torch.device("cpu"), shuffle=True))
     for (x0, y0), (x1, y1), (x, y) in zip(*shards, single, strict=True):
         assert torch.equal(torch.cat([y0, y1]), y) and torch.equal(torch.cat([x0, x1]), x)
+
+
+def torchrun(*args: str) -> subprocess.CompletedProcess:
+    """The command line under torchrun with two CPU processes (gloo)."""
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                           "-m", "alexnet_explorer", "train", *args], capture_output=True, text=True, timeout=600,
+                          env=os.environ | {"OMP_NUM_THREADS": "1"}, cwd=Path(__file__).parent.parent)
+
+
+def test_torchrun_trains_one_run_that_rank_zero_alone_prints_and_writes_and_resumes(tmp_path, fixture_data_dir):
+    folder = tmp_path / "ddp-run"
+    first = torchrun("--preset", "smoke", "--device", "cpu", "--epochs", "1", "--batch-size", "30",
+                     "--data-root", str(fixture_data_dir), "--run-dir", str(folder))
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count("training on 2×cpu") == 1 and first.stdout.count("examples/sec on 2×cpu") == 1
+    assert "a batch of 30 does not divide" not in first.stdout  # 30 does divide by 2
+    run = RunDir(folder)
+    assert run.read_status()["state"] == "finished" and run.load_checkpoint()["epoch"] == 1
+    run.write_config(run.read_config().replace(epochs=2, batch_size=31))  # one more epoch, an odd batch
+    second = torchrun("--data-root", str(fixture_data_dir), "--run-dir", str(folder), "--resume")
+    assert second.returncode == 0, second.stderr
+    assert "a batch of 31 does not divide among them, so they take 16 or 15 images" in second.stdout
+    assert "resuming at epoch 2" in second.stdout
+    assert [e["epoch"] for e in run.read_events() if e["kind"] == "epoch"] == [1, 2]
+    assert run.load_checkpoint()["epoch"] == 2
+    run.write_config(run.read_config().replace(epochs=3))  # and one more, in a single process
+    third = subprocess.run([sys.executable, "-m", "alexnet_explorer", "train", "--data-root", str(fixture_data_dir),
+                            "--run-dir", str(folder), "--resume"], capture_output=True, text=True, timeout=600)
+    assert third.returncode == 0, third.stderr
+    assert "training on cpu (resuming at epoch 3)" in third.stdout and run.load_checkpoint()["epoch"] == 3
+
+
+def test_a_run_on_every_gpu_is_launched_under_torchrun_with_a_process_per_gpu(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    everywhere = RunDir.create(tmp_path, PRESETS["smoke"].replace(device=ALL_GPUS), "all")
+    command = launcher.training_command(everywhere)
+    assert command[1:6] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=4", "-m"]
+    assert command[6:] == ["alexnet_explorer", "train", "--run-dir", str(everywhere.path.resolve()), "--resume"]
+    one = RunDir.create(tmp_path, PRESETS["smoke"], "one")
+    assert launcher.training_command(one)[1:3] == ["-m", "alexnet_explorer"]
+
+
+def test_a_run_on_every_gpu_shares_hardware_with_a_run_on_any_gpu():
+    assert same_hardware(ALL_GPUS, "cuda:1") and same_hardware("cuda:0", ALL_GPUS)
+    assert not same_hardware(ALL_GPUS, "cpu") and same_hardware("cpu", "cpu")

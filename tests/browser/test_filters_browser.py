@@ -12,7 +12,8 @@ from playwright.sync_api import Locator, Page, expect
 from alexnet_explorer import launcher
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import DATA_ENV
-from alexnet_explorer.runs import RunDir
+from alexnet_explorer.model import build_model
+from alexnet_explorer.runs import CHECKPOINT_FORMAT, RunDir
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = Path("/tmp/alexnet-explorer-filters-page.png")
@@ -77,7 +78,33 @@ def test_the_page_follows_a_run_while_it_trains(app_server: tuple[str, Path], pa
     run = launcher.launch(config, label="followed", root=runs)
     page.goto(f"{url}/filters")
     expect(page.get_by_text("Still training")).to_be_visible(timeout=WAIT_MS)
+    # On a loaded machine the four epochs can outlast one wait: let the run end first (bounded), then the page must
+    # follow it within the usual wait.
+    deadline = time.monotonic() + 5 * WAIT_MS / 1000
+    while run.read_status()["state"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.5)
     expect(page.get_by_text("pixels after epoch 4.")).to_be_visible(timeout=WAIT_MS)  # with no click or reload
     expect(page.get_by_text("Still training")).to_have_count(0, timeout=WAIT_MS)
     assert run.read_status()["state"] == "finished"
+    assert page.get_by_test_id("stException").count() == 0
+
+
+def test_what_a_unit_responds_to_and_the_labelled_history_strip(app_server: tuple[str, Path], page: Page) -> None:
+    url, runs = app_server
+    run = snapshot_run(runs)
+    torch.manual_seed(0)
+    config = PRESETS["smoke"]
+    run.save_checkpoint({"format": CHECKPOINT_FORMAT, "config": config.to_dict(),
+                         "model": build_model(config).state_dict(), "epoch": 2, "batch": 0})
+    page.goto(f"{url}/filters")
+    strip = page.locator(".st-key-filter_history")
+    expect(strip.get_by_text("epoch 2", exact=True)).to_be_visible(timeout=WAIT_MS)  # each tile says its epoch
+
+    page.get_by_role("tab", name="What units respond to").click()
+    page.get_by_role("button", name="Rank the test images").click()
+    top = page.locator(".st-key-responses_top")
+    expect(top.locator(".gtitle, .annotation-text").first).to_be_visible(timeout=WAIT_MS)
+    expect(top.locator(".annotation-text")).to_have_count(9)  # a title over each of the nine pictures
+    expect(page.get_by_role("button", name="Rank the test images")).to_have_count(0)  # kept: not offered again
+    top.screenshot(path="/tmp/alexnet-explorer-unit-responses.png")
     assert page.get_by_test_id("stException").count() == 0

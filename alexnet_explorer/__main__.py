@@ -8,7 +8,7 @@ import signal
 import sys
 from typing import TextIO
 
-from . import distributed
+from . import distributed, launcher
 from .config import PRESETS, RunConfig, setting_type, settings
 from .data import CorruptDataError, DataUnavailableError, load_fashion_mnist
 from .events import Ended, EpochEnd, Event, Progress, Started, Step, summary_lines
@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true",
                      help="continue the run in --run-dir from its last checkpoint (its saved configuration is used)")
     run.add_argument("--dry-run", action="store_true", help="one short epoch on a few images: checks the machinery")
+    keeper = commands.add_parser("queue", help="start a runs folder's queued runs as their hardware frees, until "
+                                               "none waits (the app starts this by itself)")
+    keeper.add_argument("--runs", help="the runs folder (default: $ALEXNET_EXPLORER_RUNS, else ./runs)")
     return parser
 
 
@@ -140,6 +143,9 @@ def follow_leader(args: argparse.Namespace) -> tuple[RunConfig, None, dict | Non
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "queue":
+        launcher.serve_queue(args.runs)
+        return 0
     ranks = distributed.from_environment()  # several processes when started by torchrun
     try:
         config, run, resume = prepare_run(args, parser) if ranks.leader else follow_leader(args)
@@ -179,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # every failure ends as a status and one message, never a traceback
         message = explain_failure(error)
         if run is not None:
-            run.write_status("failed", error=message, pid=os.getpid())
+            run.write_status("failed", error=message, pid=os.getpid(), cause=type(error).__name__)
         print(f"error: {message}", file=sys.stderr)
         return 1
     finally:

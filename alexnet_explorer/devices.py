@@ -4,7 +4,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -61,6 +61,30 @@ def same_hardware(device: str, other: str) -> bool:
     """Whether runs on these two devices would share hardware ('cuda:all' shares every GPU)."""
     keys = {device_key(device), device_key(other)}
     return len(keys) == 1 or (ALL_GPUS in keys and all(key.startswith("cuda") for key in keys))
+
+
+def hardware_units() -> list[str]:
+    """The pieces of hardware on this machine that each train one run at a time: every GPU, MPS, the CPU."""
+    units = [f"cuda:{index}" for index in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    if torch.backends.mps.is_available():
+        units.append("mps")
+    return units + ["cpu"]
+
+
+def claims(device: str, units: Sequence[str]) -> list[frozenset[str]]:
+    """The ways a run on this device may occupy the machine's ``units``, in order of preference: 'auto' (and 'cuda')
+    any one GPU, else MPS, else the CPU; 'cuda:N' that GPU; 'cuda:all' every GPU at once. Empty when it cannot run
+    here."""
+    gpus = [unit for unit in units if unit.startswith("cuda:")]
+    if device == ALL_GPUS:
+        return [frozenset(gpus)] if len(gpus) > 1 else []
+    if device in ("auto", "cuda"):
+        if gpus:
+            return [frozenset({gpu}) for gpu in gpus]
+        if device == "auto":
+            return [frozenset({"mps" if "mps" in units else "cpu"})]
+        return []
+    return [frozenset({device})] if device in units else []
 
 
 def process_count(device: str) -> int:

@@ -81,6 +81,7 @@ class Ended:
     elapsed: float
     device: str
     checkpoint: dict | None = field(default=None, repr=False, metadata=TRANSIENT)
+    evaluation: Any = field(default=None, repr=False, metadata=TRANSIENT)  # evaluation.Evaluation of a finished run
 
 
 Event = Started | Step | Progress | EpochEnd | Ended

@@ -67,3 +67,14 @@ def png_data_url(image: np.ndarray, side: int) -> str:
     buffer = io.BytesIO()
     Image.fromarray(fitted(image, side)).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+FRAME_RGB = (238, 238, 238)  # around a framed picture: light, so a black background still reads as the picture's
+
+
+def framed(image: np.ndarray, side: int) -> np.ndarray:
+    """A picture fitted into side×side and centred on a light square: pictures of any shape line up at one size."""
+    picture = Image.fromarray(fitted(image, side)).convert("RGBA")
+    frame = Image.new("RGB", (side, side), FRAME_RGB)
+    frame.paste(picture, ((side - picture.width) // 2, (side - picture.height) // 2), picture)
+    return np.asarray(frame)

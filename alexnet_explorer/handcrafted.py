@@ -11,7 +11,7 @@ from skimage.feature import hog
 from torch import nn
 
 from .data import to_model_input
-from .inspection import feature_maps, strongest_first
+from .inspection import added_by_training, feature_maps, strongest_first
 
 GABOR_SIZE = 11  # AlexNet's first-layer kernel size, so the two banks can be compared side by side
 GABOR_ANGLES = (0, 45, 90, 135)
@@ -96,11 +96,13 @@ def learned_responses(
     net: nn.Sequential, x: torch.Tensor, chosen: Sequence[int], start: torch.Tensor | None = None
 ) -> KernelResponses:
     """Chosen conv1 filters and their activation maps of the input; with the run's random ``start``, what training
-    added to each filter instead (W − start), filtered like the hand-made kernels so the two rows compare directly."""
+    added to each filter instead (``added_by_training``), filtered like the hand-made kernels so the two rows compare
+    directly."""
     weights = net.conv1.weight.detach()
     if start is None:
         maps = feature_maps(net, x, "conv1")
         return KernelResponses({f"filter {i}": weights[i, 0].numpy() for i in chosen},
                                {f"filter {i}": maps[i].numpy() for i in chosen})
-    added = {f"filter {i}": (weights[i, 0] - start[i, 0]).double().numpy() for i in chosen}
+    change = added_by_training(start, weights)
+    added = {f"filter {i}": change[i, 0].double().numpy() for i in chosen}
     return KernelResponses(added, apply_bank(x[0, 0].double().numpy(), added))

@@ -1,14 +1,20 @@
-"""What the run history shows: each run's outcome, how far a run has come, its table row, and its metrics as CSV."""
+"""What the run history shows: each run's outcome, how far a run has come, its table row, its metrics as CSV, and
+the queue's places and waiting times."""
 from __future__ import annotations
 
 import csv
 import io
+import math
+import time
 from dataclasses import dataclass
 
-from .config import RunConfig
+from . import estimate, launcher, schedule
+from .config import RunConfig, settings
+from .data import CHANCE_ACC
+from .devices import resolve_device
 from .events import Ended, summary_lines
 from .processes import ACTIVE_STATES, refresh_status
-from .runs import RunDir
+from .runs import RunDir, list_runs
 
 
 @dataclass(frozen=True)
@@ -59,10 +65,11 @@ def duration(seconds: float | None) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def table_rows(overviews: list[RunOverview]) -> list[dict]:
-    """The run history's table, a row per run; a run still training has no duration yet (the live panel has it)."""
-    return [{"run": o.run.name, "status": o.state, "best test acc": o.best_test_acc,
-             "duration": None if o.state in ACTIVE_STATES else duration(o.seconds),
+def table_rows(overviews: list[RunOverview], me: str | None = None) -> list[dict]:
+    """The run history's table, a row per run by its short name; a run still training has no duration yet (the
+    live panel has it). With ``me`` (a session, when the class has an instructor) a column marks its own runs."""
+    return [{"run": o.run.title, **({"yours": o.run.owner == me} if me else {}), "status": o.state,
+             "best test acc": o.best_test_acc, "duration": None if o.state in ACTIVE_STATES else duration(o.seconds),
              "configuration": o.config.summary() if o.config else "unreadable"}
             for o in overviews]
 
@@ -110,11 +117,126 @@ def closing_lines(events: list[dict]) -> tuple[str, str] | None:
     return summary_lines(Ended(**{k: v for k, v in ended[-1].items() if k != "kind"}))
 
 
+# The train metrics a run logs are the chapter's running means since the epoch began; the CSV names them so (the
+# charts show the mean over each fifth of an epoch instead).
+CSV_NAMES = {"train_loss": "train_loss_running_mean", "train_acc": "train_acc_running_mean"}
+
+
 def metrics_csv(events: list[dict]) -> str:
     """A run's progress, epoch and end events as CSV, one row per event."""
     columns = ["kind", "epoch", "train_loss", "train_acc", "test_acc", "examples_per_sec", "elapsed", "remaining"]
     out = io.StringIO()
-    writer = csv.DictWriter(out, columns, extrasaction="ignore")
+    writer = csv.DictWriter(out, [CSV_NAMES.get(column, column) for column in columns], extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(e for e in events if e["kind"] in ("progress", "epoch", "ended"))
+    writer.writerows({CSV_NAMES.get(key, key): value for key, value in e.items()}
+                     for e in events if e["kind"] in ("progress", "epoch", "ended"))
     return out.getvalue()
+
+
+def comparison_labels(configs: dict[str, RunConfig | None]) -> dict[str, str]:
+    """Each run named by the settings in which the runs differ (e.g. 'sigmoid' and 'ReLU'), else by its name."""
+    readable = {name: config for name, config in configs.items() if config is not None}
+    described = settings()
+    differing = [setting for setting in described if setting != "seed" and len(readable) == len(configs) > 1
+                 and len({getattr(config, setting) for config in readable.values()}) > 1]
+    if not differing or len(differing) > 2:
+        return {name: name for name in configs}
+
+    def value(config: RunConfig, setting: str) -> str:
+        chosen, about = getattr(config, setting), described[setting]
+        if about.choices:
+            return about.choices()[chosen]
+        shown = about.placeholder if chosen is None else f"{chosen:g}" if isinstance(chosen, float) else chosen
+        return f"{about.label} {shown}"
+
+    labels = {name: ", ".join(value(config, setting) for setting in differing) for name, config in readable.items()}
+    return labels if len(set(labels.values())) == len(labels) else {name: name for name in configs}
+
+
+def outcome(events: list[dict], epochs: int | None) -> str:
+    """A run's last test accuracy, and whether it is no better than guessing (within three standard errors of
+    chance on its test images)."""
+    tested = [e for e in events if e["kind"] == "epoch"]
+    if not tested:
+        return "no test accuracy yet"
+    accuracy = tested[-1]["test_acc"]
+    test_images = next((e["test_examples"] for e in reversed(events) if e["kind"] == "started"), 0)
+    line = f"{accuracy:.2f} test acc"
+    if test_images and accuracy <= CHANCE_ACC + 3 * math.sqrt(CHANCE_ACC * (1 - CHANCE_ACC) / test_images):
+        line += " — chance"
+    if epochs and tested[-1]["epoch"] < epochs:
+        line += f" (after epoch {tested[-1]['epoch']} of {epochs})"
+    return line
+
+
+def comparison_line(overviews: list[RunOverview]) -> str:
+    """One line stating how the overlaid runs ended, e.g. 'sigmoid: 0.10 test acc — chance; ReLU: 0.88 test acc'."""
+    labels = comparison_labels({o.run.title: o.config for o in overviews})  # runs without a difference: by name
+    return "; ".join(f"{labels[o.run.title]}: {outcome(o.run.read_events(), o.config and o.config.epochs)}"
+                     for o in overviews)
+
+
+def observed_speed(config: RunConfig, runs: list[RunDir]) -> float | None:
+    """Training images per second this configuration should reach here, from the newest run that trained on the
+    same kind of device (scaled by the pixels of an input: the network's work grows with them); None without one."""
+    kind = resolve_device(config.device).type
+    for run in runs:
+        events = run.read_events()
+        started = [e for e in events if e["kind"] == "started"]
+        speeds = [e["examples_per_sec"] for e in events if e["kind"] in ("progress", "epoch")]
+        if started and speeds and started[-1]["device"].split("×")[-1].split(":")[0] == kind:
+            try:
+                resize = run.read_config().resize
+            except ValueError:
+                continue
+            return speeds[-1] * (resize / config.resize) ** 2
+    return None
+
+
+def seconds_left(run: RunDir, runs: list[RunDir], now: float | None = None) -> float | None:
+    """How long a run still needs: a training run's own forecast (``now`` set), else its remaining epochs at the
+    speed runs like it reached here, with the start of a process; None when nothing like it has trained here."""
+    try:
+        config = run.read_config()
+    except ValueError:
+        return None
+    done = progress_so_far(run.read_events(), now)
+    if now is not None and done.remaining is not None:
+        return done.remaining
+    speed = observed_speed(config, runs)
+    if speed is None:
+        return None
+    return max(0.0, estimate.run_seconds(config, speed, config.epochs - done.epoch) - (done.elapsed if now else 0.0))
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """A queued run, its place in line for its hardware and when it should start (None: not known yet)."""
+
+    run: RunDir
+    place: int
+    starts_in: float | None
+
+    def describe(self) -> str:
+        """E.g. '3rd in line, about 4 min 10 s'."""
+        if self.starts_in is None:
+            wait = "waiting time not known yet"
+        else:
+            wait = f"about {duration(self.starts_in)}" if self.starts_in >= 10 else "any moment now"
+        return f"{schedule.ordinal(self.place)} in line, {wait}"
+
+
+def queue_forecast(root: str | None = None, now: float | None = None) -> list[QueueEntry]:
+    """The queue, first in line first: each run's place and its expected wait, from the training runs' forecasts
+    and the queued runs' expected durations."""
+    now = time.time() if now is None else now
+    runs, queue = list_runs(root), launcher.queued_runs(root)
+    free_in: dict[str, float | None] = {}
+    for run in launcher.training_runs(root):
+        left = seconds_left(run, runs, now)
+        for unit in launcher.occupied_units(run):
+            free_in[unit] = left
+    line = launcher.waiting_line(queue)
+    places = schedule.places(line)
+    starts = schedule.forecast(line, free_in, {run.name: seconds_left(run, runs) for run in queue})
+    return [QueueEntry(run, places[run.name], starts[run.name]) for run in queue]

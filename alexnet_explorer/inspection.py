@@ -18,7 +18,7 @@ from torch import nn
 
 from .config import PRESETS
 from .data import to_model_input
-from .model import Option, build_model, up_to
+from .model import Option, build_model, count_macs, up_to
 from .runs import CheckpointError, RunDir, load_weights
 
 NORMALIZATIONS = ("per_filter", "shared")
@@ -87,12 +87,20 @@ def filter_changes(snapshots: dict[int, torch.Tensor]) -> list[tuple[int, float]
             for previous, current in itertools.pairwise(epochs)]
 
 
+def added_by_training(start: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """What training added to each filter, W − W_0, less its mean over the filter. Much of a short run's change
+    shifts every weight of a filter by about one amount (most filters alike), which would paint each tile in one
+    colour and hide the pattern."""
+    change = weights.detach() - start.detach()
+    return change - change.mean(dim=tuple(range(1, change.ndim)), keepdim=True)
+
+
 def changes_since_init(snapshots: dict[int, torch.Tensor]) -> dict[int, torch.Tensor]:
-    """What training added to the random start, W_e − W_0, for every saved epoch after 0 (empty without epoch 0)."""
+    """What training added to the random start (``added_by_training``) for every saved epoch after 0 (empty without
+    epoch 0)."""
     if 0 not in snapshots:
         return {}
-    start = snapshots[0].detach()
-    return {epoch: weights.detach() - start for epoch, weights in snapshots.items() if epoch != 0}
+    return {epoch: added_by_training(snapshots[0], weights) for epoch, weights in snapshots.items() if epoch != 0}
 
 
 @dataclass(frozen=True)
@@ -175,6 +183,27 @@ def filter_history(run: RunDir, load: Callable[[Path], torch.Tensor] = load_weig
     snapshots = readable({epoch: run.filters_path(epoch) for epoch in run.filter_epochs()}, "Snapshot")
     frames = readable({epoch: run.frame_path(epoch) for epoch in run.frame_epochs()}, "Frame")
     return FilterHistory(snapshots, frames, tuple(unreadable))
+
+
+def run_to_open(runs: Sequence[RunDir], state: Callable[[RunDir], str]) -> RunDir | None:
+    """The run the Filters page opens on (``runs`` newest first): the newest that finished or is training now, whose
+    filters are worth a look, else the newest."""
+    return next((run for run in runs if state(run) in ("finished", "running")), next(iter(runs), None))
+
+
+def missing_network(name: str, status: dict) -> str:
+    """Why a run has no checkpoint, in the page's words, from its status (state and error)."""
+    state = status.get("state", "failed")
+    if state == "failed":
+        return (f"Run `{name}` failed before it saved a network: {status.get('error') or 'no reason was recorded'}. "
+                "Its saved filters are still shown; train a new run on the Train page for the other tabs.")
+    if state == "stopped":
+        return (f"Run `{name}` was stopped before its first epoch ended, so it saved no network: resume it on the "
+                "Train page.")
+    if state == "finished":
+        return f"Run `{name}` finished, but its checkpoint is gone: train it again on the Train page."
+    return (f"Run `{name}` has no checkpoint yet: it is saved at the end of the first epoch. The filter tabs already "
+            "work from the saved snapshots.")
 
 
 def _activations(net: nn.Sequential, x: torch.Tensor, layer: str) -> torch.Tensor:
@@ -270,16 +299,40 @@ def sample_features(
     return extract_features(net, images, input_size, kind)
 
 
+# Each step's seconds on 1000 test images and how they grow with their number N (seconds ∝ N^growth), measured on
+# two CPU cores with a classroom network at 67 px: python -m benchmarks.separability_time (docs/benchmarks.md).
+STEP_COSTS = {("raw", "features"): (0.0, 1.0), ("raw", "probe"): (1.4, 0.74), ("raw", "pca"): (0.06, 1.42),
+              ("raw", "tsne"): (2.0, 1.62), ("fc7", "features"): (0.54, 0.98), ("fc7", "probe"): (1.5, 1.67),
+              ("fc7", "pca"): (0.4, 0.89), ("fc7", "tsne"): (4.9, 0.62)}
+COSTED_INPUT_SIZE = 67  # the features' forward pass costs in proportion to the network's multiply-adds
+
+
 @dataclass(frozen=True)
-class Separability:
-    """How well one kind of features of a labelled sample separates the classes: a linear probe's test accuracy,
-    and 2-D projections to look at."""
+class SeparabilityStep:
+    """One step of the separability comparison: a kind of features, what is done with it, the words for the
+    progress bar, and the seconds it is expected to take here."""
 
-    probe: float
-    projections: dict[str, np.ndarray]  # N×2 points by projection method
+    kind: str  # one of FEATURE_KINDS
+    task: str  # "features", "probe", or one of PROJECTIONS
+    label: str
+    seconds: float
 
 
-def separability(features: np.ndarray, labels: np.ndarray, methods: Sequence[str], seed: int = 0) -> Separability:
-    """``holdout_probe`` on the features, and their projection by each of ``methods``."""
-    return Separability(holdout_probe(features, labels, seed=seed),
-                        {method: project(features, method, seed) for method in methods})
+def separability_steps(count: int, methods: Sequence[str],
+                       input_size: int = COSTED_INPUT_SIZE) -> list[SeparabilityStep]:
+    """The steps of comparing raw pixels with fc7 features on ``count`` test images, in order, with expected times."""
+    unknown = set(methods) - set(PROJECTIONS)
+    if unknown:
+        raise ValueError(f"method must be one of {', '.join(PROJECTIONS)}, not {', '.join(sorted(unknown))}")
+    steps = []
+    for kind, words in FEATURE_KINDS.items():
+        tasks = {"features": f"{words} of {count:,} test images"} if kind != "raw" else {}
+        tasks["probe"] = f"linear probe on {words}"
+        tasks.update({method: f"{PROJECTIONS[method].display} of {words}" for method in methods})
+        for task, label in tasks.items():
+            at_1000, growth = STEP_COSTS[kind, task]
+            seconds = at_1000 * (count / 1000) ** growth
+            if task == "features":
+                seconds *= count_macs(input_size) / count_macs(COSTED_INPUT_SIZE)
+            steps.append(SeparabilityStep(kind, task, label, seconds))
+    return steps

@@ -1,4 +1,6 @@
-"""Launching, resuming, stopping and deleting training runs, at most one training run per device."""
+"""Launching, queueing, resuming, stopping and deleting training runs: one run at a time on each piece of hardware,
+the others waiting in line in the runs folder (the order is schedule.py's), started by whoever frees the hardware
+or by the queue keeper, a small process that lives while the queue is not empty, with or without a browser open."""
 from __future__ import annotations
 
 import json
@@ -11,20 +13,28 @@ import threading
 import time
 from pathlib import Path
 
+from . import classroom, schedule
+from .classroom import TERMINAL, Person
 from .config import RunConfig
-from .devices import ALL_GPUS, device_key, process_count, resolve_device, same_hardware
+from .devices import ALL_GPUS, claims, hardware_units, process_count, resolve_device
 from .processes import (
     ACTIVE_STATES,
     LOG_MARKER,
     NEVER_STARTED,
+    ON_DEVICE,
     PROCESS_FILE,
+    become_keeper,
+    keeper_alive,
     launch_lock,
+    launched,
     refresh_status,
 )
 from .runs import RunDir, list_runs, runs_root
 
 RESUMABLE_STATES = ("stopped", "failed")
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+KEEPER_POLL_SECONDS = 1.0
+KEEPER_LOG = "queue.log"
 
 
 class RunRefused(RuntimeError):
@@ -36,52 +46,133 @@ class RunRefused(RuntimeError):
 
 
 def active_runs(root: Path | None = None, lock_held: bool = False) -> list[RunDir]:
-    """Runs queued or training right now (their process checked), newest first."""
+    """Runs queued, starting or training right now (their process checked), newest first."""
     return [run for run in list_runs(root) if refresh_status(run, lock_held)["state"] in ACTIVE_STATES]
 
 
-def run_on_device(device: str, root: Path | None = None, lock_held: bool = False) -> RunDir | None:
-    """The run queued or training on the same hardware as ``device``, if any."""
-    for run in active_runs(root, lock_held):
+def training_runs(root: Path | None = None) -> list[RunDir]:
+    """Runs starting or training right now, on their hardware (their process checked), newest first."""
+    return [run for run in list_runs(root) if refresh_status(run)["state"] in ON_DEVICE]
+
+
+def queued_runs(root: Path | None = None) -> list[RunDir]:
+    """Runs waiting in line, first in line first."""
+    waiting = [(run, run.read_status()) for run in list_runs(root)]
+    waiting = [(status.get("order", status.get("updated", 0.0)), run.name, run) for run, status in waiting
+               if status.get("state") == "queued"]
+    return [run for *_, run in sorted(waiting)]
+
+
+def occupied_units(run: RunDir) -> frozenset[str]:
+    """The hardware a starting or training run holds: what the launcher gave it, else (a run started from a
+    terminal) the first choice of its device."""
+    given = launched(run).get("hardware")
+    if given:
+        return frozenset(given)
+    try:
+        options = claims(run.read_config().device, hardware_units())
+    except ValueError:
+        return frozenset()
+    return options[0] if options else frozenset()
+
+
+def run_on_device(device: str, root: Path | None = None) -> RunDir | None:
+    """A run starting or training on hardware a run on ``device`` would use, if any."""
+    wanted = frozenset().union(*claims(device, hardware_units()))
+    return next((run for run in training_runs(root) if occupied_units(run) & wanted), None)
+
+
+def waiting_line(queue: list[RunDir]) -> list[schedule.Waiting]:
+    """The queue as the schedule sees it: each run's ways to occupy this machine's hardware."""
+    units = hardware_units()
+    line = []
+    for run in queue:
         try:
-            if same_hardware(run.read_config().device, device):
-                return run
+            options = tuple(claims(run.read_config().device, units))
         except ValueError:
-            continue
-    return None
+            options = ()
+        line.append(schedule.Waiting(run.name, options))
+    return line
 
 
-def launch(config: RunConfig, label: str = "run", root: Path | None = None) -> RunDir:
-    """Create a run folder and train it in a separate process; RunRefused if its device is busy."""
+def launch(config: RunConfig, label: str = "run", root: Path | None = None, by: Person = TERMINAL) -> RunDir:
+    """Create a run folder and queue it: it trains in a separate process at once if its hardware is free, else
+    when its turn comes. RunRefused for a device this machine lacks or a run the instructor's limits forbid."""
     root = Path(root or runs_root())
     with launch_lock(root):
-        _refuse_unless_device_free(config.device, root)
-        run = RunDir.create(root, config, label)
-        _spawn(run)
+        _check_may_start(config, root, by)
+        run = RunDir.create(root, config, label, owner=by.id)
+        _enqueue(run)
+        _dispatch(root)
+        _keep_queue_moving(root)
     return run
 
 
-def resume(run: RunDir) -> None:
-    """Continue a stopped or failed run from its last checkpoint (from scratch if it has none) in a new process."""
+def resume(run: RunDir, by: Person = TERMINAL) -> None:
+    """Queue a stopped or failed run again: it continues from its last checkpoint (from scratch if it has none)."""
     root = run.path.parent
+    _check_may_manage(run, by, "resume")
     with launch_lock(root):
         state = refresh_status(run, lock_held=True).get("state")
         if state not in RESUMABLE_STATES:
-            raise RunRefused(f"run {run.name} is {state}: only a stopped or failed run can be resumed")
-        _refuse_unless_device_free(run.read_config().device, root)
-        run.write_status("queued")
-        _spawn(run)
+            raise RunRefused(f"run {run.title} is {state}: only a stopped or failed run can be resumed")
+        _check_may_start(run.read_config(), root, by)
+        _enqueue(run)
+        _dispatch(root)
+        _keep_queue_moving(root)
 
 
-def _refuse_unless_device_free(device: str, root: Path) -> None:
+def _enqueue(run: RunDir) -> None:
+    (run.path / PROCESS_FILE).unlink(missing_ok=True)  # an earlier process's record says nothing about the next
+    run.write_status("queued", order=time.time())
+
+
+def _check_may_start(config: RunConfig, root: Path, by: Person) -> None:
+    """RunRefused for a device this machine lacks, or a student's run beyond the instructor's limits."""
     try:
-        resolve_device(device)
+        resolve_device(config.device)
     except ValueError as error:
         raise RunRefused(str(error)) from error
-    busy = run_on_device(device, root, lock_held=True)
-    if busy is not None:
-        raise RunRefused(f"run {busy.name} is already training on {device_key(device)}; one run at a time per "
-                         f"device: wait for it to end or stop it first", active=busy)
+    options = claims(config.device, hardware_units())
+    if not options:
+        raise RunRefused(f"device {config.device!r} is not available on this machine")
+    if by.instructor:
+        return
+    caps = classroom.read_settings(root).caps
+    mine = sum(run.owner == by.id for run in active_runs(root, lock_held=True))
+    try:
+        caps.check(config, "cpu" if options[0] == {"cpu"} else "accelerator", mine)
+    except ValueError as error:
+        raise RunRefused(str(error)) from error
+
+
+def _check_may_manage(run: RunDir, by: Person, action: str) -> None:
+    if not classroom.may_manage(by, run):
+        raise RunRefused(f"only the instructor or the session that started run {run.title} can {action} it")
+
+
+def _dispatch(root: Path) -> None:
+    """Start every queued run whose hardware is free, in queue order (the launch lock held)."""
+    busy = set()
+    for run in list_runs(root):
+        if refresh_status(run, lock_held=True).get("state") in ON_DEVICE:
+            busy |= occupied_units(run)
+    queue = queued_runs(root)
+    line = waiting_line(queue)
+    for run, waiting in zip(queue, line):
+        if not waiting.options:  # e.g. a GPU run in a runs folder moved to a machine without one
+            run.write_status("failed", error=_cannot_run_here(run))
+    starts = schedule.plan([waiting for waiting in line if waiting.options], busy)
+    for run in queue:
+        if run.name in starts:
+            _spawn(run, starts[run.name])
+
+
+def _cannot_run_here(run: RunDir) -> str:
+    try:
+        return f"device {run.read_config().device!r} is not available on this machine"
+    except ValueError as error:
+        return str(error)
 
 
 def training_command(run: RunDir) -> list[str]:
@@ -94,31 +185,92 @@ def training_command(run: RunDir) -> list[str]:
     return [sys.executable, *command]
 
 
-def _spawn(run: RunDir) -> None:
-    """Start the run's training command detached, logging to DIR/train.log."""
+def _environment(hardware: frozenset[str] | None = None, device: str = "") -> dict[str, str]:
+    """This process's environment with the package importable; a run that may take any GPU sees only the one it
+    was given (its 'auto' then means that GPU)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_PARENT), env.get("PYTHONPATH")]))
+    gpus = [unit for unit in hardware_units() if unit.startswith("cuda:")]
+    if hardware and device in ("auto", "cuda") and len(gpus) > 1:
+        [unit] = hardware
+        visible = env.get("CUDA_VISIBLE_DEVICES", ",".join(str(i) for i in range(len(gpus)))).split(",")
+        env["CUDA_VISIBLE_DEVICES"] = visible[int(unit.split(":")[1])]
+    return env
+
+
+def _spawn(run: RunDir, hardware: frozenset[str]) -> None:
+    """Start the run's training command detached on its hardware, logging to DIR/train.log; a process that cannot
+    start leaves the run failed."""
+    run.write_status("starting")
     command = training_command(run)
     try:
         with open(run.log_path, "ab") as log:
             log.write(f"{LOG_MARKER} {time.strftime('%Y-%m-%d %H:%M:%S')}: {shlex.join(command)}\n".encode())
             log.flush()
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       env=env, start_new_session=True)
+                                       env=_environment(hardware, run.read_config().device), start_new_session=True)
     except OSError as error:
         run.write_status("failed", error=f"{NEVER_STARTED} ({error})")
-        raise RunRefused(f"the training process could not start ({error})") from error
-    (run.path / PROCESS_FILE).write_text(json.dumps({"pid": process.pid, "launched": time.time()}))
+        return
+    record = {"pid": process.pid, "launched": time.time(), "hardware": sorted(hardware)}
+    (run.path / PROCESS_FILE).write_text(json.dumps(record))
+    _reap(process, f"reap-{run.name}")
+
+
+def _reap(process: subprocess.Popen, name: str) -> None:
     # Reap the child when it exits so it does not linger as a zombie of this (long-lived) process.
-    threading.Thread(target=process.wait, name=f"reap-{run.name}", daemon=True).start()
+    threading.Thread(target=process.wait, name=name, daemon=True).start()
 
 
-def stop(run: RunDir) -> None:
+def keep_queue_moving(root: Path | None = None) -> None:
+    """Make sure queued runs start by themselves: start a queue keeper unless one is at work or nothing waits
+    (after a restart of the app, or when a keeper was killed)."""
+    root = Path(root or runs_root())
+    with launch_lock(root):
+        _keep_queue_moving(root)
+
+
+def _keep_queue_moving(root: Path) -> None:
+    if not queued_runs(root) or keeper_alive(root):
+        return
+    command = [sys.executable, "-m", "alexnet_explorer", "queue", "--runs", str(root.resolve())]
+    with open(root / KEEPER_LOG, "ab") as log:
+        log.write(f"=== queue keeper {time.strftime('%Y-%m-%d %H:%M:%S')}: {shlex.join(command)}\n".encode())
+        log.flush()
+        _reap(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                               env=_environment(), start_new_session=True), "reap-queue-keeper")
+
+
+def serve_queue(root: Path | None = None, poll_seconds: float = KEEPER_POLL_SECONDS) -> None:
+    """Be the queue keeper: start queued runs as their hardware frees, until none waits (one keeper per runs
+    folder: this returns at once when another is at work)."""
+    root = Path(root or runs_root())
+    keeper = become_keeper(root)
+    if keeper is None:
+        return
+    try:
+        while True:
+            with launch_lock(root):
+                _dispatch(root)
+                if not queued_runs(root):
+                    # Leave while holding the launch lock: whoever queues a run next finds no keeper, starts one.
+                    os.close(keeper)
+                    keeper = None
+                    return
+            time.sleep(poll_seconds)
+    finally:
+        if keeper is not None:
+            os.close(keeper)
+
+
+def stop(run: RunDir, by: Person = TERMINAL) -> None:
     """Ask a training run to stop at its next batch: it saves a checkpoint and ends as 'stopped'."""
+    _check_may_manage(run, by, "stop")
     state = refresh_status(run).get("state")
     if state != "running":
-        raise RunRefused(f"run {run.name} is {state}, not training: there is nothing to stop"
-                         + (" yet (it is still starting)" if state == "queued" else ""))
+        raise RunRefused(f"run {run.title} is {state}, not training: there is nothing to stop"
+                         + (" yet (it is still starting)" if state == "starting" else "")
+                         + (": cancel it instead" if state == "queued" else ""))
     run.stop_path.touch()
 
 
@@ -127,10 +279,70 @@ def is_stopping(run: RunDir) -> bool:
     return run.stop_path.exists()
 
 
-def delete(run: RunDir) -> None:
-    """Remove a run's folder; a queued or running run is refused."""
+def cancel(run: RunDir, by: Person = TERMINAL) -> None:
+    """Take a run out of the queue before it starts: a new run disappears, a resumed one is left stopped."""
+    _check_may_manage(run, by, "cancel")
+    with launch_lock(run.path.parent):
+        _cancel(run)
+
+
+def _cancel(run: RunDir) -> None:
+    state = run.read_status().get("state")
+    if state != "queued":
+        raise RunRefused(f"run {run.title} is {state}, not waiting in the queue: only a queued run can be cancelled")
+    if run.read_events() or run.has_checkpoint():
+        run.write_status("stopped")
+    else:
+        shutil.rmtree(run.path)
+
+
+def clear_queue(root: Path | None = None, by: Person = TERMINAL) -> int:
+    """Cancel every queued run (the instructor only); returns how many."""
+    root = Path(root or runs_root())
+    if not by.instructor:
+        raise RunRefused("only the instructor can clear the queue")
+    with launch_lock(root):
+        queue = queued_runs(root)
+        for run in queue:
+            _cancel(run)
+    return len(queue)
+
+
+def move_in_queue(run: RunDir, places: int, by: Person = TERMINAL) -> None:
+    """Move a queued run ``places`` earlier (negative) or later in line (the instructor only)."""
+    if not by.instructor:
+        raise RunRefused("only the instructor can reorder the queue")
+    root = run.path.parent
+    with launch_lock(root):
+        queue = queued_runs(root)
+        names = [queued.name for queued in queue]
+        if run.name not in names:
+            raise RunRefused(f"run {run.title} is not waiting in the queue")
+        old = names.index(run.name)
+        new = min(max(old + places, 0), len(queue) - 1)
+        orders = [queued.read_status().get("order", 0.0) for queued in queue]
+        queue.insert(new, queue.pop(old))
+        for queued, order in zip(queue, sorted(orders)):  # the same order keys, handed out in the new order
+            if queued.read_status().get("order") != order:
+                queued.write_status("queued", order=order)
+
+
+def rename(run: RunDir, title: str, by: Person = TERMINAL) -> None:
+    """Give a run another short name; RunRefused when it is not this person's run or the name cannot be used."""
+    _check_may_manage(run, by, "rename")
+    with launch_lock(run.path.parent):  # two runs renamed at once do not both take a free name
+        try:
+            run.rename(title)
+        except ValueError as error:
+            raise RunRefused(str(error)) from error
+
+
+def delete(run: RunDir, by: Person = TERMINAL) -> None:
+    """Remove a run's folder; a queued, starting or running run is refused."""
+    _check_may_manage(run, by, "delete")
     with launch_lock(run.path.parent):
         state = refresh_status(run, lock_held=True).get("state")
         if state in ACTIVE_STATES:
-            raise RunRefused(f"run {run.name} is {state}: stop it before deleting it", active=run)
+            raise RunRefused(f"run {run.title} is {state}: "
+                             + ("cancel" if state == "queued" else "stop") + " it before deleting it", active=run)
         shutil.rmtree(run.path)

@@ -136,18 +136,22 @@ def alexnet(
     dropout: float = 0.5,
     init: str = "xavier",
     num_classes: int = 10,
+    conv1_scale: float = 1.0,
 ) -> nn.Sequential:
     """Build the d2l AlexNet for 1-channel square inputs of ``input_size`` pixels."""
     check_architecture(input_size, activation, pooling, dropout, init)
     flat = math.prod(feature_shape(input_size))
     net = nn.Sequential(_features(activation, pooling) | _classifier(activation, flat, dropout, num_classes))
     initialize(net, init)
+    with torch.no_grad():
+        net.conv1.weight.mul_(conv1_scale)
     return net
 
 
 def build_model(config: RunConfig) -> nn.Sequential:
     """The network a run's configuration describes."""
-    return alexnet(config.resize, config.activation, config.pooling, config.dropout, config.init)
+    return alexnet(config.resize, config.activation, config.pooling, config.dropout, config.init,
+                   conv1_scale=config.conv1_init_scale)
 
 
 def initialize(net: nn.Module, init: str) -> None:

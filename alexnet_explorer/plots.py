@@ -1,6 +1,7 @@
 """Plotly figures, by topic: training curves (d2l's Animator) first."""
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -9,6 +10,8 @@ import torch
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from .data import CHANCE_ACC, CHANCE_LOSS
+from .evaluation import row_shares
 from .exports import DIVERGING, SEQUENTIAL
 from .inspection import activation_grid, filter_grid, filter_norms, map_gap
 
@@ -22,11 +25,29 @@ TRACE_STYLES = {
     "test acc": {"color": "#2ca02c", "dash": "dashdot"},
 }
 RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+LOSS_TOP = 2.5  # the loss axis starts at 0…2.5 (chance is 2.30) and grows only if a loss goes above
+CURVES_NOTE = ("Train loss and train acc: the mean over each fifth of an epoch; test acc: after each epoch. Dotted: "
+               f"chance, what guessing scores — loss ln 10 ≈ {CHANCE_LOSS:.2f}, accuracy {CHANCE_ACC:.2f}.")
 Curves = dict[str, tuple[list[float], list[float]]]
 
 
+def _fifth_means(xs: list[float], running: list[float]) -> list[float]:
+    """The mean over each stretch between points, from the running means since each epoch began (what training
+    logs): within an epoch, mean·(share of the epoch seen) adds up, so consecutive points differ by one stretch."""
+    means, previous_epoch, previous_share, previous_sum = [], None, 0.0, 0.0
+    for x, mean in zip(xs, running):
+        epoch = math.ceil(round(x, 9)) - 1  # a point at x = 2.0 closes epoch 1 (the second)
+        share = x - epoch
+        if epoch != previous_epoch:
+            previous_share, previous_sum = 0.0, 0.0
+        means.append((mean * share - previous_sum) / (share - previous_share))
+        previous_epoch, previous_share, previous_sum = epoch, share, mean * share
+    return means
+
+
 def training_curves(events: list[dict]) -> Curves:
-    """Epochs (x) and values (y) per trace: train metrics from Progress records, test accuracy from EpochEnd."""
+    """Epochs (x) and values (y) per trace: train loss and accuracy over each fifth of an epoch (from Progress
+    records' running means), test accuracy from EpochEnd."""
     curves: Curves = {name: ([], []) for name in TRACES}
 
     def add(name: str, x: float, y: float) -> None:
@@ -44,39 +65,51 @@ def training_curves(events: list[dict]) -> Curves:
             add("train acc", event["epoch"], event["train_acc"])
         elif event["kind"] == "epoch":
             add("test acc", event["epoch"], event["test_acc"])
+    for name in ("train loss", "train acc"):
+        xs, running = curves[name]
+        curves[name] = (xs, _fifth_means(xs, running))
     return curves
 
 
-def _layout(figure: go.Figure, epochs: int) -> go.Figure:
-    figure.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 10}, height=380, legend={"orientation": "h", "y": 1.1},
-                         uirevision="keep")  # keeps the user's zoom across live updates
+def _curves_layout(curves: list[Curves], epochs: int, height: int) -> go.Figure:
+    """Loss (left) and accuracy (right) panels with their axes fixed from the start, and a dotted chance line in
+    each: an empty chart already says what will appear."""
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"), horizontal_spacing=0.1)
+    losses = [y for run in curves for y in run["train loss"][1] if math.isfinite(y)]
     figure.update_xaxes(title="epoch", range=[0, epochs])
+    figure.update_yaxes(title="cross-entropy loss", range=[0, max([LOSS_TOP, *losses]) * 1.02], row=1, col=1)
+    figure.update_yaxes(title="accuracy", range=[0, 1.02], row=1, col=2)
+    for value, col in ((CHANCE_LOSS, 1), (CHANCE_ACC, 2)):
+        figure.add_hline(y=value, line={"dash": "dot", "color": "#6b7280", "width": 1.5}, row=1, col=col,
+                         annotation={"text": "chance", "font": {"color": "#6b7280"}},
+                         annotation_position="top right", exclude_empty_subplots=False)
+    figure.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 10}, height=height,
+                         legend={"orientation": "h", "y": -0.2}, uirevision="keep")  # keeps zoom across updates
     return figure
 
 
 def training_figure(curves: Curves, epochs: int) -> go.Figure:
-    """One run's curves as d2l's Animator draws them: three lines against epoch, x from 0 to ``epochs``."""
-    figure = go.Figure()
+    """One run's curves, loss and accuracy in panels of their own, x from 0 to ``epochs``."""
+    figure = _curves_layout([curves], epochs, height=380)
     for name in TRACES:
         xs, ys = curves[name]
         # Plotly leaves a trace without points out of the legend; one empty point keeps "test acc" listed
         # during the first epoch, so that the class knows which line is still to come.
         figure.add_scatter(x=xs or [None], y=ys or [None], name=name, mode="lines+markers", line=TRACE_STYLES[name],
-                           marker={"size": 5})
-    return _layout(figure, epochs)
+                           marker={"size": 5}, row=1, col=1 if name == "train loss" else 2)
+    return figure
 
 
 def comparison_figure(runs: dict[str, Curves], epochs: int) -> go.Figure:
-    """Several runs' curves in one figure: one colour per run, the Animator's line style per trace."""
-    figure = go.Figure()
+    """Several runs' curves in the two panels: one colour per run, the Animator's line style per trace."""
+    figure = _curves_layout(list(runs.values()), epochs, height=460)
     for i, (label, curves) in enumerate(runs.items()):
         color = RUN_COLORS[i % len(RUN_COLORS)]
         for name in TRACES:
             xs, ys = curves[name]
             figure.add_scatter(x=xs, y=ys, name=f"{label}: {name}", legendgroup=label, mode="lines+markers",
-                               line={"color": color, "dash": TRACE_STYLES[name]["dash"]}, marker={"size": 4})
-    figure = _layout(figure, epochs)
-    figure.update_layout(height=460, legend={"orientation": "v", "y": 1, "x": 1.02})
+                               line={"color": color, "dash": TRACE_STYLES[name]["dash"]}, marker={"size": 4},
+                               row=1, col=1 if name == "train loss" else 2)
     return figure
 
 
@@ -113,11 +146,14 @@ def _colours(diverging: bool) -> dict:
 def tile_grid_figure(grid: np.ndarray, kernel: int, ids: Sequence[int], values: Sequence[float] | None = None, *,
                      id_label: str = "filter", value_label: str = "norm", diverging: bool = True,
                      columns: int = 12, gap: int = 1, selected: int | None = None, max_width: int = 720,
-                     max_pixel: float = 8) -> go.Figure:
-    """A ``filter_grid`` image in crisp pixels, ``selected`` outlined; hover names a tile, a click selects it."""
+                     max_pixel: float = 8, labels: Sequence[str] | None = None) -> go.Figure:
+    """A ``filter_grid`` image in crisp pixels, ``selected`` outlined; hover names a tile, a click selects it.
+    ``labels`` are written under the tiles, in the gaps (which must be a few pixels high for them)."""
     ids = list(ids)
     step = kernel + gap
     rows, cols = np.divmod(np.arange(len(ids)), columns)
+    if labels is not None:  # room under the last row too
+        grid = np.vstack([grid, np.full((gap, grid.shape[1]), np.nan)])
     template = f"{id_label} %{{customdata[0]:d}}"
     if values is not None:
         template += f"<br>{value_label} %{{customdata[1]:.3f}}"
@@ -130,6 +166,9 @@ def tile_grid_figure(grid: np.ndarray, kernel: int, ids: Sequence[int], values: 
                        hovertemplate=template + "<extra></extra>", showlegend=False, marker={"opacity": 0},
                        selected=invisible, unselected=invisible)
     figure.update_layout(hovermode="closest", hoverdistance=-1)
+    for row, col, label in zip(rows, cols, labels or []):
+        figure.add_annotation(x=col * step + (kernel - 1) / 2, y=row * step + kernel - 0.5 + gap / 2, text=label,
+                              showarrow=False, font={"size": 11})
     if selected is not None:
         top, left = (selected // columns) * step, (selected % columns) * step
         figure.add_shape(type="rect", x0=left - 1, x1=left + kernel, y0=top - 1, y1=top + kernel,
@@ -160,13 +199,15 @@ def filter_figure(weights: torch.Tensor, index: int, normalization: str = "per_f
 
 def filter_history_figure(snapshots: dict[int, torch.Tensor], index: int, normalization: str = "per_filter",
                           epoch: int | None = None, columns: int = 8, max_width: int = 560) -> go.Figure:
-    """One filter at every saved epoch in reading order, with ``epoch`` outlined ("shared": one scale for all)."""
+    """One filter at every saved epoch in reading order, each tile labelled with its epoch, ``epoch`` outlined
+    ("shared": one scale for all)."""
     epochs = sorted(snapshots)
     stack = torch.stack([snapshots[e][index] for e in epochs])
-    columns = min(columns, len(epochs))
-    return tile_grid_figure(filter_grid(stack, normalization, columns=columns), stack.shape[-1], epochs,
-                            filter_norms(stack), id_label="epoch", columns=columns, max_width=max_width,
-                            selected=epochs.index(epoch) if epoch in epochs else None)
+    columns, gap = min(columns, len(epochs)), 3  # gaps high enough for the labels
+    return tile_grid_figure(filter_grid(stack, normalization, columns=columns, gap=gap), stack.shape[-1], epochs,
+                            filter_norms(stack), id_label="epoch", columns=columns, gap=gap, max_width=max_width,
+                            selected=epochs.index(epoch) if epoch in epochs else None,
+                            labels=[f"epoch {e:g}" for e in epochs])
 
 
 def filter_evolution_figure(snapshots: dict[float, torch.Tensor], normalization: str = "per_filter",
@@ -224,6 +265,14 @@ def image_figure(image: np.ndarray, title: str = "", height: int = 280) -> go.Fi
     return _image_axes(figure, height)
 
 
+def _square_panels(figure: go.Figure, panels: int) -> None:
+    """Subplots as pictures: square pixels, no axes, first row on top."""
+    for n in range(1, panels + 1):
+        suffix = "" if n == 1 else str(n)
+        figure.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", autorange="reversed", visible=False)
+        figure.layout[f"xaxis{suffix}"].update(visible=False, constrain="domain")
+
+
 def kernels_and_responses_figure(kernels: dict[str, np.ndarray], responses: dict[str, np.ndarray],
                                  tile_px: int = 88) -> go.Figure:
     """Top row each kernel, below it its response to an image; each scaled by its own largest magnitude."""
@@ -234,10 +283,7 @@ def kernels_and_responses_figure(kernels: dict[str, np.ndarray], responses: dict
         for row, array in ((1, kernels[name]), (2, responses[name])):
             figure.add_heatmap(z=_unit(np.asarray(array, dtype=np.float64)), coloraxis="coloraxis", zsmooth=False,
                                row=row, col=col, hovertemplate="%{z:.2f}<extra></extra>")
-    for n in range(1, 2 * len(names) + 1):
-        suffix = "" if n == 1 else str(n)
-        figure.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", autorange="reversed", visible=False)
-        figure.layout[f"xaxis{suffix}"].update(visible=False, constrain="domain")
+    _square_panels(figure, 2 * len(names))
     colours = _colours(diverging=True)
     figure.update_layout(coloraxis={"colorscale": colours["colorscale"], "cmin": -1, "cmax": 1, "cmid": 0,
                                     "colorbar": colours["colorbar"]},
@@ -293,13 +339,76 @@ def probabilities_figure(probabilities: Sequence[float], class_names: Sequence[s
     return figure
 
 
+def _overlay(image28: np.ndarray, heat: np.ndarray | None, what: str = "importance") -> list[go.Heatmap]:
+    """A uint8 picture, dimmed, under a [0, 1] heat map (red to yellow) that is transparent where the map is zero."""
+    # Dimmed so that the white garment does not wash out the map's colours.
+    traces = [go.Heatmap(z=np.asarray(image28, dtype=np.float32) / 255, colorscale="gray", zmin=0,
+                         zmax=1 if heat is None else 1.6, showscale=False, zsmooth=False, hoverinfo="skip")]
+    if heat is not None:
+        traces.append(go.Heatmap(z=np.asarray(heat, dtype=np.float32), colorscale=HEAT_SCALE, zmin=0, zmax=1,
+                                 zsmooth=False, showscale=False,
+                                 hovertemplate=f"row %{{y}}, column %{{x}}<br>{what} %{{z:.2f}}<extra></extra>"))
+    return traces
+
+
 def saliency_figure(image28: np.ndarray, heat: np.ndarray, height: int = 300) -> go.Figure:
     """A uint8 picture, dimmed, under a [0, 1] heat map (red to yellow) that is transparent where the map is zero."""
-    figure = go.Figure([
-        # Dimmed so that the white garment does not wash out the map's colours.
-        go.Heatmap(z=np.asarray(image28, dtype=np.float32) / 255, colorscale="gray", zmin=0, zmax=1.6,
-                   showscale=False, zsmooth=False, hoverinfo="skip"),
-        go.Heatmap(z=np.asarray(heat, dtype=np.float32), colorscale=HEAT_SCALE, zmin=0, zmax=1, zsmooth=False,
-                   showscale=False, hovertemplate="row %{y}, column %{x}<br>importance %{z:.2f}<extra></extra>"),
-    ])
-    return _image_axes(figure, height)
+    return _image_axes(go.Figure(_overlay(image28, heat)), height)
+
+
+def top_images_figure(images28: Sequence[np.ndarray], heats: Sequence[np.ndarray] | None, titles: Sequence[str],
+                      columns: int = 3, tile_px: int = 150) -> go.Figure:
+    """Pictures in a grid, each titled and, with ``heats``, under its own heat map (where a unit responds)."""
+    rows = -(-len(images28) // columns)
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=list(titles), vertical_spacing=0.06,
+                           horizontal_spacing=0.02)
+    for k, image in enumerate(images28):
+        for trace in _overlay(image, None if heats is None else heats[k], "response"):
+            figure.add_trace(trace, row=k // columns + 1, col=k % columns + 1)
+    _square_panels(figure, rows * columns)
+    figure.update_layout(width=tile_px * columns, height=(tile_px + 30) * rows, plot_bgcolor="white",
+                         margin={"l": 0, "r": 0, "t": 30, "b": 0})
+    figure.update_annotations(font={"size": 12})
+    return figure
+
+
+# --- where the network errs (the Classify page) --------------------------------------------------------------
+
+def _share_text(share: float, count: int) -> str:
+    """A cell's share of its row as written in it: empty for none, '<1%' for a few."""
+    return "" if not count else "<1%" if share < 0.005 else f"{share:.0%}"
+
+
+def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], selected: tuple[int, int] | None = None,
+                     title: str = "", height: int = 520) -> go.Figure:
+    """A confusion matrix, rows the true classes and columns the answers, coloured and labelled by the share of each
+    row; hover gives the count, a click selects a cell (an invisible marker at each cell's centre, as in
+    tile_grid_figure)."""
+    counts = np.asarray(confusion)
+    totals, shares = counts.sum(axis=1), row_shares(counts)
+    n = len(class_names)
+    figure = go.Figure(go.Heatmap(z=shares, x=list(range(n)), y=list(range(n)), zmin=0, zmax=1, colorscale="Blues",
+                                  text=[[_share_text(share, count) for share, count in zip(row, counts_row)]
+                                        for row, counts_row in zip(shares, counts)],
+                                  texttemplate="%{text}", hoverinfo="skip", xgap=1, ygap=1, showscale=False))
+    rows, cols = np.divmod(np.arange(n * n), n)
+    names = np.asarray(class_names, dtype=object)
+    invisible = {"marker": {"opacity": 0}}
+    figure.add_scatter(x=cols, y=rows, mode="markers", showlegend=False, marker={"opacity": 0, "size": 30},
+                       selected=invisible, unselected=invisible,
+                       customdata=np.column_stack([names[rows], names[cols], counts.ravel(), totals[rows]]),
+                       hovertemplate="%{customdata[0]} answered %{customdata[1]}:<br>%{customdata[2]} of "
+                                     "%{customdata[3]}<extra></extra>")
+    if selected is not None:
+        true, answered = selected
+        figure.add_shape(type="rect", x0=answered - 0.5, x1=answered + 0.5, y0=true - 0.5, y1=true + 0.5,
+                         line={"color": PREDICTED_COLOR, "width": 3})
+    axis = {"tickmode": "array", "tickvals": list(range(n)), "ticktext": list(class_names), "showgrid": False,
+            "zeroline": False,
+            "constrain": "domain"}
+    figure.update_xaxes(title="the network's answer", side="bottom", tickangle=-40, **axis)
+    figure.update_yaxes(title="what the picture is", autorange="reversed", scaleanchor="x", **axis)  # square cells
+    figure.update_layout(title={"text": title, "x": 0, "font": {"size": 14}}, height=height, hovermode="closest",
+                         hoverdistance=-1, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+                         plot_bgcolor="white")
+    return figure

@@ -1,4 +1,5 @@
-"""Asking a trained AlexNet about a 28×28 picture: class probabilities, and where it looked (saliency, Grad-CAM)."""
+"""Asking a trained AlexNet about a 28×28 picture: class probabilities, whether the picture is unlike the garments it
+learned from, and where it looked (saliency, Grad-CAM)."""
 from __future__ import annotations
 
 import math
@@ -13,9 +14,11 @@ from torch import nn
 
 from .config import RunConfig
 from .data import CLASSES, to_model_input
+from .evaluation import features_and_logits
 from .model import CONV_LAYERS, layer_output_shapes, split_after
 from .preprocess import SIDE, Upload, to_tensor
 from .runs import RunDir, load_checkpoint, model_from_checkpoint
+from .shift import ShiftModel, Verdict, assess
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class UploadAnswer:
     answer: str | None
     confidence: float | None
     problem: str | None
+    verdict: Verdict | None = None  # how unlike the training garments the picture is, when the run has a fit
 
 
 def describe_progress(classifier: Classifier) -> str:
@@ -80,17 +84,28 @@ def probabilities(classifier: Classifier, images28: Sequence[np.ndarray]) -> np.
         return torch.softmax(classifier.net(x).double(), dim=1).numpy()
 
 
-def answer_uploads(classifier: Classifier, uploads: Sequence[Upload]) -> list[UploadAnswer]:
-    """The top class and its probability for each usable upload (one batch), the problem of each other one."""
+def judge(classifier: Classifier, shift: ShiftModel, images28: Sequence[np.ndarray]) -> list[Verdict]:
+    """How unlike the garments the network learned from each uint8 28×28 picture is (see shift.py)."""
+    features, logits = features_and_logits(classifier.net, classifier.size,
+                                           torch.cat([to_tensor(image) for image in images28]))
+    return assess(shift, features, logits, images28)
+
+
+def answer_uploads(classifier: Classifier, uploads: Sequence[Upload],
+                   shift: ShiftModel | None = None) -> list[UploadAnswer]:
+    """The top class and its probability for each usable upload (one batch), with the verdict of ``shift`` if
+    given; the problem of each other one."""
     usable = [upload.prepared.image28 for upload in uploads if upload.prepared is not None]
     answers = iter(probabilities(classifier, usable) if usable else [])
+    verdicts = iter(judge(classifier, shift, usable) if usable and shift is not None else [])
     rows = []
     for upload in uploads:
         if upload.prepared is None:
             rows.append(UploadAnswer(upload.name, None, None, upload.problem))
         else:
             probs = next(answers)
-            rows.append(UploadAnswer(upload.name, CLASSES[int(probs.argmax())], float(probs.max()), None))
+            rows.append(UploadAnswer(upload.name, CLASSES[int(probs.argmax())], float(probs.max()), None,
+                                     next(verdicts, None)))
     return rows
 
 
@@ -131,6 +146,56 @@ def grad_cam(classifier: Classifier, image28: np.ndarray, target: int | None = N
 def feature_grid_side(classifier: Classifier, layer: str = "conv5") -> int:
     """The side of the layer's square grid of features at the classifier's input size: Grad-CAM's cells."""
     return dict(layer_output_shapes(classifier.net, classifier.size))[layer][-1]
+
+
+GRAD_CAM_LAYERS = CONV_LAYERS[1:]  # conv1 sees edges, not parts: its map mostly repeats the picture
+# A grid coarser than this cannot point at a part of a 28-pixel garment (conv5 at 67 px is 3×3: a cell a third wide).
+MEANINGFUL_GRID = 7
+
+
+def default_grad_cam_layer(classifier: Classifier) -> str:
+    """The deepest of GRAD_CAM_LAYERS whose grid has at least MEANINGFUL_GRID cells a side (conv5 at 224 px),
+    else the finest one (conv2 at 67 px)."""
+    sides = dict(layer_output_shapes(classifier.net, classifier.size))
+    fine_enough = [layer for layer in GRAD_CAM_LAYERS if sides[layer][-1] >= MEANINGFUL_GRID]
+    return fine_enough[-1] if fine_enough else max(GRAD_CAM_LAYERS, key=lambda layer: sides[layer][-1])
+
+
+OCCLUSION_PATCH, OCCLUSION_STRIDE = 8, 2  # pixels of the 28×28 picture: 121 positions, one batch
+OCCLUSION_GREY = 128
+
+
+@dataclass(frozen=True)
+class Occlusion:
+    """How much hiding each part of a picture lowers the probability of one class."""
+
+    drop: np.ndarray  # 28×28: the mean fall of the probability over the patch positions covering each pixel
+    probability: float  # the class's probability with nothing hidden
+    target: int
+    patch: int
+
+    @property
+    def heat(self) -> np.ndarray:
+        """The falls scaled so that the largest is 1; where hiding raised the probability, 0."""
+        return _unit_map(torch.from_numpy(self.drop).clamp(min=0))
+
+
+def occlusion(classifier: Classifier, image28: np.ndarray, target: int | None = None, patch: int = OCCLUSION_PATCH,
+              stride: int = OCCLUSION_STRIDE, fill: int = OCCLUSION_GREY) -> Occlusion:
+    """Slide a grey patch over the 28×28 picture and record how far the class's probability falls at each place
+    (``target`` default: the top class). Works at any input size: it only asks the network for answers."""
+    starts = sorted({*range(0, SIDE - patch + 1, stride), SIDE - patch})  # the last start reaches the far edge
+    corners = [(top, left) for top in starts for left in starts]
+    hidden = np.repeat(np.asarray(image28, dtype=np.uint8)[None], len(corners), axis=0)
+    for picture, (top, left) in zip(hidden, corners):
+        picture[top:top + patch, left:left + patch] = fill
+    probs = probabilities(classifier, [image28, *hidden])
+    target = int(probs[0].argmax()) if target is None else target
+    falls, covered = np.zeros((SIDE, SIDE)), np.zeros((SIDE, SIDE))
+    for fall, (top, left) in zip(probs[0, target] - probs[1:, target], corners):
+        falls[top:top + patch, left:left + patch] += fall
+        covered[top:top + patch, left:left + patch] += 1
+    return Occlusion(falls / covered, float(probs[0, target]), target, patch)
 
 
 def class_examples(labels: torch.Tensor, label: int, count: int = 5, seed: int = 0) -> list[int]:

@@ -1,12 +1,14 @@
 """Turn any picture (an upload or a drawing) into a Fashion-MNIST-like 28×28 image, step by step."""
 from __future__ import annotations
 
+import hashlib
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000
@@ -53,10 +55,12 @@ class Stage:
 
 @dataclass
 class Preprocessed:
-    """The stages taken, the final uint8 28×28 light-on-dark image, and notes for the user."""
+    """The stages taken, the final uint8 28×28 light-on-dark image, the picture as given (upright, 8-bit, at most
+    WORK_SIDE a side: what a person sees as theirs), and notes for the user."""
 
     stages: list[Stage]
     image28: np.ndarray
+    picture: np.ndarray
     notes: list[str] = field(default_factory=list)
 
 
@@ -122,13 +126,15 @@ def preprocess(image: Image.Image, options: PreprocessOptions | None = None) -> 
     notes = list(image.info.get(NOTES_KEY, []))
     _check_size(image)
     stages: list[Stage] = []
-    if options.exif_transpose:
+    turned = options.exif_transpose and image.getexif().get(ExifTags.Base.Orientation, 1) not in (0, 1)
+    if turned:
         image = ImageOps.exif_transpose(image)
     image = _standard_mode(image)
     image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)
-    if options.exif_transpose:
-        stages.append(Stage("Upright", "Phones store photos sideways with a note to rotate them; the note is applied.",
-                            np.asarray(image)))
+    picture = np.asarray(image)
+    if turned:  # shown only when it changed something, as every step after it
+        stages.append(Stage("Upright", "Phones store photos sideways with a note to rotate them; this photo's note "
+                            "was applied.", picture))
 
     if image.mode == "RGBA" and np.asarray(image)[..., 3].min() < 255:
         if options.composite_alpha:
@@ -171,7 +177,7 @@ def preprocess(image: Image.Image, options: PreprocessOptions | None = None) -> 
     else:  # Pillow's resize filters the whole source area, so shrinking does not alias
         image28 = np.asarray(Image.fromarray(gray).resize((SIDE, SIDE), Image.Resampling.LANCZOS))
     stages.append(Stage("Resize to 28×28", "The network was trained on 28×28 pictures.", image28))
-    return Preprocessed(stages=stages, image28=image28, notes=notes)
+    return Preprocessed(stages=stages, image28=image28, picture=picture, notes=notes)
 
 
 def prepare_upload(data: bytes, name: str, options: PreprocessOptions | None = None) -> Upload:
@@ -180,6 +186,22 @@ def prepare_upload(data: bytes, name: str, options: PreprocessOptions | None = N
         return Upload(name, prepared=preprocess(open_picture(data, name), options))
     except PictureError as error:
         return Upload(name, problem=str(error))
+
+
+def prepare_uploads(files: Sequence[tuple[str, bytes]],
+                    options: PreprocessOptions | None = None) -> tuple[list[Upload], list[str]]:
+    """Open and preprocess uploaded files (name, content), each picture once: a file dropped again, or the same
+    picture under another name, is left out with a note saying so."""
+    uploads, notes, seen = [], [], {}
+    for name, data in files:
+        digest = hashlib.sha256(data).hexdigest()
+        if digest in seen:
+            notes.append(f"“{name}” was added twice: it is listed once." if seen[digest] == name else
+                         f"“{name}” is the same picture as “{seen[digest]}”: it is listed once.")
+            continue
+        seen[digest] = name
+        uploads.append(prepare_upload(data, name, options))
+    return uploads, notes
 
 
 def to_tensor(image28: np.ndarray) -> torch.Tensor:

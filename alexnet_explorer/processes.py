@@ -1,21 +1,26 @@
-"""Training processes on disk: whether a run's process is alive, and the runs folder's launch lock."""
+"""Training processes on disk: whether a run's process is alive, the runs folder's launch lock, and whether its
+queue keeper is at work."""
 from __future__ import annotations
 
 import fcntl
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from .runs import RunDir
 
-ACTIVE_STATES = ("queued", "running")
+ACTIVE_STATES = ("queued", "starting", "running")  # not over yet
+ON_DEVICE = ("starting", "running")  # holding their hardware (a queued run waits for it, without a process)
 LOCK_NAME = ".launch.lock"
+KEEPER_LOCK_NAME = ".queue.lock"  # held by the queue keeper process for as long as it runs
 PROCESS_FILE = "process.json"
 LOG_MARKER = "=== training process launched"
 DIED = "the training process ended unexpectedly"
 NEVER_STARTED = "the training process never started"
+EXEC_GRACE_SECONDS = 10.0
 
 
 def process_alive(pid: int, run: RunDir) -> bool:
@@ -62,8 +67,30 @@ def launch_lock(root: Path) -> Iterator[None]:
 
 def launch_in_progress(root: Path) -> bool:
     """Whether some process holds the launch lock right now (its new run may not have a pid yet)."""
+    return _held(root / LOCK_NAME)
+
+
+def keeper_alive(root: Path) -> bool:
+    """Whether a queue keeper process is at work on this runs folder."""
+    return _held(root / KEEPER_LOCK_NAME)
+
+
+def become_keeper(root: Path) -> int | None:
+    """Take the keeper's lock for this process's lifetime: its file descriptor, or None when another keeper has it."""
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / KEEPER_LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fd = os.open(root / LOCK_NAME, os.O_RDONLY)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _held(lock: Path) -> bool:
+    """Whether some process holds this lock file's lock right now."""
+    try:
+        fd = os.open(lock, os.O_RDONLY)
     except FileNotFoundError:
         return False
     try:
@@ -75,33 +102,54 @@ def launch_in_progress(root: Path) -> bool:
         os.close(fd)
 
 
+def launched(run: RunDir) -> dict:
+    """What the launcher recorded when it started the run's process: pid, time, the hardware units it took."""
+    try:
+        record = json.loads((run.path / PROCESS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
 def launched_pid(run: RunDir) -> int | None:
     """The pid the launcher started for this run, if any."""
     try:
-        return int(json.loads((run.path / PROCESS_FILE).read_text())["pid"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return int(launched(run)["pid"])
+    except (ValueError, KeyError, TypeError):
         return None
 
 
 def refresh_status(run: RunDir, lock_held: bool = False) -> dict:
-    """The run's status; one that claims to be queued or running without a live process becomes failed on disk."""
+    """The run's status; one that claims to be starting or running without a live process becomes failed on disk."""
     status = run.read_status()
-    if status.get("state") not in ACTIVE_STATES:
+    if status.get("state") not in ON_DEVICE:
         return status
     pid = status.get("pid") or launched_pid(run)
-    if pid and process_alive(pid, run):
+    if pid and (process_alive(pid, run) or _just_launched(run, pid)):
         return status
     if not lock_held and launch_in_progress(run.path.parent):
         return status
     # The process writes its last status before it exits, so read again now that it is known to be gone.
     status = run.read_status()
-    if status.get("state") in ACTIVE_STATES:
+    if status.get("state") in ON_DEVICE:
         reason = DIED if pid else NEVER_STARTED
         logged = logged_error(run)
         run.write_status("failed", error=f"{reason}: {logged}" if logged else reason, pid=pid,
                          device=status.get("device"))
         status = run.read_status()
     return status
+
+
+def _just_launched(run: RunDir, pid: int) -> bool:
+    """Whether the launcher started this live, non-zombie pid moments ago: until the child has exec'd the training
+    command, its command line is still its parent's."""
+    record = launched(run)
+    if record.get("pid") != pid or time.time() - record.get("launched", 0.0) > EXEC_GRACE_SECONDS:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def logged_error(run: RunDir) -> str | None:

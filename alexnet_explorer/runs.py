@@ -1,6 +1,7 @@
 """Run directories: configuration, metrics, status, checkpoints and conv1 snapshots on disk."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import pickle
@@ -19,7 +20,9 @@ from .model import build_model
 
 CHECKPOINT_FORMAT = "alexnet-explorer/1"
 RUNS_ENV = "ALEXNET_EXPLORER_RUNS"
-STATES = ("queued", "running", "finished", "stopped", "failed")
+# queued: waiting in line for its device; starting: its process is launched and has not reported yet.
+STATES = ("queued", "starting", "running", "finished", "stopped", "failed")
+MAX_TITLE = 40
 
 
 class CheckpointError(ValueError):
@@ -29,6 +32,11 @@ class CheckpointError(ValueError):
 def runs_root() -> Path:
     """The folder holding every run: $ALEXNET_EXPLORER_RUNS, or ./runs."""
     return Path(os.environ.get(RUNS_ENV, "runs"))
+
+
+def class_test_set_dir(root: str | Path | None = None) -> Path:
+    """Where the class keeps its own test set (class_test_set.py), beside the runs (it has no config.json)."""
+    return Path(root or runs_root()) / "class-test-set"
 
 
 def list_runs(root: str | Path | None = None) -> list[RunDir]:
@@ -45,6 +53,15 @@ def _created(run: RunDir) -> float:
         return run.config_path.stat().st_mtime  # written once, when the run is created
     except OSError:  # deleted meanwhile
         return 0.0
+
+
+def unique_title(root: Path, label: str) -> str:
+    """The label, or the label numbered ('classroom 2', 'classroom 3' …) when a run in ``root`` already has it."""
+    taken = {run.title.casefold() for run in list_runs(root)}
+    for n in itertools.count(1):
+        title = label if n == 1 else f"{label} {n}"
+        if title.casefold() not in taken:
+            return title
 
 
 def write_atomically(path: Path, write: Any) -> None:
@@ -89,11 +106,13 @@ def model_from_checkpoint(checkpoint: dict) -> tuple[nn.Sequential, RunConfig]:
 
 
 class RunDir:
-    """One run's folder: config.json, metrics.jsonl, status.json, checkpoint.pt and filters/epoch_NNN.pt."""
+    """One run's folder: config.json, metrics.jsonl, status.json, checkpoint.pt and filters/epoch_NNN.pt; run.json
+    holds the name people read (the folder's name stays unique underneath) and who started it."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.config_path = self.path / "config.json"
+        self.about_path = self.path / "run.json"
         self.metrics_path = self.path / "metrics.jsonl"
         self.status_path = self.path / "status.json"
         self.checkpoint_path = self.path / "checkpoint.pt"
@@ -101,14 +120,49 @@ class RunDir:
         self.frames_dir = self.filters_dir / "frames"
         self.stop_path = self.path / "STOP"
         self.log_path = self.path / "train.log"
+        self.evaluation_path = self.path / "evaluation.npz"  # its network on its test set (evaluation.py)
 
     @property
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def title(self) -> str:
+        """The run's short name, e.g. 'classroom 2' (the folder's name for a run made before titles)."""
+        return self._about().get("title") or self.name
+
+    @property
+    def owner(self) -> str | None:
+        """Who started the run (an app session's id; None from a terminal)."""
+        return self._about().get("owner")
+
+    def _about(self) -> dict:
+        try:
+            about = json.loads(self.about_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return {}
+        return about if isinstance(about, dict) else {}
+
+    def _write_about(self, **changes: Any) -> None:
+        about = {**self._about(), **changes}
+        write_atomically(self.about_path, lambda p: p.write_text(json.dumps(about)))
+
+    def rename(self, title: str) -> None:
+        """Give the run another short name; ValueError if it is empty, too long or another run's."""
+        title = " ".join(title.split())
+        if not title:
+            raise ValueError("a run's name cannot be empty")
+        if len(title) > MAX_TITLE:
+            raise ValueError(f"a run's name can have at most {MAX_TITLE} characters, not {len(title)}")
+        others = [run for run in list_runs(self.path.parent) if run.path != self.path]
+        if any(run.title.casefold() == title.casefold() for run in others):
+            raise ValueError(f"another run is already called {title!r}")
+        self._write_about(title=title)
+
     @classmethod
-    def create(cls, root: str | Path, config: RunConfig, label: str = "run") -> RunDir:
-        """A new, uniquely named run folder with its configuration written and status 'queued'."""
+    def create(cls, root: str | Path, config: RunConfig, label: str = "run", owner: str | None = None) -> RunDir:
+        """A new, uniquely named run folder with its configuration written and status 'queued'; its title is the
+        label, numbered when another run has it ('classroom 2')."""
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -121,6 +175,7 @@ class RunDir:
             except FileExistsError:
                 continue
         run = cls(path)
+        run._write_about(title=unique_title(root, label.strip() or "run"), owner=owner)
         run.write_config(config)
         run.write_status("queued")
         return run
@@ -246,5 +301,7 @@ class RunRecorder:
         elif isinstance(event, Ended):
             if event.checkpoint is not None:
                 self.run.save_checkpoint(event.checkpoint)
+            if event.evaluation is not None:  # before the status: a finished run has it ready
+                event.evaluation.save(self.run.evaluation_path)
             self.run.write_status(event.status, device=event.device, test_acc=event.test_acc,
                                   **self.status_details)

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import evaluation, shift
 from .config import RunConfig
 from .data import DeviceBatches, FashionMNIST, subset
 from .devices import autocast, kept_heap, move_to_device, to_fast_layout
@@ -173,11 +174,17 @@ def _train(config: RunConfig, data: FashionMNIST, device: torch.device, emit: Ca
         emit(EpochEnd(epoch + 1, train_loss, train_acc, test_acc, speed, elapsed, remaining,
                       conv1=conv1(), checkpoint=checkpoint(epoch + 1, 0)))
     elapsed, _, speed = timing(total_steps, config.epochs - 1)
-    return _end(emit, "finished", float(config.epochs), train_loss, train_acc, test_acc, speed, elapsed, hardware)
+    # The test set's answers and the unlike-the-training-data fit, on the training device: the app finds them ready.
+    fits = len(train_batches.images) >= shift.MIN_IMAGES
+    measured = evaluation.evaluate(model, config, data, config.epochs, 0, device) if ranks.leader and fits else None
+    return _end(emit, "finished", float(config.epochs), train_loss, train_acc, test_acc, speed, elapsed, hardware,
+                measured=measured)
 
 
 def _end(emit: Callable[[Event], None], status: str, epoch: float, loss: float, acc: float, test_acc: float,
-         speed: float, elapsed: float, hardware: str, checkpoint: dict | None = None) -> Ended:
-    event = Ended(status, epoch, loss, acc, test_acc, speed, elapsed, hardware, checkpoint=checkpoint)
+         speed: float, elapsed: float, hardware: str, checkpoint: dict | None = None,
+         measured: evaluation.Evaluation | None = None) -> Ended:
+    event = Ended(status, epoch, loss, acc, test_acc, speed, elapsed, hardware, checkpoint=checkpoint,
+                  evaluation=measured)
     emit(event)
     return event

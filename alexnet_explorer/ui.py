@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
+import os
 import random
+import secrets
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,10 +17,20 @@ import numpy as np
 import streamlit as st
 import torch
 from streamlit.delta_generator import DeltaGenerator
+from streamlit.errors import StreamlitSecretNotFoundError
 
-from . import exports, inspection
+from . import class_test_set, classroom, evaluation, exports, inspection
 from .config import GROUPS, RunConfig, Setting, setting_type, settings
-from .data import CLASSES, CorruptDataError, DataUnavailableError, FashionMNIST, load_fashion_mnist, subset
+from .data import (
+    CLASSES,
+    DATA_ENV,
+    CorruptDataError,
+    DataUnavailableError,
+    FashionMNIST,
+    load_fashion_mnist,
+    locate,
+    subset,
+)
 from .prediction import Classifier, answer_uploads, load_classifier
 from .preprocess import (
     FILE_TYPES,
@@ -26,10 +40,11 @@ from .preprocess import (
     PreprocessOptions,
     Upload,
     canvas_to_image,
-    prepare_upload,
+    prepare_uploads,
     preprocess,
 )
 from .runs import RunDir, load_weights
+from .shift import ShiftModel
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -62,7 +77,8 @@ PAGES = (
              "Draw, upload or pick a garment: the trained network answers, and shows where it looked."),
 )
 
-STATE_COLORS = {"queued": "gray", "running": "blue", "finished": "green", "stopped": "orange", "failed": "red"}
+STATE_COLORS = {"queued": "gray", "starting": "blue", "running": "blue", "finished": "green", "stopped": "orange",
+                "failed": "red"}
 
 
 def plain_message(error: BaseException) -> str:
@@ -91,12 +107,97 @@ def status_badge(state: str, stopping: bool = False) -> None:
 
 
 def run_picker(runs: Sequence[RunDir], key: str, label: str = "Run") -> RunDir | None:
-    """A select box of runs by folder name; None when there are none."""
+    """A select box of runs by their short names (folder names underneath), which moves to the class run once each
+    time the instructor pins another; None when there are none."""
     if not runs:
         return None
     by_name = {run.name: run for run in runs}
-    name = st.selectbox(label, list(by_name), key=key)
+    pinned = classroom.read_settings(runs[0].path.parent).class_run
+    if pinned in by_name and st.session_state.get(f"{key}_pin_seen") != pinned:
+        st.session_state[key] = pinned
+    st.session_state[f"{key}_pin_seen"] = pinned
+    name = st.selectbox(label, list(by_name), key=key, format_func=lambda name: by_name[name].title)
     return by_name.get(name)
+
+
+# --- roles ---
+
+def instructor_passcode() -> str | None:
+    """The instructor's passcode: $ALEXNET_EXPLORER_INSTRUCTOR_PASSCODE, else .streamlit/secrets.toml's
+    instructor_passcode; None (no roles, everyone may do everything) when neither is set."""
+    passcode = os.environ.get(classroom.PASSCODE_ENV)
+    if not passcode:
+        try:
+            passcode = st.secrets.get(classroom.PASSCODE_SECRET)
+        except (FileNotFoundError, StreamlitSecretNotFoundError):  # no secrets file at all
+            passcode = None
+    return str(passcode) if passcode else None
+
+
+def person() -> classroom.Person:
+    """This session as the package sees it: its id (the browser's, so a reload keeps its runs) and whether it acts
+    as the instructor (every session does when no passcode is set)."""
+    if "seat" not in st.session_state:
+        token = _browser_token(st.context.cookies.get("_streamlit_xsrf"))
+        st.session_state.seat = hashlib.sha256(token).hexdigest()[:16] if token else secrets.token_hex(8)
+    instructor = instructor_passcode() is None or st.session_state.get("instructor", False)
+    return classroom.Person(st.session_state.seat, instructor)
+
+
+def _browser_token(cookie: object) -> bytes | None:
+    """The secret of Streamlit's XSRF cookie, which lasts as long as the browser session (so it names the browser,
+    not the tab); None without one (AppTest). The cookie holds it masked afresh on every page load, in Tornado's
+    format '2|mask|masked token|time': unmasked by XOR with the repeated 4-byte mask."""
+    if not isinstance(cookie, str) or not cookie.startswith("2|"):
+        return None
+    try:
+        _, mask, masked, _ = cookie.split("|")
+        mask, masked = bytes.fromhex(mask), bytes.fromhex(masked)
+    except ValueError:
+        return None
+    return bytes(byte ^ mask[i % len(mask)] for i, byte in enumerate(masked)) if mask else None
+
+
+def instructor_sign_in() -> None:
+    """The instructor's passcode field, or a sign-out button once it was entered; nothing without a passcode."""
+    expected = instructor_passcode()
+    if expected is None:
+        return
+    if st.session_state.get("instructor"):
+        st.success("Signed in as the instructor.", icon=":material/school:")
+        if st.button("Sign out", key="instructor_sign_out", icon=":material/logout:"):
+            st.session_state.instructor = False
+            st.rerun()
+        return
+    with st.form("instructor_form", border=False, clear_on_submit=True):  # the typed passcode is not kept
+        typed = st.text_input("Instructor's passcode", type="password", key="instructor_passcode",
+                              help="The instructor can stop, resume or delete any run, order the queue, limit what "
+                                   "students start and pin the class run.")
+        if st.form_submit_button("Sign in", icon=":material/login:"):
+            if classroom.passcode_matches(typed, expected):
+                st.session_state.instructor = True
+                st.rerun()
+            time.sleep(classroom.WRONG_PASSCODE_DELAY)
+            st.error("That is not the instructor's passcode.", icon=":material/lock:")
+
+
+def missing_data() -> str | None:
+    """Why training cannot find Fashion-MNIST here (the paragraph the command line prints), or None when it can."""
+    try:
+        locate(os.environ.get(DATA_ENV), allow_download=False)
+    except DataUnavailableError as error:
+        return str(error)
+    return None
+
+
+def keep_for_session(keys: Sequence[str]) -> None:
+    """Keep these widgets' values while another page is shown: Streamlit drops the state of a widget a page does
+    not draw, so a copy is kept beside it and put back on return. Call before the widgets are drawn."""
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[f"kept_{key}"] = st.session_state[key]
+        elif f"kept_{key}" in st.session_state:
+            st.session_state[key] = st.session_state[f"kept_{key}"]
 
 
 @st.cache_resource(show_spinner="Loading the network…", max_entries=4)
@@ -130,8 +231,9 @@ def settings_missing() -> bool:
     return any(setting_key(name) not in st.session_state for name in settings())
 
 
-def settings_form() -> dict[str, object]:
-    """Every RunConfig setting as a widget in its group's column, in a box; the values by setting name."""
+def settings_form(disabled: bool = False) -> dict[str, object]:
+    """Every RunConfig setting as a widget in its group's column, in a box; the values by setting name (``disabled``:
+    shown but not editable)."""
     values = {}
     with st.container(border=True):
         for column, (group, note) in zip(st.columns(len(GROUPS)), GROUPS.items()):
@@ -139,22 +241,22 @@ def settings_form() -> dict[str, object]:
                 st.markdown(f"**{group}**" + f" ({note})" * bool(note))
                 for name, described in settings().items():
                     if described.group == group:
-                        values[name] = _setting_widget(name, described)
+                        values[name] = _setting_widget(name, described, disabled)
     return values
 
 
-def _setting_widget(name: str, described: Setting) -> object:
+def _setting_widget(name: str, described: Setting, disabled: bool) -> object:
     key, kind = setting_key(name), setting_type(name)
     if described.choices is not None:
         names = described.choices()
         return st.radio(described.label, list(names), format_func=names.get, horizontal=True, key=key,
-                        help=described.help)
+                        help=described.help, disabled=disabled)
     if described.offered is not None:
-        return st.selectbox(described.label, described.offered(), key=key, help=described.help)
+        return st.selectbox(described.label, described.offered(), key=key, help=described.help, disabled=disabled)
     if kind is bool:
-        return st.toggle(described.label, key=key, help=described.help)
+        return st.toggle(described.label, key=key, help=described.help, disabled=disabled)
     return st.number_input(described.label, step=described.step, format=described.format,
-                           placeholder=described.placeholder, key=key, help=described.help)
+                           placeholder=described.placeholder, key=key, help=described.help, disabled=disabled)
 
 
 # --- cached loading for the Filters page ---
@@ -193,6 +295,50 @@ def trained_network(run: RunDir) -> TrainedNetwork:
     return TrainedNetwork(classifier(str(path), mtime), str(path), mtime)
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _evaluation(path: str, mtime: float, saved: str, source: str | None) -> evaluation.Evaluation:
+    return evaluation.cached(Path(saved), classifier(path, mtime), dataset(source, allow_download=False))
+
+
+def run_evaluation(run: RunDir, source: str | None) -> evaluation.Evaluation | None:
+    """The run's network on its test set and the unlike-the-training-data fit: read from the run's folder, or
+    measured once per saved network (a long measurement only when asked); None, after saying why, without one."""
+    network = trained_network(run)
+    try:
+        data = dataset(source, allow_download=False)
+    except (DataUnavailableError, CorruptDataError) as error:
+        st.warning(f"Where the network errs and whether a picture is unlike its training garments need "
+                   f"Fashion-MNIST: {error}", icon=":material/warning:")
+        return None
+    asked = f"classify_measure_{network.path}_{network.mtime}"
+    config = network.classifier.config
+    if not (evaluation.quick(config, data) or st.session_state.get(asked)
+            or evaluation.saved_for(run.evaluation_path, network.classifier)):
+        st.info(f"Where this network errs, and whether a picture is unlike its training garments, are measured at "
+                f"the end of its training, on its own device. This network ({run.title}, after epoch "
+                f"{network.classifier.epoch}) has not been measured yet: doing it here means "
+                f"{evaluation.measured_pictures(config, data):,} pictures at {config.resize} px on this computer's "
+                "processor, which takes minutes.", icon=":material/speed:")
+        if st.button("Measure it now", key="classify_measure", icon=":material/play_arrow:"):
+            st.session_state[asked] = True
+            st.rerun()
+        return None
+    try:
+        with st.spinner("Measuring the network on its test images (once for each saved network)…"):
+            return _evaluation(network.path, network.mtime, str(run.evaluation_path), source)
+    except ValueError as error:  # e.g. a run of a single training image: nothing to measure a spread on
+        st.warning(f"Where this network errs cannot be measured: {error}.", icon=":material/warning:")
+        return None
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def class_test_answers(path: str, mtime: float, pictures: tuple[tuple[str, int], ...]
+                       ) -> tuple[class_test_set.Prepared, evaluation.Answers]:
+    """The class's kept pictures (path, label), prepared, and the network's answers to them."""
+    prepared = class_test_set.prepare([class_test_set.KeptPicture(Path(file), label) for file, label in pictures])
+    return prepared, class_test_set.answers(classifier(path, mtime), prepared)
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
 def labelled_sample(source: str | None, count: int) -> tuple[torch.Tensor, np.ndarray]:
     """A seeded random sample of test images and their labels."""
@@ -212,11 +358,17 @@ def sample_features(source: str | None, count: int, kind: str, path: str = "", m
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def separability(source: str | None, count: int, kind: str, methods: tuple[str, ...], path: str = "",
-                 mtime: float = 0.0) -> inspection.Separability:
-    """The linear probe and projections of one kind of features of the test sample."""
+def probe(source: str | None, count: int, kind: str, path: str = "", mtime: float = 0.0) -> float:
+    """The linear probe's test accuracy on one kind of features of the test sample."""
     labels = labelled_sample(source, count)[1]
-    return inspection.separability(sample_features(source, count, kind, path, mtime), labels, methods)
+    return inspection.holdout_probe(sample_features(source, count, kind, path, mtime), labels)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def projection(source: str | None, count: int, kind: str, method: str, path: str = "",
+               mtime: float = 0.0) -> np.ndarray:
+    """One 2-D projection of one kind of features of the test sample."""
+    return inspection.project(sample_features(source, count, kind, path, mtime), method)
 
 
 # --- picture sources ---
@@ -263,12 +415,12 @@ class PictureChoice:
 
 
 def choose_picture(sources: PictureSources, data_source: str | None, options: PreprocessOptions | None = None,
-                   classifier: Classifier | None = None) -> PictureChoice:
+                   classifier: Classifier | None = None, shift: ShiftModel | None = None) -> PictureChoice:
     """A tab per source, each keeping its picture while another is open; returns the open tab's. With a classifier,
-    several files can be uploaded at once and its answers to them are tabled."""
+    several files can be uploaded at once and its answers to them are tabled (with ``shift``'s verdicts)."""
     tabs = st.tabs(list(sources.tabs.values()), key=f"{sources.key_prefix}_source", on_change="rerun")
     widgets = {DRAW: lambda: draw_picture(sources, options),
-               UPLOAD: lambda: upload_pictures(sources, options, classifier),
+               UPLOAD: lambda: upload_pictures(sources, options, classifier, shift),
                PICK: lambda: pick_test_image(sources, data_source),
                RANDOM: lambda: show_random_test_image(sources, data_source)}
     opened = None
@@ -321,8 +473,8 @@ def draw_picture(sources: PictureSources, options: PreprocessOptions | None) -> 
     return PictureChoice(DRAW, picture, None, area, beside)
 
 
-def upload_pictures(sources: PictureSources, options: PreprocessOptions | None,
-                    classifier: Classifier | None) -> PictureChoice:
+def upload_pictures(sources: PictureSources, options: PreprocessOptions | None, classifier: Classifier | None,
+                    shift: ShiftModel | None = None) -> PictureChoice:
     """A file uploader and the preprocessed upload; with a classifier, several files, its answers in a table and
     the selected row's upload."""
     several = classifier is not None
@@ -333,11 +485,13 @@ def upload_pictures(sources: PictureSources, options: PreprocessOptions | None,
                                                                   if several else ""))
     if not several:
         files = [files] if files else []
-    uploads = [prepare_upload(file.getvalue(), file.name, options) for file in files]
+    uploads, duplicates = prepare_uploads([(file.name, file.getvalue()) for file in files], options)
     if not uploads:
         st.info(f"Drop {'pictures' if several else 'a picture'} here or browse: a photo of a shoe, a drawing of a "
                 "shirt…", icon=":material/upload:")
-    chosen = answer_uploads_table(sources, classifier, uploads) if len(uploads) > 1 else 0
+    for note in duplicates:
+        st.caption(note)
+    chosen = answer_uploads_table(sources, classifier, uploads, shift) if len(uploads) > 1 else 0
     area, beside = picture_columns(sources)
     if not uploads:
         return PictureChoice(UPLOAD, None, None, area, beside)
@@ -345,26 +499,33 @@ def upload_pictures(sources: PictureSources, options: PreprocessOptions | None,
     if upload.prepared is None:
         return PictureChoice(UPLOAD, None, upload.problem, area, beside)
     if sources.answer_beside:
-        # The first stage's picture: upright and 8-bit, whatever the file's mode was.
-        area.image(exports.fitted(upload.prepared.stages[0].image, 280), caption=upload.name)
+        area.image(exports.fitted(upload.prepared.picture, 280), caption=upload.name)
     return PictureChoice(UPLOAD, Picture(upload.prepared.image28, upload.name, prepared=upload.prepared), None,
                          area, beside)
 
 
-def answer_uploads_table(sources: PictureSources, classifier: Classifier, uploads: Sequence[Upload]) -> int:
-    """One row per file: thumbnails, the network's answer and confidence, or the problem; returns the selected row
-    (first: 0)."""
-    rows = [{"picture": exports.png_data_url(upload.prepared.stages[0].image, THUMBNAIL) if upload.prepared else None,
+def answer_uploads_table(sources: PictureSources, classifier: Classifier, uploads: Sequence[Upload],
+                         shift: ShiftModel | None = None) -> int:
+    """One row per file: thumbnails, the network's answer, confidence and whether it is a guess, or the problem
+    (each problem also in full under the table: a cell cuts long text off); returns the selected row (first: 0)."""
+    answers = answer_uploads(classifier, uploads, shift)
+    rows = [{"picture": exports.png_data_url(upload.prepared.picture, THUMBNAIL) if upload.prepared else None,
              "28×28": exports.png_data_url(upload.prepared.image28, THUMBNAIL) if upload.prepared else None,
-             "file": answer.name, "answer": answer.answer, "confidence": answer.confidence, "problem": answer.problem}
-            for upload, answer in zip(uploads, answer_uploads(classifier, uploads))]
+             "file": answer.name, "answer": answer.answer, "confidence": answer.confidence,
+             "note": answer.verdict.summary() if answer.verdict else None, "problem": answer.problem}
+            for upload, answer in zip(uploads, answers)]
     table = st.dataframe(
         rows, hide_index=True, on_select="rerun", selection_mode="single-row", key=f"{sources.key_prefix}_table",
         row_height=60, height=min(len(rows), 8) * 60 + 40, placeholder="", column_config={
             "picture": st.column_config.ImageColumn("picture", width="small"),
             "28×28": st.column_config.ImageColumn("28×28", width="small", help="What the network sees"),
             "confidence": st.column_config.ProgressColumn("confidence", format="percent", min_value=0, max_value=1),
-            "problem": st.column_config.TextColumn("problem", width="large")})
+            "note": st.column_config.TextColumn("note", help="“a guess”: the picture is unlike the garments the "
+                                                             "network learned from; and what shows in it"),
+            "problem": st.column_config.TextColumn("problem", width="large", help="In full under the table")})
+    problems = [answer.problem for answer in answers if answer.problem]
+    if problems:
+        st.warning("\n".join(f"- {problem}" for problem in problems), icon=":material/warning:")
     chosen = table.selection.rows[0] if table.selection.rows else 0
     st.caption(f"Explained below: **{uploads[chosen].name}** (select a row to explain another).")
     return chosen

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from alexnet_explorer import processes, ui
+from alexnet_explorer import inspection, processes, ui
 from alexnet_explorer.data import DATA_ENV
 from alexnet_explorer.inspection import FilterHistory
 from alexnet_explorer.runs import CheckpointError, RunDir, list_runs, runs_root
@@ -17,6 +17,8 @@ from app_pages.sections.feature_maps import (
     handcrafted_section,
     model_input,
 )
+from app_pages.sections.layer_responses import STORY as LAYER_STORY
+from app_pages.sections.layer_responses import layer_responses_section
 from app_pages.sections.separability import separability_section
 
 FOLLOW_SECONDS = 2  # how often the page looks for a new epoch of a run still training
@@ -29,15 +31,23 @@ def follow_training(run: RunDir, seen: tuple[str, list[int]]) -> None:
         st.rerun()
 
 
-def load_network(run: RunDir) -> ui.TrainedNetwork:
+def load_network(run: RunDir, status: dict) -> ui.TrainedNetwork:
     """The run's trained network; CheckpointError says, in the page's words, why there is none."""
     if not run.has_checkpoint():
-        raise CheckpointError(f"Run `{run.name}` has no checkpoint yet: it is saved at the end of the first epoch. "
-                              "The filter tabs already work from the saved snapshots.")
+        raise CheckpointError(inspection.missing_network(run.name, status))
     try:
         return ui.trained_network(run)
     except CheckpointError as error:
         raise CheckpointError(f"The checkpoint cannot be used: {error}") from error
+
+
+def pick_run() -> RunDir | None:
+    """The run picker, opening on the newest run that finished or is training (a failed one has little to show)."""
+    runs = list_runs()
+    if runs and st.session_state.get("filters_run") not in [run.name for run in runs]:
+        st.session_state.filters_run = inspection.run_to_open(
+            runs, lambda run: processes.refresh_status(run).get("state", "failed")).name
+    return ui.run_picker(runs, key="filters_run")
 
 
 @ui.guarded
@@ -48,7 +58,7 @@ def page() -> None:
                "separate the classes.")
     data_source = os.environ.get(DATA_ENV)
     with st.sidebar:  # keeps the main area for the figures, on one projector screen
-        run = ui.run_picker(list_runs(), key="filters_run")
+        run = pick_run()
     network, problem = None, "Feature maps and projections need a trained network: train a run first."
     if run is None:
         st.info("No training run yet, so these are the filters of a **randomly initialised** network (seed 0): "
@@ -58,9 +68,12 @@ def page() -> None:
         history, name = FilterHistory({0: ui.random_filters()}), "random-init"
     else:
         name = run.name
-        state = processes.refresh_status(run).get("state", "failed")
+        status = processes.refresh_status(run)
+        state = status.get("state", "failed")
         with st.sidebar:
             ui.status_badge(state)
+            if state == "failed":
+                st.caption(f"It failed: {status.get('error') or 'no reason was recorded'}")
             try:
                 st.caption(run.read_config().summary())
             except ValueError as error:
@@ -73,7 +86,7 @@ def page() -> None:
             st.warning(f"{unread.what} of epoch {unread.epoch:g} skipped: {ui.plain_message(unread.error)}",
                        icon=":material/warning:")
         try:
-            network = load_network(run)
+            network = load_network(run, status)
         except CheckpointError as error:
             problem = str(error)
         if not history.snapshots:
@@ -82,8 +95,9 @@ def page() -> None:
             history = FilterHistory({0: ui.random_filters()})  # frames without their run's start would mislead
     show_added = bool(st.session_state.get("filters_change"))
 
-    filters_tab, evolution_tab, maps_tab, handmade_tab, separable_tab = st.tabs(
-        ["First-layer filters", "Evolution", "Feature maps", "Hand-crafted vs learned", "Separable features"])
+    filters_tab, evolution_tab, maps_tab, handmade_tab, units_tab, separable_tab = st.tabs(
+        ["First-layer filters", "Evolution", "Feature maps", "Hand-crafted vs learned", "What units respond to",
+         "Separable features"])
     with filters_tab:
         filters_section(history, name, show_added)
     with evolution_tab:
@@ -104,6 +118,12 @@ def page() -> None:
             st.info("Choose an image in the Feature maps tab.", icon=":material/image:")
         else:
             handcrafted_section(network.classifier.net, x, history.start, show_added)
+    with units_tab:
+        if network is None:
+            st.markdown(LAYER_STORY)
+            st.warning(problem, icon=":material/warning:")
+        else:
+            layer_responses_section(run, network, data_source)
     with separable_tab:
         if network is None:
             st.warning(problem, icon=":material/warning:")

@@ -1,7 +1,7 @@
-"""Train page: configure a run, watch the live one, compare and manage past runs."""
+"""Train page: configure a run, watch the live one and the queue, compare and manage past runs."""
 import streamlit as st
 
-from alexnet_explorer import devices, estimate, launcher, ui
+from alexnet_explorer import classroom, devices, estimate, launcher, ui
 from alexnet_explorer.config import (
     EXPERIMENTS,
     PRESETS,
@@ -9,13 +9,19 @@ from alexnet_explorer.config import (
     config_or_problem,
     preset_already_does,
     run_label,
+    settings,
     starting_config,
 )
 from alexnet_explorer.history import duration
+from alexnet_explorer.runs import runs_root
+from app_pages.sections.classroom_controls import classroom_sidebar
+from app_pages.sections.run_actions import forecast, queue_now
 from app_pages.sections.run_history import run_history
 from app_pages.sections.run_panel import latest_run_panel, live_panel
 
 LONG_RUN_SECONDS = 3600  # past this, point to the classroom preset
+# The form's choices, kept for the session while another page is shown.
+FORM_KEYS = ("preset", "experiment", *(ui.setting_key(name) for name in settings()))
 
 
 def fill_form() -> None:
@@ -23,16 +29,23 @@ def fill_form() -> None:
     ui.fill_settings(starting_config(st.session_state.preset, st.session_state.get("experiment")))
 
 
-@st.cache_data(show_spinner="Timing two training steps on this device…", max_entries=32)
+@st.cache_data(show_spinner="Timing a few training steps on this device…", max_entries=32)
 def images_per_second(resize: int, batch_size: int, device: str) -> float:
     """Measured training throughput, cached per (input size, timed batch, device)."""
     return estimate.measure_throughput(RunConfig(resize=resize, device=device), batch_size)
 
 
 @ui.guarded
-def new_run_form() -> None:
+def new_run_form(me: classroom.Person) -> None:
     """Every setting of RunConfig, filled from a preset, with a time estimate and the Start button."""
     st.subheader("New run")
+    missing = ui.missing_data()
+    if missing:
+        st.warning(f"Training needs Fashion-MNIST, and this machine does not have it yet, so nothing can start. "
+                   f"{missing}", icon=":material/database:")
+    caps = classroom.Caps() if me.instructor else classroom.read_settings(runs_root()).caps
+    if caps.describe():
+        st.caption(caps.describe())
     if "preset" not in st.session_state:
         st.session_state.preset = "classroom"
     if ui.settings_missing():
@@ -50,44 +63,67 @@ def new_run_form() -> None:
     elif experiment:
         st.caption(f"{EXPERIMENTS[experiment].claim} Train the plain **{preset}** run too, then "
                    "select both in the run history to compare their curves.")
-    config, problem = config_or_problem(ui.settings_form())
-    busy = config and launcher.run_on_device(config.device)
+    config, problem = config_or_problem(ui.settings_form(disabled=caps.presets_only))
     if config is None:
         st.caption(f"These settings cannot run: {problem}")
-    elif busy:
-        st.caption(f"Run `{busy.name}` is training on {devices.device_key(config.device)}; the estimate "
-                   "waits until it ends (timing now would slow it down).")
-    else:
-        batch = estimate.timing_batch(config)
-        speed = images_per_second(config.resize, batch, config.device)
-        per_epoch = estimate.epoch_seconds(config, speed)
-        st.caption(f"**Estimate:** about {duration(per_epoch)} per epoch, {duration(per_epoch * config.epochs)}"
-                   f" for {config.epochs} epochs on {devices.device_key(config.device)}, from timing a training "
-                   f"step of this network at {config.resize} px (batch {batch}) here: {speed:.1f} images/sec.")
-        if per_epoch * config.epochs > LONG_RUN_SECONDS:
-            st.warning(f"This run would take about {duration(per_epoch * config.epochs)} here. The **classroom** "
-                       "preset trains the same network at 67 px in a few minutes on a CPU; the book setting is meant "
-                       "for a GPU.", icon=":material/schedule:")
+    elif not missing:
+        show_estimate(config)
 
-    if st.button("Start training", type="primary", icon=":material/play_arrow:", key="start"):
+    if st.button("Start training", type="primary", icon=":material/play_arrow:", key="start", disabled=bool(missing)):
         if config is None:
             st.error(f"Nothing was started: {problem}", icon=":material/error:")
             return
         try:
-            launcher.launch(config, label=run_label(preset, experiment))
+            run = launcher.launch(config, label=run_label(preset, experiment), by=me)
         except launcher.RunRefused as refusal:
-            st.warning(f"Nothing was started: {refusal}. The running one is shown under "
-                       "[Live run](#live-run).", icon=":material/hourglass:")
+            st.warning(f"Nothing was started: {refusal}.", icon=":material/block:")
             return
+        forecast.clear()
+        st.session_state.started = run.name
         st.rerun()
+    started_note()
+
+
+def show_estimate(config: RunConfig) -> None:
+    """How long the run will take here, from two timed training steps; while the device trains, that it waits."""
+    busy = launcher.run_on_device(config.device)
+    if busy:
+        st.caption(f"Run `{busy.title}` is training on {devices.device_key(config.device)}: a run started now waits "
+                   "in the queue, and the estimate waits until the device is free (timing now would slow it down).")
+        return
+    batch = estimate.timing_batch(config)
+    speed = images_per_second(config.resize, batch, config.device)
+    per_epoch, total = estimate.epoch_seconds(config, speed), estimate.run_seconds(config, speed)
+    st.caption(f"**Estimate:** about {duration(per_epoch)} per epoch with its evaluation, {duration(total)} for "
+               f"{config.epochs} epochs on {devices.device_key(config.device)} (with the training process's start), "
+               f"from timing a training step of this network at {config.resize} px (batch {batch}) here: "
+               f"{speed:.1f} images/sec.")
+    if total > LONG_RUN_SECONDS:
+        st.warning(f"This run would take about {duration(total)} here. The **classroom** "
+                   "preset trains the same network at 67 px in a few minutes on a CPU; the book setting is meant "
+                   "for a GPU.", icon=":material/schedule:")
+
+
+def started_note() -> None:
+    """What became of the run this session just started: training, or its place in the queue."""
+    name = st.session_state.get("started")
+    entry = next((entry for entry in queue_now() if entry.run.name == name), None)
+    if entry is not None:
+        st.info(f"Run `{entry.run.title}` is queued: {entry.describe()}. It starts by itself; you can close this "
+                "page meanwhile.", icon=":material/hourglass_top:")
 
 
 st.title("Train AlexNet on Fashion-MNIST")
+ui.keep_for_session(FORM_KEYS)
+person = ui.person()
+classroom_sidebar(person)
+launcher.keep_queue_moving()  # after a restart of the app, or if the queue's keeper was killed
 st.subheader("Live run", anchor="live-run")
-# Timed redraws only while something trains: an idle page stays still, and only looks now and then for a new run.
+# Timed redraws only while something trains or waits: an idle page stays still, and only looks now and then for a
+# new run.
 if launcher.active_runs():
     live_panel()
 else:
     latest_run_panel()
-new_run_form()
+new_run_form(person)
 run_history()

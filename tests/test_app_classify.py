@@ -1,6 +1,7 @@
 """The Classify page through AppTest: pick and upload pictures, bad pictures, bad checkpoints, and no network yet."""
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -12,9 +13,10 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from alexnet_explorer import launcher, prediction, ui
+from alexnet_explorer import evaluation, launcher, prediction, ui
 from alexnet_explorer.config import PRESETS
-from alexnet_explorer.data import CLASSES, DATA_ENV, load_fashion_mnist
+from alexnet_explorer.data import CLASSES, DATA_ENV, load_fashion_mnist, subset_indices
+from alexnet_explorer.evaluation import Evaluation
 from alexnet_explorer.preprocess import PreprocessOptions, open_picture, preprocess
 from alexnet_explorer.runs import RUNS_ENV, RunDir, RunRecorder, list_runs
 from alexnet_explorer.train import train
@@ -94,6 +96,13 @@ def bars(at: AppTest) -> dict:
     return dict(zip(trace["y"], trace["x"]))
 
 
+def explanation_map(at: AppTest) -> np.ndarray:
+    """The heat map the page draws over the picture, in [0, 1]."""
+    [chart] = [c for c in at.get("plotly_chart") if "importance" in c.proto.spec]
+    z = json.loads(chart.proto.spec)["data"][1]["z"]  # base64 typed-array data
+    return np.frombuffer(base64.b64decode(z["bdata"]), z["dtype"]).reshape(28, 28)
+
+
 def truth(run: RunDir, image28: np.ndarray) -> np.ndarray:
     """The ten probabilities the run's network gives a 28×28 picture, computed without the page."""
     return prediction.probabilities(prediction.load_classifier(run.checkpoint_path), [image28])[0]
@@ -118,7 +127,7 @@ def assert_answers(at: AppTest, probabilities: np.ndarray) -> None:
 
 def test_no_network_yet_says_so_and_offers_the_classroom_preset(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     launched = []
-    monkeypatch.setattr(launcher, "launch", lambda config, label="run": launched.append((config, label))
+    monkeypatch.setattr(launcher, "launch", lambda config, label="run", by=None: launched.append((config, label))
                         or RunDir(runs / "new"))
     at = classify_page()
     assert not at.exception
@@ -151,8 +160,25 @@ def test_pick_a_test_image_answers_with_probabilities_and_explanations(runs: Pat
     assert any(f"Test images of {predicted}" in m.value for m in at.markdown)
     assert any("Saliency:" in c.value for c in at.caption)
 
-    at.segmented_control(key="classify_explain").set_value("Grad-CAM (conv5)").run()
+    at.segmented_control(key="classify_explain").set_value("Grad-CAM").run()
+    assert at.selectbox(key="classify_cam_layer_65").value == "conv2"  # conv5 is 3×3 at 65 px: too coarse
+    assert any("Grad-CAM: the parts of conv2's 7×7 grid" in c.value for c in at.caption)
+    picture = nth_test_image(fixture_data_dir, 3, 2)
+    network = prediction.load_classifier(run.checkpoint_path)
+    top = int(truth(run, picture).argmax())
+    assert np.allclose(explanation_map(at), prediction.grad_cam(network, picture, top, "conv2"), atol=1e-6)
+    at.selectbox(key="classify_cam_layer_65").set_value("conv5").run()
     assert any("Grad-CAM: the parts of conv5's 3×3 grid" in c.value for c in at.caption)
+    assert np.allclose(explanation_map(at), prediction.grad_cam(network, picture, top, "conv5"), atol=1e-6)
+    at.segmented_control(key="classify_explain").set_value("Occlusion").run()
+    assert not at.exception and not at.error
+    assert any(c.value.startswith("Occlusion: a grey 8×8-pixel square") for c in at.caption)
+    assert np.allclose(explanation_map(at), prediction.occlusion(network, picture, top).heat, atol=1e-6)
+    at.radio(key="classify_cover").set_value("black").run()
+    assert any(c.value.startswith("Occlusion: a black 8×8-pixel square") for c in at.caption)
+    assert np.allclose(explanation_map(at), prediction.occlusion(network, picture, top, fill=0).heat, atol=1e-6)
+    at.segmented_control(key="classify_explain").set_value("Grad-CAM").run()
+    assert at.selectbox(key="classify_cam_layer_65").value == "conv5"  # the choice outlived the other maps
     at.button(key="classify_random").click().run()
     assert not at.exception and not at.error
     label, which = at.session_state["classify_pick_class"], at.session_state["classify_pick_index"]
@@ -193,7 +219,7 @@ def test_an_upload_and_its_settings_survive_a_visit_to_another_tab(runs: Path, t
     open_tab(at, "Upload")
     at.file_uploader(key="classify_upload").set_value(("bag.png", png(garment()), "image/png")).run()
     at.checkbox(key="classify_crop_to_object").uncheck().run()
-    at.segmented_control(key="classify_explain").set_value("Grad-CAM (conv5)").run()
+    at.segmented_control(key="classify_explain").set_value("Grad-CAM").run()
     upload_answer, upload_bars = answer(at), bars(at)
 
     open_tab(at, "Pick a test image")
@@ -203,7 +229,7 @@ def test_an_upload_and_its_settings_survive_a_visit_to_another_tab(runs: Path, t
     open_tab(at, "Upload")
     assert not at.exception and answer(at) == upload_answer and bars(at) == upload_bars
     assert at.checkbox(key="classify_crop_to_object").value is False
-    assert at.segmented_control(key="classify_explain").value == "Grad-CAM (conv5)"
+    assert at.segmented_control(key="classify_explain").value == "Grad-CAM"
 
 
 def cutout() -> bytes:
@@ -261,3 +287,128 @@ def test_a_damaged_checkpoint_is_explained_and_another_run_still_answers(runs: P
     open_tab(at, "Pick a test image")
     assert not at.exception and not at.error
     assert_answers(at, truth(good, nth_test_image(fixture_data_dir, 0, 0)))  # the first test image of the first class
+
+
+# --- an empty page, uploads, the signal, where it errs, and the class's own test set (#13, #14) ---
+
+def test_a_classroom_run_started_from_the_empty_page_shows_its_state_then_its_failure(
+        runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started = []
+
+    def launch(config, label="run", by=None) -> RunDir:
+        started.append(RunDir.create(runs, config, label=label))
+        return started[-1]
+
+    monkeypatch.setattr(launcher, "launch", launch)
+    at = classify_page()
+    at.button(key="classify_train").click().run()
+    assert any("Training started" in s.value for s in at.success) and not at.exception
+    at.run()
+    assert any("**classroom** is queued" in i.value for i in at.info), [i.value for i in at.info]
+    reason = "Fashion-MNIST could not be found or downloaded. Looked in: /nowhere (no IDX files)."
+    started[0].write_status("failed", error=reason)
+    at.run()
+    assert any("The last run, **classroom**, failed" in e.value and reason in e.value for e in at.error)
+    assert at.button(key="classify_train")  # and another can be started
+
+
+def test_several_uploads_list_each_picture_once_and_every_problem_in_full(runs: Path, trained_run: Path) -> None:
+    add_run(runs, trained_run, "smoke-run")
+    at = classify_page()
+    open_tab(at, "Upload")
+    at.file_uploader(key="classify_upload").set_value([
+        ("one.png", png(garment()), "image/png"), ("notes.png", b"shopping list", "image/png"),
+        ("one.png", png(garment()), "image/png"), ("copy.png", png(garment()), "image/png"),
+        ("two.png", png(255 - garment()), "image/png")]).run()
+    assert not at.exception
+    assert at.dataframe[0].value["file"].tolist() == ["one.png", "notes.png", "two.png"]
+    captions = [c.value for c in at.caption]
+    assert "“one.png” was added twice: it is listed once." in captions
+    assert "“copy.png” is the same picture as “one.png”: it is listed once." in captions
+    full = ("“notes.png” is not a picture this app can read. Please upload a PNG, JPEG, WebP, BMP or GIF file.")
+    assert any(full in w.value for w in at.warning)  # whole, while the first row is the one explained
+    assert not any("Phones store photos sideways" in c for c in captions)  # no rotation tag: no Upright step
+
+
+def outline() -> np.ndarray:
+    """The bag-like garment drawn as its contour only."""
+    image = np.zeros((28, 28), np.uint8)
+    image[10:26, 4:24] = 200
+    image[12:24, 6:22] = 0
+    return image
+
+
+def test_every_answer_says_whether_the_picture_is_unlike_what_the_network_learned(
+        runs: Path, trained_run: Path, fixture_data_dir: Path) -> None:
+    run = add_run(runs, trained_run, "smoke-run")
+    at = classify_page()
+    open_tab(at, "Upload")
+    at.file_uploader(key="classify_upload").set_value(("outline.png", png(outline()), "image/png")).run()
+    assert not at.exception and not at.error
+    network = prediction.load_classifier(run.checkpoint_path)
+    evaluation = Evaluation.load(run.evaluation_path)
+    verdict = prediction.judge(network, evaluation.shift, [prepared(png(outline()))])[0]
+    assert verdict.hints == ("hollow",)
+    shown = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+    assert verdict.message() in shown and verdict.detail() in shown
+    assert any(i.value.startswith("It is an outline") for i in at.info)
+    at.file_uploader(key="classify_upload").set_value([("outline.png", png(outline()), "image/png"),
+                                                       ("bag.png", png(garment()), "image/png")]).run()
+    assert at.dataframe[0].value["note"][0].endswith("an outline")
+
+
+def test_where_it_errs_on_the_runs_test_set_with_a_cells_pictures(runs: Path, trained_run: Path,
+                                                                   fixture_data_dir: Path) -> None:
+    run = add_run(runs, trained_run, "smoke-run")
+    at = classify_page()
+    assert not at.exception and not at.error
+    data = load_fashion_mnist(fixture_data_dir, allow_download=False)
+    network = prediction.load_classifier(run.checkpoint_path)
+    config = network.config
+    order = subset_indices(len(data.test_images), config.limit_test, config.seed)
+    answers = prediction.probabilities(network, list(data.test_images[order, 0].numpy())).argmax(1)
+    labels = data.test_labels[order].numpy()
+    accuracy = (answers == labels).mean()
+    assert any(f"{len(order)} images, accuracy **{accuracy:.1%}**" in m.value for m in at.markdown)
+    mistakes = [(int(t), int(a)) for t, a in zip(labels, answers) if t != a]
+    true, answered = max(set(mistakes), key=lambda pair: (mistakes.count(pair), -pair[0], -pair[1]))
+    at.radio(key="classify_mistakes_test").set_value((true, answered)).run()
+    assert not at.exception
+    heading = f"**{CLASSES[true]} taken for {CLASSES[answered]}** in Fashion-MNIST's test set: "
+    assert any(m.value.startswith(heading + f"{mistakes.count((true, answered))} of {(labels == true).sum()}")
+               for m in at.markdown), [m.value for m in at.markdown]
+
+
+def test_kept_pictures_survive_a_restart_and_are_deleted_when_asked(runs: Path, trained_run: Path) -> None:
+    add_run(runs, trained_run, "smoke-run")
+    at = classify_page()
+    open_tab(at, "Upload")
+    at.file_uploader(key="classify_upload").set_value(("bag.png", png(garment()), "image/png")).run()
+    assert any("Our class's test set is empty" in i.value for i in at.info)
+    assert not (runs / "class-test-set").exists()  # nothing is kept that nobody chose to keep
+    at.selectbox(key="classify_keep_label").set_value(8).run()
+    at.button(key="classify_keep").click().run()
+    assert not at.exception
+    [kept] = (runs / "class-test-set" / "8-bag").glob("*.png")
+
+    restarted = classify_page()  # a new session, as after a server restart: only the runs folder remembers
+    assert any("**Our class's test set**: 1 picture, accuracy" in m.value for m in restarted.markdown)
+    open_tab(restarted, "Upload")
+    restarted.file_uploader(key="classify_upload").set_value(("bag.png", png(garment()), "image/png")).run()
+    assert any("Kept as a **Bag**" in s.value for s in restarted.success)
+    restarted.button(key="classify_forget_all").click().run()
+    assert not kept.exists() and not (runs / "class-test-set").exists()
+    assert any("Our class's test set is empty" in i.value for i in restarted.info)
+
+
+def test_a_network_long_to_measure_is_measured_only_when_asked(runs: Path, trained_run: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    run = add_run(runs, trained_run, "smoke-run")
+    assert run.evaluation_path.is_file()  # training measured it, for the page to read at once...
+    run.evaluation_path.unlink()  # ...but not for a run stopped early, or still training
+    monkeypatch.setattr(evaluation, "QUICK_MACS", 0)  # as for the book's network on a laptop
+    at = classify_page()
+    assert not at.exception and not any(s.value == "Where it errs" for s in at.subheader)
+    assert any("has not been measured yet" in i.value for i in at.info)
+    at.button(key="classify_measure").click().run()
+    assert any(s.value == "Where it errs" for s in at.subheader) and run.evaluation_path.is_file()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -13,10 +14,13 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from alexnet_explorer import responses
 from alexnet_explorer.config import RunConfig
-from alexnet_explorer.inspection import filter_norms
+from alexnet_explorer.data import load_fashion_mnist, to_model_input
+from alexnet_explorer.history import duration
+from alexnet_explorer.inspection import feature_maps, filter_norms, separability_steps
 from alexnet_explorer.model import build_model
-from alexnet_explorer.runs import CHECKPOINT_FORMAT, RunDir
+from alexnet_explorer.runs import CHECKPOINT_FORMAT, RunDir, list_runs
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "filters.py")
 TINY = RunConfig(epochs=2, resize=65, limit_train=32, limit_test=16, device="cpu")
@@ -98,7 +102,7 @@ def test_trained_run_shows_grid_evolution_and_feature_maps(runs: Path, trained_r
     filter_grid(at)
     assert [tab.label for tab in at.tabs] == ["First-layer filters", "Evolution", "Feature maps",
                                              "Test image", "Random test image", "Upload",  # inside Feature maps
-                                             "Hand-crafted vs learned", "Separable features"]
+                                             "Hand-crafted vs learned", "What units respond to", "Separable features"]
     evolution = next(figure for figure in charts(at) if figure.get("frames"))
     assert [frame["name"] for frame in evolution["frames"]] == ["0", "0.5", "1", "1.5", "2"]
     assert "conv1: 96 channels of 15×15 at input 65" in texts(at, "caption")
@@ -126,6 +130,7 @@ def test_what_training_added_shows_each_filter_minus_its_random_start(runs: Path
     at.toggle(key="filters_change").set_value(True).run()
     assert not at.exception and not at.error
     added = run.load_filters(2) - run.load_filters(0)
+    added -= added.mean(dim=(1, 2, 3), keepdim=True)  # each filter's shift of all its weights, taken away
     hover = array(filter_grid(at)["data"][1]["customdata"])
     np.testing.assert_allclose(hover[:, 1], filter_norms(added), rtol=1e-6)  # the grid's tiles are the changes
     assert "What training added to the 96 filters of 11×11 pixels by epoch 2" in texts(at, "caption")
@@ -137,12 +142,16 @@ def test_what_training_added_shows_each_filter_minus_its_random_start(runs: Path
     first = int(learned["layout"]["annotations"][0]["text"].split()[1])
     network = run.load_checkpoint()["model"]["conv1.weight"]  # the network the tab explains
     kernel = (network - trained_run.load_filters(0))[first, 0].double().numpy()
+    kernel -= kernel.mean()
     np.testing.assert_allclose(array(learned["data"][0]["z"]), kernel / np.abs(kernel).max(), atol=1e-6)
     at.select_slider(key=f"filters_epoch_{run.name}-change").set_value(1).run()
     hover = array(filter_grid(at)["data"][1]["customdata"])
-    np.testing.assert_allclose(hover[:, 1], filter_norms(run.load_filters(1) - run.load_filters(0)), rtol=1e-6)
+    first_epoch = run.load_filters(1) - run.load_filters(0)
+    np.testing.assert_allclose(hover[:, 1], filter_norms(first_epoch - first_epoch.mean(dim=(1, 2, 3), keepdim=True)),
+                               rtol=1e-6)
 
     just_started = RunDir(shutil.copytree(run.path, runs / "just-started"))
+    just_started.rename("just started")  # the picker shows runs by title: the copy's would be the original's
     for epoch in (1, 2):
         (just_started.filters_dir / f"epoch_{epoch:03d}.pt").unlink()
     at.run()  # the run picker lists the new run
@@ -210,7 +219,7 @@ def test_run_without_checkpoint_still_shows_its_filters(runs: Path, trained_run:
     copy_run(trained_run, runs).checkpoint_path.unlink()
     at = open_page()
     assert not at.error
-    assert "no checkpoint yet" in texts(at, "warning")
+    assert "finished, but its checkpoint is gone" in texts(at, "warning")  # the run's state says why
     filter_grid(at)
     assert any(figure.get("frames") for figure in charts(at))  # the evolution needs only the snapshots
 
@@ -252,3 +261,94 @@ def test_separable_features_are_computed_on_request(runs: Path, trained_run: Run
     projections = next(figure for figure in charts(at) if figure["layout"].get("legend", {}).get("itemsizing"))
     assert [a["text"] for a in projections["layout"]["annotations"]] == ["raw pixels · PCA", "fc7 features · PCA"]
     assert "100 test images" in texts(at, "caption")  # the fixture's whole test set
+
+
+def test_the_page_opens_on_the_newest_finished_run_and_says_why_a_failed_one_has_no_network(
+        runs: Path, trained_run: RunDir) -> None:
+    finished = copy_run(trained_run, runs)
+    failed = RunDir.create(runs, TINY, label="failed")
+    failed.save_filters(0, trained_run.load_filters(0))
+    failed.write_status("failed", error="the training loss became nan at epoch 0.4")
+    newest = finished.config_path.stat().st_mtime + 10
+    os.utime(failed.config_path, (newest, newest))
+    assert [run.name for run in list_runs(runs)] == [failed.name, finished.name]
+    at = open_page()
+    assert at.selectbox(key="filters_run").value == finished.name
+    assert not at.error and not at.warning
+
+    at.selectbox(key="filters_run").set_value(failed.name).run()
+    assert not at.exception and not at.error
+    reasons = texts(at, "warning")
+    assert "failed before it saved a network: the training loss became nan at epoch 0.4" in reasons
+    assert "saved at the end of the first epoch" not in reasons
+    assert "It failed: the training loss became nan at epoch 0.4" in texts(at, "caption")
+
+
+def test_the_history_strip_labels_every_tile_with_its_epoch(runs: Path, trained_run: RunDir) -> None:
+    copy_run(trained_run, runs)
+    at = open_page()
+    [strip] = [f for f in charts(at)
+               if len(f["data"]) > 1 and f["data"][1].get("hovertemplate", "").startswith("epoch ")]
+    assert [label["text"] for label in strip["layout"]["annotations"]] == ["epoch 0", "epoch 1", "epoch 2"]
+
+
+def test_what_a_unit_responds_to_is_ranked_once_and_kept_with_the_run(runs: Path, trained_run: RunDir,
+                                                                     fixture_data_dir: Path) -> None:
+    run = copy_run(trained_run, runs)
+    at = open_page()
+    assert "one pass over all 100 test images" in texts(at, "info") and not responses_figure(at)
+    at.selectbox(key="responses_layer").set_value("conv2").run()
+    at.number_input(key="responses_unit_conv2").set_value(5).run()
+    at.button(key="responses_rank").click().run()
+    assert not at.exception and not at.error
+    assert list((run.path / "responses").iterdir())  # kept with the run
+    [figure] = responses_figure(at)
+    shown = [int(title["text"].split()[0].lstrip("#")) for title in figure["layout"]["annotations"]]
+    data = load_fashion_mnist(fixture_data_dir, allow_download=False)
+    net = run_network(run)
+    brute = np.array([feature_maps(net, to_model_input(image[None], 65), "conv2")[5].max().item()
+                      for image in data.test_images])
+    np.testing.assert_allclose(brute[shown], np.sort(brute)[::-1][:9], atol=1e-5)  # the nine strongest, in order
+    assert "The 9 of the 100 test images that excite conv2 channel 5 most" in texts(at, "caption")
+    assert len(figure["data"]) == 18  # each picture under its map
+
+    again = open_page()  # another visit finds the ranking in the run's folder
+    again.selectbox(key="responses_layer").set_value("fc7").run()
+    assert not again.get("button") or all(button.key != "responses_rank" for button in again.button)
+    strongest = responses.load_ranking(next((run.path / "responses").iterdir()), 100).values["fc7"][:, 0]
+    alive, dead = int(strongest.argmax()), int(strongest.argmin())
+    assert strongest[dead] == 0  # the made-up network has fc7 units that no image excites
+    again.number_input(key="responses_unit_fc7").set_value(alive).run()
+    [figure] = responses_figure(again)
+    assert len(figure["data"]) == 9 and "fc7 has no map" in texts(again, "caption")
+    again.number_input(key="responses_unit_fc7").set_value(dead).run()
+    assert not responses_figure(again) and f"No test image excites fc7 unit {dead}" in texts(again, "info")
+
+
+def responses_figure(at: AppTest) -> list[dict]:
+    """The units tab's grid of top test images, if shown."""
+    return [f for f in charts(at) if any(a.get("text", "").startswith("#") for a in f["layout"].get("annotations", []))]
+
+
+def run_network(run: RunDir) -> torch.nn.Sequential:
+    net = build_model(TINY).eval()
+    net.load_state_dict(run.load_checkpoint()["model"])
+    return net
+
+
+def test_separability_says_how_long_each_size_takes_and_what_each_step_took(runs: Path, trained_run: RunDir) -> None:
+    copy_run(trained_run, runs)
+    at = open_page()
+    sizes = at.select_slider(key="sep_count")
+    expected = {count: sum(step.seconds for step in separability_steps(count, ["pca", "tsne"], 65))
+                for count in (250, 5000)}
+    assert sizes.options[0] == f"250 (~{duration(max(1.0, expected[250]))})"
+    assert sizes.options[-1] == f"5,000 (~{duration(expected[5000])})" and expected[5000] > 30  # before it is picked
+    assert "Press **Compute** (about" in texts(at, "info")
+    sizes.set_value(250)
+    at.pills(key="sep_methods").set_value(["pca"])
+    next(button for button in at.button if button.label == "Compute").click().run()
+    done = next(caption for caption in at.get("caption") if caption.value.startswith("Computed in"))
+    for step in ("linear probe on raw pixels", "PCA of raw pixels", "fc7 features of 250 test images",
+                 "linear probe on fc7 features", "PCA of fc7 features"):
+        assert f"{step} " in done.value

@@ -70,7 +70,8 @@ def test_preset_fills_the_form(app_env: Path) -> None:
 def test_an_experiment_changes_one_setting_of_the_preset_and_names_the_run(app_env: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     launched = []
-    monkeypatch.setattr(launcher, "launch", lambda config, label="run": launched.append((config, label)))
+    monkeypatch.setattr(launcher, "launch", lambda config, label="run", by=None:
+                        launched.append((config, label)) or RunDir(app_env / "launched"))
     at = train_page()
     at.pills(key="experiment").set_value("sigmoid").run()
     assert not at.exception
@@ -106,10 +107,13 @@ def test_start_training_runs_to_the_end_with_live_curves(app_env: Path) -> None:
     assert json.loads((run.path / "config.json").read_text())["limit_train"] == 32
     assert at.dataframe[0].value["duration"].isna().all()  # not a stale "0 s" while it trains
     another_viewer = train_page()  # a second browser, with nothing in its session, sees the same run
-    assert any(run.name in m.value for m in another_viewer.markdown)
+    assert any(f"Run `{run.title}`" in m.value for m in another_viewer.markdown)
     another_viewer.segmented_control(key="preset").set_value("smoke").run()
     another_viewer.button(key="start").click().run()  # the child is still importing torch: the device is busy
-    assert any("already training on cpu" in w.value for w in another_viewer.warning)
+    [queued] = [other for other in list_runs(app_env) if other.path != run.path]
+    assert processes.refresh_status(queued)["state"] == "queued"  # it waits for the device instead of refused
+    assert any(f"Run `{queued.title}` is queued: 1st in line" in i.value for i in another_viewer.info)
+    launcher.cancel(queued)
     assert len(list_runs(app_env)) == 1
 
     deadline = time.monotonic() + 120
@@ -129,7 +133,7 @@ def test_start_training_runs_to_the_end_with_live_curves(app_env: Path) -> None:
     assert summary[0].startswith("loss ") and ", train acc " in summary[0] and ", test acc " in summary[0]
     assert summary[1].endswith(" examples/sec on cpu")
     history = at.dataframe[0].value
-    assert history["run"].tolist() == [run.name] and history["duration"][0].endswith(" s")
+    assert history["run"].tolist() == [run.title] and history["duration"][0].endswith(" s")
     assert history["best test acc"][0] == max(e["test_acc"] for e in run.read_events() if e["kind"] == "epoch")
 
 
@@ -155,7 +159,8 @@ def test_an_activation_added_to_the_model_is_offered_everywhere(app_env: Path, m
     assert config_from_args(build_parser().parse_args(["train", "--activation", "tanh"])).activation == "tanh"
 
     launched = []
-    monkeypatch.setattr(launcher, "launch", lambda config, label="run": launched.append(config))
+    monkeypatch.setattr(launcher, "launch", lambda config, label="run", by=None:
+                        launched.append(config) or RunDir(app_env / "launched"))
     at = train_page()
     assert at.radio(key="cfg_activation").options == ["ReLU", "sigmoid", "tanh"]
     at.radio(key="cfg_activation").set_value("tanh").run()
@@ -179,9 +184,9 @@ def test_the_history_table_has_a_row_per_run_and_no_duration_while_training(tmp_
     ]
 
 
-def past_run(runs: Path, state: str, **details: object) -> RunDir:
+def past_run(runs: Path, state: str, owner: str | None = None, **details: object) -> RunDir:
     """A run folder as a training process would have left it, without training."""
-    run = RunDir.create(runs, PRESETS["smoke"], label="smoke")
+    run = RunDir.create(runs, PRESETS["smoke"], label="smoke", owner=owner)
     run.append_event({"kind": "started", "device": "cpu", "epochs": 2, "start_epoch": 0, "batches_per_epoch": 8,
                       "train_examples": 256, "test_examples": 128, "time": 1.0})
     run.append_event({"kind": "progress", "epoch": 0.5, "train_loss": 2.3, "train_acc": 0.1,
@@ -208,11 +213,19 @@ def test_an_unreadable_run_folder_is_an_error_message_not_a_traceback(app_env: P
     assert "unreadable" in at.dataframe[0].value["configuration"].tolist()
 
 
+def select_rows(at: AppTest, rows: list[int], table: int = -1) -> AppTest:
+    """Select rows of a table as a click would (AppTest has no such gesture: its selection state is set)."""
+    key = at.dataframe[table].proto.id.split("-", 2)[2]
+    at.session_state[key] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    return at.run()
+
+
 def test_delete_asks_for_confirmation(app_env: Path) -> None:
     run = past_run(app_env, "stopped")
-    at = train_page()
+    at = select_rows(train_page(), [0])
     at.button(key="delete").click().run()
     assert run.path.exists() and any("cannot be undone" in w.value for w in at.warning)
+    assert any(f"Delete run `{run.title}` and its checkpoint?" in w.value for w in at.warning)  # named
     at.button(key="delete_no").click().run()
     assert run.path.exists() and not at.warning
     at.button(key="delete").click().run()

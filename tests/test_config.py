@@ -57,3 +57,11 @@ def test_an_experiment_changes_its_preset_and_names_the_run():
     assert starting_config("classroom", "sigmoid") == PRESETS["classroom"].replace(activation="sigmoid")
     assert run_label("classroom", "sigmoid") == "classroom-sigmoid" and run_label("smoke", None) == "smoke"
     assert preset_already_does("book", "xavier") and not preset_already_does("classroom", "xavier")
+
+
+def test_a_run_saved_when_augmentation_was_a_switch_still_reads():
+    saved = PRESETS["classroom"].to_dict()
+    for switch, choice in ((True, "flip-shift"), (False, "none")):
+        assert RunConfig.from_dict({**saved, "augment": switch}).augment == choice
+    with pytest.raises(ValueError, match="augment must be one of none, flip-shift, drawings"):
+        RunConfig(augment="mirror")

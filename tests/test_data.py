@@ -8,8 +8,9 @@ import torch
 
 from conftest import real_data, synthetic_split, write_fixture_dataset, write_idx
 from alexnet_explorer import data
-from alexnet_explorer.data import (CLASSES, CorruptDataError, DataUnavailableError, DeviceBatches, augment,
-                                   load_fashion_mnist, locate, read_idx, to_model_input)
+from alexnet_explorer.data import (AUGMENTATIONS, CLASSES, CorruptDataError, DataUnavailableError, DeviceBatches,
+                                   augment, augment_like_drawings, load_fashion_mnist, locate, read_idx,
+                                   to_model_input)
 
 
 def test_reads_gzip_and_raw_idx_alike(tmp_path):
@@ -129,6 +130,33 @@ def test_augment_flips_and_shifts_within_bounds():
     assert (outs.flatten(1) == 200).sum(1).eq(12).all()  # the patch is moved, never cut, by ≤2 px shifts
     columns = {int(o[0].nonzero()[:, 1].min()) for o in outs}
     assert min(columns) >= 1 and max(columns) >= 20  # some flipped to the right side
+
+
+def test_augmenting_like_drawings_flips_all_and_reshapes_only_its_share():
+    images = torch.zeros(200, 1, 28, 28, dtype=torch.uint8)
+    images[:, 0, 6:22, 9:15] = torch.arange(100, 200).reshape(1, 1, 100).repeat(2, 1, 1).reshape(200, 1, 1)
+    images[:, 0, 6:9, 15:20] = 255  # a sleeve on the right: the picture is not its own mirror image
+    flipped_only = augment_like_drawings(images, torch.Generator().manual_seed(0), share=0.0)
+    as_floats = images.float() / 255
+    unchanged, mirrored = (flipped_only == as_floats).flatten(1).all(1), (flipped_only == as_floats.flip(-1)).flatten(
+        1).all(1)
+    assert (unchanged ^ mirrored).all() and 60 < mirrored.sum() < 140  # every one is itself or its mirror image
+    out = augment_like_drawings(images, torch.Generator().manual_seed(0), share=1.0)
+    assert out.shape == images.shape and out.dtype == torch.float32 and 0 <= out.min() and out.max() <= 1
+    assert not ((out == as_floats) | (out == as_floats.flip(-1))).flatten(1).all(1).any()  # each one redrawn
+    again = augment_like_drawings(images, torch.Generator().manual_seed(0), share=1.0)
+    assert torch.equal(out, again)  # the generator decides everything: resuming replays the same pictures
+
+
+def test_a_batch_is_augmented_as_the_config_names_it():
+    images = torch.zeros(8, 1, 28, 28, dtype=torch.uint8)
+    images[:, 0, 8:20, 8:20] = 180
+    for name in AUGMENTATIONS:
+        batches = DeviceBatches(images, torch.arange(8), 8, 65, torch.device("cpu"), augment=name, seed=1)
+        x, _ = next(iter(batches))
+        assert x.shape == (8, 1, 65, 65) and 0 <= x.min() and x.max() <= 1
+        if name == "none":
+            assert torch.equal(x, to_model_input(images, 65))
 
 
 @real_data

@@ -92,15 +92,20 @@ def test_evolution_has_one_frame_per_epoch_and_play_controls(weights):
     assert [step.label for step in within.layout.sliders[0].steps] == ["0 (random init)", "0.38", "1"]
 
 
-def test_filter_history_shows_one_tile_per_epoch_with_the_epoch_outlined(weights):
+def test_filter_history_shows_one_labelled_tile_per_epoch_with_the_epoch_outlined(weights):
+    step = KERNEL + 3  # gaps three pixels wide, with room under each tile for its label
     figure = plots.filter_history_figure({0: weights, 1: weights * 2, 2: weights * 3}, 5, epoch=1)
-    assert np.asarray(heatmap(figure).z).shape == (KERNEL, 3 * STEP - 1)
+    assert np.asarray(heatmap(figure).z).shape == (step, 3 * step - 3)  # and a band under the row for the labels
     assert [row[0] for row in figure.data[1].customdata] == [0, 1, 2]
     assert figure.data[1].hovertemplate.startswith("epoch ")
-    assert figure.layout.shapes[0].x0 == STEP - 1
+    assert figure.layout.shapes[0].x0 == step - 1
+    labels = figure.layout.annotations
+    assert [label.text for label in labels] == ["epoch 0", "epoch 1", "epoch 2"]
+    assert [label.x for label in labels] == [5, step + 5, 2 * step + 5] and {label.y for label in labels} == {12}
     many = plots.filter_history_figure({e: weights for e in range(11)}, 5, epoch=9, columns=8)
-    assert np.asarray(heatmap(many).z).shape == (2 * STEP - 1, 8 * STEP - 1)  # wrapped into rows of eight
-    assert (many.layout.shapes[0].x0, many.layout.shapes[0].y0) == (STEP - 1, STEP - 1)
+    assert np.asarray(heatmap(many).z).shape == (2 * step, 8 * step - 3)  # wrapped into rows of eight
+    assert (many.layout.shapes[0].x0, many.layout.shapes[0].y0) == (step - 1, step - 1)
+    assert [(label.text, label.y) for label in many.layout.annotations][7:9] == [("epoch 7", 12), ("epoch 8", 26)]
 
 
 def test_changes_figure_plots_percentages_per_epoch():

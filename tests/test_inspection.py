@@ -11,6 +11,7 @@ from alexnet_explorer.data import to_model_input
 from alexnet_explorer.handcrafted import apply_bank, filter_bank, hog_image
 from alexnet_explorer.inspection import (
     FilterHistory,
+    added_by_training,
     changes_since_init,
     extract_features,
     feature_maps,
@@ -125,15 +126,30 @@ def test_filter_norms_and_changes_match_the_formula():
     assert filter_changes({0: snapshots[0], 1: snapshots[0].clone()}) == [(1, 0.0)]
 
 
+def added_by_hand(start: torch.Tensor, weights: torch.Tensor) -> np.ndarray:
+    """W − W_0 with each filter's own mean taken away, filter by filter."""
+    return np.stack([change - change.mean() for change in weights.double().numpy() - start.double().numpy()])
+
+
+def test_what_training_added_loses_the_shift_shared_by_a_filters_weights():
+    torch.manual_seed(5)
+    start, pattern = torch.randn(3, 1, 11, 11), torch.randn(3, 1, 11, 11)
+    shifted = start + pattern + torch.tensor([2.0, -3.0, 0.5]).reshape(3, 1, 1, 1)  # a large offset per filter
+    added = added_by_training(start, shifted)
+    np.testing.assert_allclose(added.numpy(), added_by_hand(start, shifted), atol=1e-6)
+    np.testing.assert_allclose(added.numpy(), added_by_hand(torch.zeros_like(pattern), pattern), atol=1e-5)
+    assert added.flatten(1).mean(dim=1).abs().max() < 1e-6
+
+
 def test_changes_since_init_subtract_the_random_start_from_every_later_epoch():
     torch.manual_seed(2)
     snapshots = {0: torch.randn(4, 1, 11, 11), 2: torch.randn(4, 1, 11, 11), 1: torch.randn(4, 1, 11, 11)}
     changes = changes_since_init(snapshots)
     assert sorted(changes) == [1, 2]
     for epoch, change in changes.items():
-        np.testing.assert_array_equal(change.numpy(), snapshots[epoch].numpy() - snapshots[0].numpy())
+        np.testing.assert_allclose(change.numpy(), added_by_hand(snapshots[0], snapshots[epoch]), atol=1e-6)
     assert relative_change(snapshots[0], snapshots[2]) == pytest.approx(
-        float(np.linalg.norm(changes[2].numpy()) / np.linalg.norm(snapshots[0].numpy())))
+        float(np.linalg.norm(snapshots[2].numpy() - snapshots[0].numpy()) / np.linalg.norm(snapshots[0].numpy())))
     assert changes_since_init({1: snapshots[1], 2: snapshots[2]}) == {}  # no random start saved
 
 
@@ -143,7 +159,7 @@ def test_filter_view_shows_w_minus_w0_only_when_asked_and_there_is_a_later_epoch
     added = filter_view(snapshots, show_added=True)
     assert added.added and sorted(added.filters) == [1, 2.5]
     for epoch, change in added.filters.items():
-        np.testing.assert_array_equal(change.numpy(), snapshots[epoch].numpy() - snapshots[0].numpy())
+        np.testing.assert_allclose(change.numpy(), added_by_hand(snapshots[0], snapshots[epoch]), atol=1e-6)
     plain = filter_view(snapshots, show_added=False)
     assert not plain.added and plain.filters is snapshots
     for only_some in ({0: snapshots[0]}, {1: snapshots[1], 2.5: snapshots[2.5]}):  # nothing to subtract

@@ -186,3 +186,74 @@ def test_an_unusable_checkpoint_is_a_checkpoint_error(tmp_path: Path, checkpoint
 def test_a_missing_checkpoint_is_a_checkpoint_error(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="there is no checkpoint"):
         prediction.load_classifier(tmp_path / "checkpoint.pt")
+
+
+def test_grad_cam_defaults_to_the_deepest_layer_with_a_fine_enough_grid() -> None:
+    def classifier(size: int) -> prediction.Classifier:
+        config = CONFIG.replace(resize=size)
+        return prediction.Classifier(build_model(config).eval(), config, 0, 0, None)
+
+    small, book = classifier(67), classifier(224)
+    assert [prediction.feature_grid_side(small, layer) for layer in prediction.GRAD_CAM_LAYERS] == [7, 3, 3, 3]
+    assert prediction.default_grad_cam_layer(small) == "conv2"  # conv5's 3×3 cells are a third of the garment
+    assert prediction.feature_grid_side(book, "conv5") == 12 and prediction.default_grad_cam_layer(book) == "conv5"
+    heat = prediction.grad_cam(small, np.full((28, 28), 200, np.uint8), layer="conv2")
+    assert heat.shape == (28, 28)
+
+
+def hand_occlusion(model: prediction.Classifier, image: np.ndarray, target: int, patch: int, stride: int,
+                   fill: int) -> np.ndarray:
+    """The occlusion map one patch at a time, pixel by pixel: each pixel's mean fall over the patches covering it."""
+    def probability(picture: np.ndarray) -> float:
+        x = torch.tensor(picture, dtype=torch.float32).div(255).reshape(1, 1, 28, 28)
+        with torch.no_grad():
+            logits = model.net(torch.nn.functional.interpolate(x, size=model.size, mode="bilinear",
+                                                               align_corners=False))
+        return torch.softmax(logits.double(), dim=1)[0, target].item()
+
+    base = probability(image)
+    falls = [[[] for _ in range(28)] for _ in range(28)]
+    top = 0
+    while True:
+        left = 0
+        while True:
+            hidden = image.copy()
+            hidden[top:top + patch, left:left + patch] = fill
+            fall = base - probability(hidden)
+            for row in range(top, top + patch):
+                for col in range(left, left + patch):
+                    falls[row][col].append(fall)
+            if left + patch == 28:
+                break
+            left = min(left + stride, 28 - patch)
+        if top + patch == 28:
+            break
+        top = min(top + stride, 28 - patch)
+    return np.array([[np.mean(cell) for cell in row] for row in falls])
+
+
+def test_occlusion_matches_a_patch_by_patch_computation_on_a_tiny_network(images: np.ndarray) -> None:
+    torch.manual_seed(3)
+    tiny = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(65 * 65, 10)).eval()
+    model = prediction.Classifier(tiny, CONFIG, 0, 0, None)
+    for patch, stride in ((8, 2), (5, 3)):  # 28 − 5 is not a multiple of 3: the last patch is moved to the edge
+        hidden = prediction.occlusion(model, images[2], target=4, patch=patch, stride=stride, fill=128)
+        np.testing.assert_allclose(hidden.drop, hand_occlusion(model, images[2], 4, patch, stride, 128), atol=1e-6)
+        assert hidden.probability == pytest.approx(prediction.probabilities(model, [images[2]])[0, 4])
+    heat = prediction.occlusion(model, images[2]).heat
+    assert heat.shape == (28, 28) and heat.min() == 0 and heat.max() == pytest.approx(1.0)
+
+
+def test_occlusion_finds_the_only_pixels_a_network_reads(images: np.ndarray) -> None:
+    """A network that reads only the picture's top-left corner: hiding anything else changes nothing."""
+    weights = torch.zeros(10, 1, 65, 65)
+    weights[0, 0, :10, :10] = 0.02  # class 0's score: the corner's brightness (small: no saturation)
+    tiny = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(65 * 65, 10)).eval()
+    with torch.no_grad():
+        tiny[1].weight.copy_(weights.flatten(1))
+        tiny[1].bias.zero_()
+    model = prediction.Classifier(tiny, CONFIG, 0, 0, None)
+    bright_corner = np.zeros((28, 28), np.uint8)
+    bright_corner[:4, :4] = 255
+    hidden = prediction.occlusion(model, bright_corner, target=0)
+    assert hidden.drop[:4, :4].min() > 0 and np.allclose(hidden.drop[12:, 12:], 0)

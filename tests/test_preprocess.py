@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from alexnet_explorer import exports
 from alexnet_explorer.data import to_model_input
 from alexnet_explorer.preprocess import (
     MAX_PIXELS,
@@ -21,6 +22,7 @@ from alexnet_explorer.preprocess import (
     canvas_to_image,
     open_picture,
     prepare_upload,
+    prepare_uploads,
     preprocess,
     to_tensor,
 )
@@ -143,7 +145,7 @@ def test_switching_crop_off_keeps_the_empty_border(reference):
 def test_steps_are_named_in_order_and_showable():
     result = preprocess(shirt(garment=45, background=255))
     assert [step.name for step in result.stages] == [
-        "Upright", "Grayscale", "Light on black", "Crop to the garment", "Pad to a square", "Resize to 28×28"]
+        "Grayscale", "Light on black", "Crop to the garment", "Pad to a square", "Resize to 28×28"]
     for step in result.stages:
         assert step.image.dtype == np.uint8 and step.image.ndim in (2, 3) and step.explanation
     assert np.array_equal(result.stages[-1].image, result.image28)
@@ -158,7 +160,7 @@ def test_transparent_png_of_dark_or_light_garment(reference, garment, rgb_under_
     rgba = Image.composite(Image.new("RGBA", mask.size, (garment,) * 3 + (255,)),
                            Image.new("RGBA", mask.size, (rgb_under_transparency,) * 3 + (0,)), mask)
     result = preprocess(open_picture(encode(rgba)))
-    assert result.stages[1].name == "Remove transparency"
+    assert result.stages[0].name == "Remove transparency"
     assert diff(result.image28, reference) < 3
 
 
@@ -185,6 +187,22 @@ def test_exif_orientation_is_applied(orientation, heavy_half):
     assert (bottom > 1.2 * top) if heavy_half == "bottom" else (top > 1.2 * bottom)
     height, width = bbox(run(picture, exif_transpose=False))
     assert width > 2 * height
+
+
+def test_the_upright_step_is_shown_only_for_a_photo_stored_turned():
+    image = Image.new("RGB", (300, 150), "white")
+    ImageDraw.Draw(image).rectangle((20, 60, 280, 90), fill="black")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways, to be turned 90°
+    turned = preprocess(open_picture(encode(image, "JPEG", exif=exif.tobytes(), quality=95)))
+    assert turned.stages[0].name == "Upright" and turned.stages[0].image.shape[:2] == (300, 150)
+    assert np.array_equal(turned.picture, turned.stages[0].image)
+    exif[0x0112] = 1  # stored as it is to be seen
+    for picture in (open_picture(encode(image, "JPEG", exif=exif.tobytes())), open_picture(encode(image)),
+                    canvas_to_image(np.dstack([np.asarray(image), np.full((150, 300), 255, np.uint8)]))):
+        prepared = preprocess(picture)
+        assert "Upright" not in [stage.name for stage in prepared.stages]
+        assert prepared.picture.shape[:2] == (150, 300)  # the picture as given, for the page to show
 
 
 def test_sixteen_bit_png_is_scaled_not_rejected(reference):
@@ -302,6 +320,30 @@ def test_an_upload_is_prepared_with_its_options_or_gets_its_problem():
     assert not np.array_equal(uncropped.prepared.image28, upload.prepared.image28)
     refused = prepare_upload(b"a shopping list", "notes.png")
     assert refused.prepared is None and "“notes.png” is not a picture this app can read" in refused.problem
+
+
+def test_each_uploaded_picture_is_prepared_once_whatever_its_name():
+    shirt_png, other = encode(shirt()), encode(shirt(garment=120))
+    uploads, notes = prepare_uploads([("a.png", shirt_png), ("b.png", other), ("a.png", shirt_png),
+                                      ("c.png", shirt_png), ("notes.png", b"list"), ("again.png", b"list")])
+    assert [upload.name for upload in uploads] == ["a.png", "b.png", "notes.png"]
+    assert notes == ["“a.png” was added twice: it is listed once.",
+                     "“c.png” is the same picture as “a.png”: it is listed once.",
+                     "“again.png” is the same picture as “notes.png”: it is listed once."]
+    assert uploads[2].problem == prepare_upload(b"list", "notes.png").problem
+
+
+def test_every_steps_picture_is_framed_at_one_size_with_the_picture_centred():
+    wide = Image.new("L", (300, 120), 255)
+    ImageDraw.Draw(wide).rectangle((20, 40, 280, 80), fill=0)  # a long, low garment: its crop is not square
+    for options in (PreprocessOptions(), PreprocessOptions(pad_to_square=False, crop_to_object=False)):
+        stages = preprocess(wide, options).stages
+        framed = [exports.framed(stage.image, 140) for stage in stages]
+        assert {tile.shape for tile in framed} == {(140, 140, 3)}, [stage.image.shape for stage in stages]
+    crop = next(stage.image for stage in preprocess(wide).stages if stage.name == "Crop to the garment")
+    tile = exports.framed(crop, 140)
+    inside = np.flatnonzero((tile != exports.FRAME_RGB).any(axis=(1, 2)))  # rows holding the picture
+    assert inside[0] == 139 - inside[-1]  # as much frame above as below
 
 
 def test_tiny_picture_given_directly_is_refused():

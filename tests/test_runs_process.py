@@ -1,8 +1,11 @@
-"""Training processes: stop, resume, a killed process, pid checks and the one-run-per-device lock."""
+"""Training processes: stop, resume, a killed process, pid checks, the one-run-per-device lock and the queue."""
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +18,7 @@ from alexnet_explorer.config import PRESETS
 from alexnet_explorer.devices import available_devices
 from alexnet_explorer.runs import RunDir, list_runs
 
+REPO = Path(__file__).resolve().parent.parent
 # Four short steps per epoch (a fraction of a second): runs that only need to start, fail or be killed.
 TINY = PRESETS["smoke"].replace(epochs=3, limit_train=32, limit_test=16, batch_size=8, device="cpu")
 # 32 steps per epoch: a stop asked after epoch 1 has epochs 2 and 3 (seconds, even on a loaded machine) to land.
@@ -122,12 +126,18 @@ def test_a_live_pid_of_another_program_does_not_keep_a_run_alive(runs: Path) -> 
     assert processes.refresh_status(run)["state"] == "failed"
 
 
-def test_a_queued_run_without_process_waits_only_while_a_launch_holds_the_lock(runs: Path) -> None:
+def test_a_starting_run_without_process_waits_only_while_a_launch_holds_the_lock(runs: Path) -> None:
     run = RunDir.create(runs, TINY)
+    run.write_status("starting")
     with processes.launch_lock(runs):
-        assert processes.refresh_status(run)["state"] == "queued"
+        assert processes.refresh_status(run)["state"] == "starting"
     status = processes.refresh_status(run)
     assert status["state"] == "failed" and status["error"] == processes.NEVER_STARTED
+
+
+def test_a_queued_run_waits_without_a_process(runs: Path) -> None:
+    run = RunDir.create(runs, TINY)
+    assert processes.refresh_status(run)["state"] == "queued"  # in line, not failed
 
 
 def test_two_simultaneous_launches_start_one_run(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -155,12 +165,16 @@ def test_two_simultaneous_launches_start_one_run(runs: Path, monkeypatch: pytest
     for thread in threads:
         thread.join()
     try:
-        assert len(started) == 1 and len(refused) == 1
-        assert [run.path for run in list_runs(runs)] == [started[0].path]
-        assert refused[0].active.path == started[0].path and "already training on cpu" in str(refused[0])
+        assert len(started) == 2 and not refused  # nobody is refused: the second waits in the queue
+        states = sorted(state(run) for run in started)
+        assert states[0] == "queued" and states[1] in processes.ON_DEVICE, states
+        assert sorted(run.path for run in list_runs(runs)) == sorted(run.path for run in started)
     finally:
         for run in started:
-            kill(run)
+            if state(run) == "queued":
+                launcher.cancel(run)
+            else:
+                kill(run)
 
 
 # A run killed during epoch 2 and resumed from its epoch-1 checkpoint: it logs 1.5 again, then goes on.
@@ -192,3 +206,82 @@ def test_progress_adds_up_sessions_and_counts_on_while_training() -> None:
     resuming = history.progress_so_far(KILLED_AND_RESUMED[:4] + [{"kind": "ended", "status": "stopped", "epoch": 1.5,
                                                              "examples_per_sec": 10.0, "elapsed": 16.0}], now=900.0)
     assert (resuming.elapsed, resuming.remaining) == (16.0, None)  # the new process has not reported yet
+
+
+# --- the queue: runs wait for their device in the runs folder, and start by themselves ---
+
+def keeper_pids(runs: Path) -> list[int]:
+    """The queue keeper processes of a runs folder, found by their command line."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0") if proc.name.isdigit() else []
+        except OSError:
+            continue
+        if b"queue" in args and str(runs.resolve()).encode() in args:
+            pids.append(int(proc.name))
+    return pids
+
+
+def trained_one_after_another(runs: list[RunDir]) -> bool:
+    """Whether each run began training only after the one before it had ended (from its events and status)."""
+    began = [next(e["time"] for e in run.read_events() if e["kind"] == "started") for run in runs]
+    ended = [run.read_status()["updated"] for run in runs]
+    return all(ended[i] <= began[i + 1] for i in range(len(runs) - 1)) and began == sorted(began)
+
+
+def test_runs_started_at_once_train_in_order_by_themselves_and_outlive_a_restart(runs: Path) -> None:
+    config = TINY.replace(limit_train=128)
+    # A stand-in for the app's server: it starts three runs at once and is gone, as a server that is restarted.
+    subprocess.run([sys.executable, "-c", "import json, sys; from alexnet_explorer import launcher; from "
+                    "alexnet_explorer.config import RunConfig; config = RunConfig.from_dict(json.loads(sys.argv[1]));"
+                    " [launcher.launch(config, 'smoke', sys.argv[2]) for _ in range(3)]",
+                    json.dumps(config.to_dict()), str(runs)], check=True, cwd=REPO, timeout=120)
+    first, second, third = sorted(list_runs(runs), key=lambda run: run.title)
+    assert [first.title, second.title, third.title] == ["smoke", "smoke 2", "smoke 3"]
+    assert state(third) == "queued"
+    # With no page open, the keeper starts the second run when the first ends...
+    wait_for(lambda: state(second) in ("running", "finished"), "the second run to start by itself")
+    # ...and dies too: only the runs folder remembers the queue.
+    for pid in keeper_pids(runs):
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not processes.keeper_alive(runs), "the killed keeper to let go of its lock", 20)
+    wait_for(lambda: state(second) == "finished", "the second run to end")
+    time.sleep(3 * launcher.KEEPER_POLL_SECONDS)
+    assert state(third) == "queued"  # nobody left to start it...
+    launcher.keep_queue_moving(runs)  # ...until the restarted app's Train page is opened
+    wait_for(lambda: state(third) == "finished", "the third run to end")
+    assert [state(run) for run in (first, second, third)] == ["finished"] * 3, third.log_path.read_text()
+    assert trained_one_after_another([first, second, third])
+    wait_for(lambda: not processes.keeper_alive(runs), "the keeper to leave an empty queue", 20)
+
+
+def test_a_cancelled_queued_run_never_starts(runs: Path) -> None:
+    blocker = launcher.launch(STOPPABLE, label="smoke", root=runs)
+    fresh = launcher.launch(TINY, label="smoke", root=runs)
+    stopped = RunDir.create(runs, TINY, label="stopped")
+    stopped.append_event({"kind": "started", "device": "cpu", "epochs": 3, "start_epoch": 0, "time": 1.0})
+    stopped.write_status("stopped")
+    launcher.resume(stopped)
+    assert state(fresh) == state(stopped) == "queued"
+    launcher.cancel(fresh)
+    launcher.cancel(stopped)
+    assert not fresh.path.exists()  # it never trained: nothing is left of it
+    assert state(stopped) == "stopped"  # it trained before: it is left as it was, to resume later
+    wait_for(lambda: state(blocker) == "running", "the first run to train")
+    launcher.stop(blocker)  # its device frees: the cancelled runs must not take it
+    wait_for(lambda: state(blocker) == "stopped", "the first run to stop")
+    time.sleep(3 * launcher.KEEPER_POLL_SECONDS)
+    assert state(stopped) == "stopped" and [run.path for run in list_runs(runs)] == [stopped.path, blocker.path]
+    assert not processes.keeper_alive(runs)
+
+
+def test_a_killed_training_process_lets_the_next_run_start(runs: Path) -> None:
+    first = launcher.launch(STOPPABLE, label="smoke", root=runs)
+    second = launcher.launch(TINY, label="smoke", root=runs)
+    wait_for(lambda: state(first) == "running", "the first run to train")
+    assert state(second) == "queued"
+    kill(first)
+    wait_for(lambda: state(second) == "finished", "the second run to start and end")
+    status = first.read_status()
+    assert status["state"] == "failed" and status["error"] == processes.DIED

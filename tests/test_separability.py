@@ -9,14 +9,16 @@ from alexnet_explorer.data import to_model_input
 from alexnet_explorer.inspection import (
     FEATURE_KINDS,
     PROJECTIONS,
+    STEP_COSTS,
     feature_maps,
+    holdout_probe,
     linear_probe,
     project,
     raw_pixels,
     sample_features,
-    separability,
+    separability_steps,
 )
-from alexnet_explorer.model import alexnet
+from alexnet_explorer.model import alexnet, count_macs
 
 
 def clusters(count: int = 200, dims: int = 12, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -42,18 +44,31 @@ def test_pca_projection_matches_the_two_leading_singular_directions():
         np.testing.assert_allclose(sign * points[:, column], reference[:, column], atol=1e-8)
 
 
-def test_separability_is_the_linear_probe_on_70_percent_and_a_projection_per_method():
+def test_the_probe_trains_on_70_percent_and_each_projection_is_its_methods():
     features, labels = clusters(count=150, dims=60)
-    result = separability(features, labels, ["pca", "tsne"])
     cut = round(0.7 * len(features))
-    assert result.probe == linear_probe(features[:cut], labels[:cut], features[cut:], labels[cut:])
-    assert result.probe > 0.9  # the clusters are far apart
-    assert list(result.projections) == ["pca", "tsne"]
-    np.testing.assert_allclose(result.projections["pca"], project(features, "pca"))
-    np.testing.assert_allclose(result.projections["tsne"], project(features, "tsne"))
-    assert list(separability(features, labels, ["pca"]).projections) == ["pca"]
+    assert holdout_probe(features, labels) == linear_probe(features[:cut], labels[:cut], features[cut:], labels[cut:])
+    assert holdout_probe(features, labels) > 0.9  # the clusters are far apart
+    assert project(features, "pca").shape == project(features, "tsne").shape == (150, 2)
     with pytest.raises(ValueError):
-        separability(features, labels, ["umap"])
+        project(features, "umap")
+
+
+def test_the_steps_name_what_they_compute_in_order_with_their_expected_seconds():
+    steps = separability_steps(2000, ["pca", "tsne"])
+    assert [(step.kind, step.task) for step in steps] == [
+        ("raw", "probe"), ("raw", "pca"), ("raw", "tsne"),
+        ("fc7", "features"), ("fc7", "probe"), ("fc7", "pca"), ("fc7", "tsne")]
+    assert [step.label for step in steps][3:5] == ["fc7 features of 2,000 test images", "linear probe on fc7 features"]
+    for step in steps:
+        at_1000, growth = STEP_COSTS[step.kind, step.task]
+        assert step.seconds == pytest.approx(at_1000 * 2 ** growth)
+    assert [step.task for step in separability_steps(500, ["pca"])] == ["probe", "pca", "features", "probe", "pca"]
+    book = {step.task: step.seconds for step in separability_steps(2000, ["pca"], input_size=224) if step.kind == "fc7"}
+    assert book["features"] == pytest.approx(steps[3].seconds * count_macs(224) / count_macs(67))
+    assert book["probe"] == pytest.approx(steps[4].seconds)  # only the forward pass depends on the input size
+    with pytest.raises(ValueError, match="method must be one of"):
+        separability_steps(100, ["umap"])
 
 
 def test_sample_features_are_raw_pixels_or_each_images_fc7_activations():

@@ -59,7 +59,7 @@ def test_seeded_runs_are_reproducible_on_cpu(fixture_data):
 
 
 def test_stop_then_resume_ends_exactly_where_an_uninterrupted_run_does(fixture_data):
-    config = TINY.replace(augment=False)
+    config = TINY.replace(augment="none")
     _, straight = collect(config, fixture_data)
     steps = []
     stopped = train(config, fixture_data, lambda event: steps.append(event) if isinstance(event, Step) else None,

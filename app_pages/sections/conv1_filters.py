@@ -46,8 +46,8 @@ def filters_section(history: FilterHistory, name: str, show_added: bool) -> None
     # The page reads this toggle's state once and hands it to every section as show_added.
     controls[2].toggle(
         "What training added", key="filters_change", disabled=history.start is None,
-        help="Each filter minus its random start (epoch 0): the structure training put in. On short runs it is "
-             "hidden under the noise of the random start.")
+        help="Each filter minus its random start (epoch 0), less the one amount by which training shifted all of "
+             "its weights (which would paint the tile in one colour): the pattern training put in.")
     shown = inspection.filter_view(history.snapshots, show_added)  # the toggle may be on from another run
     view = "-change" if shown.added else ""
     epochs = sorted(shown.filters)
@@ -63,7 +63,8 @@ def filters_section(history: FilterHistory, name: str, show_added: bool) -> None
                     on_select=pick_tile, selection_mode="points", width="content",
                     config={"displaylogo": False})
     if shown.added:
-        what = f"What training added to the {count} filters of {kernel}×{kernel} pixels by epoch {epoch}"
+        what = (f"What training added to the {count} filters of {kernel}×{kernel} pixels by epoch {epoch} (less "
+                "the shift of each filter's weights as a whole)")
     else:
         what = f"{count} filters of {kernel}×{kernel} pixels " + (f"after epoch {epoch}" if epoch else
                                                                  "at random initialisation")

@@ -1,14 +1,20 @@
-"""The run panel: the run training now, redrawn as it goes, or else the latest run, with its Stop and Resume."""
+"""The run panel: the run training now, redrawn when it reports, and the queue behind it; or else the latest run.
+Stop, Resume and Cancel are offered to whoever may use them (the instructor, or the session that started the run)."""
 import time
-from collections.abc import Callable
 
+import plotly.graph_objects as go
 import streamlit as st
 
-from alexnet_explorer import history, launcher, plots, processes, ui
+from alexnet_explorer import classroom, history, launcher, plots, processes, ui
 from alexnet_explorer.history import duration
 from alexnet_explorer.runs import RunDir, list_runs
+from app_pages.sections.run_actions import do_then_redraw, queue_now
+from app_pages.sections.run_queue import queue_section
 
-LIVE_REFRESH_SECONDS = 1.5
+# The panel looks at the run folder this often; its chart is rebuilt only when the run has written a new event (once
+# for every viewer), and a chart sent again unchanged is not redrawn by the browser: a viewer costs the training run
+# it watches about 5 % of its speed on two cores (docs/benchmarks.md).
+LIVE_REFRESH_SECONDS = 4
 IDLE_CHECK_SECONDS = 5  # with nothing training, how often to look for a run started elsewhere
 NO_RUN_YET = "No run yet: configure one below and press **Start training**."
 
@@ -16,16 +22,19 @@ NO_RUN_YET = "No run yet: configure one below and press **Start training**."
 @st.fragment(run_every=LIVE_REFRESH_SECONDS)
 @ui.guarded
 def live_panel() -> None:
-    """The run training now (found from the run folders, so every viewer sees it), redrawn as it goes."""
-    active = launcher.active_runs()
-    if len(active) > 1:
-        run = ui.run_picker(active, key="live_pick", label="Runs training now")
+    """The run training now (found from the run folders, so every viewer sees it), redrawn as it goes, and the
+    queue."""
+    me = ui.person()
+    training = launcher.training_runs()
+    if len(training) > 1:
+        run = ui.run_picker(training, key="live_pick", label="Runs training now")
     else:
-        run = next(iter(active or list_runs()), None)
+        run = next(iter(training or list_runs()), None)
     if run is None:
         st.info(NO_RUN_YET)
         return
-    state = show_run(run)
+    state = show_run(run, me)
+    queue_section(me)
     # When the watched run ends, redraw the whole page so that the history and the form catch up.
     previous = st.session_state.get("live_seen")
     st.session_state.live_seen = (run.name, state)
@@ -40,60 +49,82 @@ def latest_run_panel() -> None:
     if run is None:
         st.info(NO_RUN_YET)
     else:
-        show_run(run)
-    watch_for_a_new_run()
+        show_run(run, ui.person())
+    watch_for_a_new_run(run.name if run else None)
 
 
 @st.fragment(run_every=IDLE_CHECK_SECONDS)
-def watch_for_a_new_run() -> None:
-    """Redraw the page when a run starts in another browser or a terminal, so that it is shown live here too."""
-    if launcher.active_runs():
+def watch_for_a_new_run(shown: str | None) -> None:
+    """Redraw the page when a run starts in another browser or a terminal, so that it is shown live here too; also
+    when such a run has already ended (a short one can start and end between two looks)."""
+    newest = next(iter(list_runs()), None)
+    if launcher.active_runs() or (newest.name if newest else None) != shown:
         st.rerun()
 
 
-def show_run(run: RunDir) -> str:
-    """Status, progress, curves and controls of one run; returns its state."""
+def show_run(run: RunDir, me: classroom.Person) -> str:
+    """Status, progress, curves and the controls this person may use of one run; returns its state."""
     status = processes.refresh_status(run)
     state = status["state"]
     config = run.read_config()
     events = run.read_events()
     title, badge = st.columns([6, 1], vertical_alignment="center")
-    title.markdown(f"**Run `{run.name}`** — {config.summary()}")
+    title.markdown(f"**Run `{run.title}`** — {config.summary()}")
     with badge:
         ui.status_badge(state, launcher.is_stopping(run))
 
     active = state in processes.ACTIVE_STATES
     done = history.progress_so_far(events, now=time.time() if state == "running" else None)
-    st.progress(min(1.0, done.epoch / config.epochs),
-                text=f"epoch {done.epoch:.1f} of {config.epochs}" if state != "queued" else "starting…")
+    st.progress(min(1.0, done.epoch / config.epochs), text=progress_text(run, state, done.epoch, config.epochs))
     speed, device, elapsed, remaining = st.columns(4)
     speed.metric("examples/sec", f"{done.examples_per_sec:.1f}" if done.examples_per_sec else "–")
     device.metric("device", done.device or status.get("device") or config.device)
     elapsed.metric("elapsed", duration(done.elapsed))
     remaining.metric("remaining", duration(done.remaining) if active else "–")
-    st.plotly_chart(plots.training_figure(plots.training_curves(events), config.epochs),
-                    key=f"live_chart_{run.name}", config={"displaylogo": False})
+    st.plotly_chart(training_chart(str(run.path), len(events), config.epochs), key=f"live_chart_{run.name}",
+                    config={"displaylogo": False})
+    st.caption(plots.CURVES_NOTE)
 
     closing = history.closing_lines(events)
     if state in ("finished", "stopped") and closing:
         st.code("\n".join(closing), language=None)
     if state == "failed":
         st.error(f"Training failed: {status.get('error') or 'no reason was recorded'}", icon=":material/error:")
-    stoppable = state == "running" and not launcher.is_stopping(run)
-    if stoppable and st.button("Stop", key=f"stop_{run.name}", icon=":material/stop_circle:"):
-        do_then_redraw(launcher.stop, run)
+    if not classroom.may_manage(me, run):
+        if active:
+            st.caption("Started by another session: only it or the instructor can stop or cancel it.")
+        return state
+    if state == "running" and not launcher.is_stopping(run):
+        if st.button("Stop", key=f"stop_{run.name}", icon=":material/stop_circle:"):
+            do_then_redraw(launcher.stop, run, me)
+    if state == "queued" and st.button("Cancel", key=f"cancel_{run.name}", icon=":material/cancel:"):
+        do_then_redraw(launcher.cancel, run, me)
     if state in launcher.RESUMABLE_STATES:
-        resume_note = "from its last checkpoint" if run.has_checkpoint() else "from the start (no checkpoint yet)"
-        if st.button(f"Resume {resume_note}", key=f"resume_{run.name}", icon=":material/play_arrow:"):
-            do_then_redraw(launcher.resume, run)
+        resume_button(run, status, me)
     return state
 
 
-def do_then_redraw(action: Callable[[RunDir], None], run: RunDir) -> None:
-    """Do a launcher action on a run, then redraw the page; a refusal is shown as a warning."""
-    try:
-        action(run)
-    except launcher.RunRefused as refusal:
-        st.warning(str(refusal))
+def progress_text(run: RunDir, state: str, epoch: float, epochs: int) -> str:
+    """The progress bar's words: the epoch, or the run's place in the queue, or that its process is starting."""
+    if state == "queued":
+        entry = next((entry for entry in queue_now() if entry.run.path == run.path), None)
+        return f"queued: {entry.describe()}" if entry else "queued"
+    return "starting…" if state == "starting" else f"epoch {epoch:.1f} of {epochs}"
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def training_chart(path: str, events_seen: int, epochs: int) -> go.Figure:
+    """The curves of a run's first ``events_seen`` events: built once per new event for every viewer (a figure takes
+    a tenth of a second to build), and only read by them."""
+    return plots.training_figure(plots.training_curves(RunDir(path).read_events()[:events_seen]), epochs)
+
+
+def resume_button(run: RunDir, status: dict, me: classroom.Person) -> None:
+    """Resume, unless the run failed for want of Fashion-MNIST and it is still missing (it would fail again)."""
+    if status.get("cause") == "DataUnavailableError" and ui.missing_data():
+        st.caption("Resume is offered once Fashion-MNIST is on this machine: see **New run** below.")
         return
-    st.rerun()
+    resume_note = "from its last checkpoint" if run.has_checkpoint() else "from the start (no checkpoint yet)"
+    if st.button(f"Resume {resume_note}", key=f"resume_{run.name}", icon=":material/play_arrow:"):
+        do_then_redraw(launcher.resume, run, me)
+

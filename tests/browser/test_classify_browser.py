@@ -62,12 +62,15 @@ def test_draw_upload_and_come_back_to_the_drawing(app_server: tuple[str, Path], 
     drawing_answer = page.get_by_role("heading", name=ANSWER).inner_text()
     page.get_by_role("tab", name="Upload").click()
     expect(page.get_by_role("heading", name=ANSWER)).to_have_count(0, timeout=WAIT_MS)  # the drawing's is gone
+    expect(page.get_by_text("Drop pictures here or browse")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=WAIT_MS)  # the tab's rerun has ended
     page.locator("input[type=file]").set_input_files(picture)
     network = prediction.load_classifier(run.checkpoint_path)
     expected = prediction.probabilities(network, [preprocess(open_picture(picture.read_bytes())).image28])[0]
     assert answered(page) == CLASSES[expected.argmax()] == chart_answer(page)
-    ticks = page.locator(".ytick text")  # the probability chart names every class
-    expect(ticks.filter(has_text="Ankle boot")).to_be_visible(timeout=WAIT_MS)
+    bars = page.locator(".js-plotly-plot").filter(has=page.locator(".barlayer"))
+    ticks = bars.locator(".ytick text")  # the probability chart names every class
+    expect(ticks.filter(has_text="Ankle boot").filter(visible=True)).to_be_visible(timeout=WAIT_MS)
     expect(page.locator(".barlayer .point")).to_have_count(len(CLASSES))
     expect(page.get_by_text("Resize to 28×28")).to_be_visible(timeout=WAIT_MS)  # the last preprocessing step
     page.set_viewport_size({"width": 1400, "height": 2400})
@@ -76,3 +79,53 @@ def test_draw_upload_and_come_back_to_the_drawing(app_server: tuple[str, Path], 
     page.get_by_role("tab", name="Draw").click()  # the drawing is still there and answered again, undrawn
     expect(page.get_by_role("heading", name=ANSWER)).to_have_text(drawing_answer, timeout=WAIT_MS)
     assert page.get_by_test_id("stException").count() == 0
+
+
+def test_an_outline_drawn_on_the_canvas_is_answered_with_a_warning(app_server: tuple[str, Path], page: Page,
+                                                                   fixture_data_dir: Path) -> None:
+    url, runs = app_server
+    config = PRESETS["smoke"].replace(epochs=1, limit_train=32, limit_test=16, batch_size=16, device="cpu")
+    run = RunDir.create(runs, config, label="smoke")
+    train(config, load_fashion_mnist(fixture_data_dir, allow_download=False), emit=RunRecorder(run))
+
+    page.goto(f"{url}/classify")
+    canvas = page.locator("canvas").last
+    expect(canvas).to_be_visible(timeout=WAIT_MS)
+    box = canvas.bounding_box()
+    corners = [(60, 60), (220, 60), (220, 220), (60, 220), (60, 60)]  # a square's contour, never filled
+    page.mouse.move(box["x"] + 60, box["y"] + 60)
+    page.mouse.down()
+    for (x0, y0), (x1, y1) in zip(corners, corners[1:]):
+        for step in range(1, 11):
+            page.mouse.move(box["x"] + x0 + (x1 - x0) * step / 10, box["y"] + y0 + (y1 - y0) * step / 10)
+    page.mouse.up()
+    answered(page)
+    expect(page.get_by_text("It is an outline: the network learned from photos of whole garments")).to_be_visible(
+        timeout=WAIT_MS)
+    expect(page.get_by_text(re.compile(r"More unusual than [\d.]+% of the network's own test images"))).to_be_visible()
+    page.screenshot(path="/tmp/alexnet-explorer-classify-outline.png")
+
+    expect(page.get_by_role("heading", name="Where it errs")).to_be_visible(timeout=WAIT_MS)
+    page.set_viewport_size({"width": 1400, "height": 3000})  # the whole page in view: nothing to scroll
+    click_cell(page, 3, 3)
+    expect(page.get_by_text(re.compile(r"^Dress answered rightly in Fashion-MNIST's test set: \d+ of \d+"))
+           ).to_be_visible(timeout=WAIT_MS)
+    assert page.get_by_test_id("stException").count() == 0
+
+
+def click_cell(page: Page, row: int, column: int, tries: int = 5) -> None:
+    """Click a cell of the test set's confusion matrix until the page shows a cell's pictures (a rerun that is still
+    drawing the page may replace the chart under the mouse)."""
+    for _ in range(tries):
+        matrix = page.locator(".js-plotly-plot").filter(has_text="the network's answer").first.locator(".nsewdrag")
+        expect(matrix).to_be_visible(timeout=WAIT_MS)
+        cells = matrix.bounding_box()
+        if cells is not None:
+            page.mouse.click(cells["x"] + (column + 0.5) / 10 * cells["width"],
+                             cells["y"] + (row + 0.5) / 10 * cells["height"])
+            try:
+                expect(page.get_by_text(re.compile(r"in Fashion-MNIST's test set: \d+ of"))).to_be_visible(timeout=10_000)
+                return
+            except AssertionError:
+                continue
+    raise AssertionError(f"clicking the matrix's cell ({row}, {column}) never showed its pictures")

@@ -34,7 +34,7 @@ def test_pages_ask_nothing_of_other_servers_while_a_run_trains_and_a_picture_is_
     page.goto(url)
     expect(page.get_by_role("heading", name="AlexNet Explorer")).to_be_visible(timeout=WAIT_MS)
     page.goto(f"{url}/train")
-    expect(page.get_by_role("strong").filter(has_text=f"Run {run.name}")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_role("strong").filter(has_text=f"Run {run.title}")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_text("examples/sec on cpu").first).to_be_visible(timeout=WAIT_MS)  # the run ended
     page.goto(f"{url}/filters")
     expect(page.get_by_role("tab", name="Evolution")).to_be_visible(timeout=WAIT_MS)

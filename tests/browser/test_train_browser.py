@@ -54,7 +54,7 @@ def test_start_watch_reload_and_finish(app_server: tuple[str, Path], page: Page)
     start.click()
 
     run = the_only_run(runs)
-    live_title = page.get_by_role("strong").filter(has_text=f"Run {run.name}")  # the live panel's heading
+    live_title = page.get_by_role("strong").filter(has_text=f"Run {run.title}")  # the live panel's heading
     expect(live_title).to_be_visible(timeout=WAIT_MS)
     legend = page.locator(".legendtext")
     expect(legend).to_have_text(["train loss", "train acc", "test acc"], timeout=WAIT_MS)
@@ -96,6 +96,6 @@ def test_a_run_started_elsewhere_appears_on_a_page_already_open(app_server: tupl
     monkeypatch.setenv(DATA_ENV, str(fixture_data_dir))  # as a terminal would: python -m alexnet_explorer train
     config = PRESETS["smoke"].replace(epochs=1, limit_train=64, limit_test=32, device="cpu")
     run = launcher.launch(config, label="elsewhere", root=runs)
-    expect(page.get_by_role("strong").filter(has_text=f"Run {run.name}")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_role("strong").filter(has_text=f"Run {run.title}")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_text("examples/sec on cpu")).to_be_visible(timeout=WAIT_MS)  # followed to its end
     assert page.get_by_test_id("stException").count() == 0

@@ -1,0 +1,108 @@
+"""The classroom's roles: who may stop, resume or delete which run, the instructor's passcode and limits on what
+students start, and the run the whole class looks at.
+
+Without a passcode (one person on a laptop) everyone is the instructor and nothing is limited. The instructor's
+choices live in the runs folder (``classroom.json``), so every session and a restarted server see them.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .config import EXPERIMENTS, PRESETS, RunConfig, starting_config
+from .runs import RunDir, write_atomically
+
+PASSCODE_ENV = "ALEXNET_EXPLORER_INSTRUCTOR_PASSCODE"
+PASSCODE_SECRET = "instructor_passcode"  # its key in .streamlit/secrets.toml
+WRONG_PASSCODE_DELAY = 1.0  # seconds before a wrong passcode is answered: guessing stays slow
+SETTINGS_FILE = "classroom.json"
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who asks: an app session's id (or 'terminal'), and whether they act as the instructor."""
+
+    id: str
+    instructor: bool
+
+
+TERMINAL = Person("terminal", instructor=True)  # the command line and the one-person app: everything is allowed
+
+
+def may_manage(person: Person, run: RunDir) -> bool:
+    """Whether this person may stop, resume, cancel, rename or delete the run: the instructor, or who started it."""
+    return person.instructor or (run.owner is not None and run.owner == person.id)
+
+
+def passcode_matches(given: str, expected: str) -> bool:
+    """Whether a typed passcode is the instructor's, compared in constant time (digests, so the length leaks
+    nothing either)."""
+    return hmac.compare_digest(_digest(given), _digest(expected))
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
+@dataclass(frozen=True)
+class Caps:
+    """What the instructor lets students start (None: no limit)."""
+
+    presets_only: bool = False  # a preset, or a preset with one of the chapter's experiments, as it is
+    max_active: int | None = None  # runs queued or training at once, per session
+    max_cpu_resize: int | None = None  # input size on a CPU
+
+    def check(self, config: RunConfig, device: str, active: int) -> None:
+        """Raise ValueError saying which limit a student's new run breaks; ``device`` is where it would train,
+        ``active`` how many runs the session has queued or training already."""
+        if self.presets_only and config.replace(device="auto") not in allowed_configs():
+            raise ValueError("the instructor allows only the presets and the chapter's experiments, unchanged")
+        if self.max_active is not None and active >= self.max_active:
+            raise ValueError(f"the instructor allows {self.max_active} run{'s' * (self.max_active != 1)} queued "
+                             "or training per student at a time: wait for one to end, or cancel one")
+        if self.max_cpu_resize is not None and device == "cpu" and config.resize > self.max_cpu_resize:
+            raise ValueError(f"the instructor allows inputs up to {self.max_cpu_resize} px on a CPU, not "
+                             f"{config.resize}")
+
+
+    def describe(self) -> str | None:
+        """The limits in a sentence for the students, or None when there are none."""
+        limits = [text for text, on in (
+            ("only the presets and the chapter's experiments, unchanged", self.presets_only),
+            (f"at most {self.max_active} run{'s' * (self.max_active != 1)} queued or training at a time",
+             self.max_active is not None),
+            (f"inputs up to {self.max_cpu_resize} px on a CPU", self.max_cpu_resize is not None)) if on]
+        return "The instructor allows " + "; ".join(limits) + "." if limits else None
+
+
+def allowed_configs() -> list[RunConfig]:
+    """Every preset, alone and with each experiment (on the preset's own device choice)."""
+    return [starting_config(preset, experiment) for preset in PRESETS for experiment in (None, *EXPERIMENTS)]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The instructor's choices for the class: the limits on students, and the class run every page opens on."""
+
+    caps: Caps = field(default_factory=Caps)
+    class_run: str | None = None  # a run folder's name
+
+
+def read_settings(root: Path) -> Settings:
+    """The class's settings from the runs folder (defaults when there are none or the file is unreadable)."""
+    try:
+        saved = json.loads((root / SETTINGS_FILE).read_text())
+        return Settings(Caps(**saved.get("caps", {})), saved.get("class_run"))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return Settings()
+
+
+def write_settings(root: Path, settings: Settings, by: Person) -> None:
+    """Keep the class's settings in the runs folder; PermissionError unless ``by`` is the instructor."""
+    if not by.instructor:
+        raise PermissionError("only the instructor can change the class's settings")
+    root.mkdir(parents=True, exist_ok=True)
+    write_atomically(root / SETTINGS_FILE, lambda p: p.write_text(json.dumps(asdict(settings), indent=2)))

@@ -1,0 +1,122 @@
+"""What each unit of the network responds to: the test images that excite it most, and where in each image.
+
+Ranking all test images for every unit of every layer takes one pass over the test set, so it is done once per
+checkpoint and kept in the run's folder (``responses/``).
+"""
+from __future__ import annotations
+
+import pickle
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import to_model_input
+from .model import CONV_LAYERS, INSPECTABLE_LAYERS, split_after
+from .runs import RunDir, write_atomically
+
+TOP = 9
+RESPONSES_FORMAT = "alexnet-explorer-responses/1"
+BATCH = 128  # images per forward pass: conv1's maps of a batch at 224 px take about 140 MB
+
+
+def layer_outputs(net: nn.Sequential, x: torch.Tensor, layers: Sequence[str] = INSPECTABLE_LAYERS
+                  ) -> dict[str, torch.Tensor]:
+    """Each named layer's output after its activation, from one pass of ``x`` through the network (layers in
+    network order)."""
+    outputs, rest = {}, net
+    with torch.no_grad():
+        for layer in layers:
+            head, rest = split_after(rest, layer)
+            x = head(x)
+            outputs[layer] = x
+    return outputs
+
+
+def unit_strengths(output: torch.Tensor) -> torch.Tensor:
+    """N×units: how strongly each image excites each unit (a conv channel: at its strongest place)."""
+    return output.flatten(2).amax(dim=2) if output.ndim == 4 else output
+
+
+@dataclass(frozen=True)
+class TopImages:
+    """For every layer, each unit's TOP test images, strongest first: their indices and the unit's response."""
+
+    indices: dict[str, torch.Tensor]  # layer → units × TOP indices into the test set
+    values: dict[str, torch.Tensor]  # layer → units × TOP responses
+    images: int  # how many test images were ranked
+
+
+def rank_images(net: nn.Sequential, images: torch.Tensor, input_size: int, top: int = TOP, batch: int = BATCH,
+                progress: Callable[[int, int], None] = lambda done, total: None) -> TopImages:
+    """The ``top`` of uint8 N×1×28×28 images that excite each unit of every inspectable layer most (equal responses:
+    the earlier image first); ``progress`` hears (images done, images) after each batch."""
+    device = next(net.parameters()).device
+    indices: dict[str, torch.Tensor] = {}
+    values: dict[str, torch.Tensor] = {}
+    for start in range(0, len(images), batch):
+        x = to_model_input(images[start:start + batch].to(device), input_size)
+        for layer, output in layer_outputs(net, x, INSPECTABLE_LAYERS).items():
+            strengths = unit_strengths(output).T.float().cpu()  # units × images of this batch
+            numbers = torch.arange(start, start + len(x)).expand_as(strengths)
+            if layer in values:  # the kept ones come first: their indices are smaller
+                strengths, numbers = torch.cat([values[layer], strengths], 1), torch.cat([indices[layer], numbers], 1)
+            order = torch.sort(strengths, dim=1, descending=True, stable=True).indices[:, :top]
+            values[layer], indices[layer] = strengths.gather(1, order), numbers.gather(1, order)
+        progress(min(start + batch, len(images)), len(images))
+    return TopImages(indices, values, len(images))
+
+
+def unit_maps(net: nn.Sequential, images: torch.Tensor, input_size: int, layer: str, unit: int) -> np.ndarray | None:
+    """K×28×28 maps in [0, 1] of where a conv channel responds in each of K uint8 images (each scaled to its own
+    peak), or None for a fully connected unit, which has no place."""
+    if layer not in CONV_LAYERS:
+        return None
+    x = to_model_input(images.to(next(net.parameters()).device), input_size)
+    maps = layer_outputs(net, x, INSPECTABLE_LAYERS[:INSPECTABLE_LAYERS.index(layer) + 1])[layer][:, unit:unit + 1]
+    maps = F.interpolate(maps.float().cpu(), size=images.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+    peaks = maps.flatten(1).amax(dim=1).clamp(min=1e-12)[:, None, None]
+    return (maps.clamp(min=0) / peaks).numpy()
+
+
+def cache_path(run: RunDir, epoch: int, batch: int) -> Path:
+    """Where the ranking for the checkpoint saved at this epoch and batch is kept."""
+    return run.path / "responses" / f"epoch_{epoch:03d}_batch_{batch:05d}.pt"
+
+
+def load_ranking(path: Path, images: int) -> TopImages | None:
+    """A kept ranking of this many test images, or None when there is none (or it is of no use)."""
+    try:
+        kept = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile):
+        return None
+    if not isinstance(kept, dict) or kept.get("format") != RESPONSES_FORMAT or kept.get("images") != images:
+        return None
+    return TopImages(kept["indices"], kept["values"], images)
+
+
+def save_ranking(path: Path, ranking: TopImages) -> None:
+    """Keep a ranking, replacing the rankings of the run's older checkpoints."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for older in path.parent.glob("epoch_*.pt"):
+        older.unlink(missing_ok=True)
+    record = {"format": RESPONSES_FORMAT, "images": ranking.images, "indices": ranking.indices,
+              "values": ranking.values}
+    write_atomically(path, lambda p: torch.save(record, p))
+
+
+def ranking_for(run: RunDir, net: nn.Sequential, input_size: int, epoch: int, batch: int, images: torch.Tensor,
+                progress: Callable[[int, int], None] = lambda done, total: None) -> TopImages:
+    """The run's ranking for its checkpoint at this epoch and batch: read from its folder, else computed and kept."""
+    path = cache_path(run, epoch, batch)
+    kept = load_ranking(path, len(images))
+    if kept is not None:
+        return kept
+    ranking = rank_images(net, images, input_size, progress=progress)
+    save_ranking(path, ranking)
+    return ranking

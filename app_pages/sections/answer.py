@@ -1,0 +1,42 @@
+"""The network's answer to one picture: the class, how sure it is, every class's probability, and whether the picture
+is unlike the garments it learned from."""
+from __future__ import annotations
+
+import streamlit as st
+
+from alexnet_explorer import plots, prediction, ui
+from alexnet_explorer.data import CLASSES
+from alexnet_explorer.shift import HINTS, ShiftModel, Verdict
+
+PLOT_CONFIG = {"displaylogo": False, "displayModeBar": False}
+
+
+def show_answer(model: prediction.Classifier, picture: ui.Picture, shift: ShiftModel | None) -> int:
+    """The predicted class, its confidence, whether the answer is a guess, and every class's probability; returns
+    the predicted class."""
+    probs = prediction.probabilities(model, [picture.image28])[0]
+    top, true_label = int(probs.argmax()), picture.true_label
+    st.markdown(f"### The network says: **{CLASSES[top]}** ({probs[top]:.0%} sure)")
+    if true_label is not None:
+        right = top == true_label
+        st.badge("right" if right else f"wrong: it is a {CLASSES[true_label]}", color="green" if right else "red",
+                 icon=":material/check:" if right else ":material/close:")
+    if shift is not None:
+        show_verdict(prediction.judge(model, shift, [picture.image28])[0])
+    st.plotly_chart(plots.probabilities_figure(probs, CLASSES, true_label), key="classify_probabilities",
+                    config=PLOT_CONFIG)
+    st.caption("The network always answers with one of its ten classes — even for a drawing of a cat"
+               + (": the line above the chart says when the picture is unlike anything it learned from."
+                  if shift is not None else "."))
+    return top
+
+
+def show_verdict(verdict: Verdict) -> None:
+    """Whether the answer is a guess, why, and a hint for each cause the picture shows."""
+    if verdict.flagged:  # a badge, not a warning box: the picture is fine, it is the answer that is unsure
+        st.badge("a guess", icon=":material/help:", color="orange")
+        st.markdown(f":orange[**{verdict.message()}**] {verdict.detail()}")
+    else:
+        st.caption(f"{verdict.message()} {verdict.detail()}")
+    for hint in verdict.hints:
+        st.info(HINTS[hint][1], icon=":material/lightbulb:")

@@ -1,0 +1,88 @@
+"""What each layer responds to: the test images that excite a chosen unit most, and where in each image."""
+from __future__ import annotations
+
+import random
+import time
+
+import streamlit as st
+
+from alexnet_explorer import plots, responses, ui
+from alexnet_explorer.data import CLASSES, FashionMNIST
+from alexnet_explorer.history import duration
+from alexnet_explorer.model import CONV_LAYERS, INSPECTABLE_LAYERS
+from alexnet_explorer.runs import RunDir
+
+STORY = ("Which test images excite one unit of the network most? Units of the low layers respond to edges and "
+         "strokes wherever they are; units of the high layers to sleeves, soles, handles — and in fc6 and fc7 to "
+         "whole classes.")
+
+
+def unit_count(network: ui.TrainedNetwork, layer: str) -> int:
+    """How many channels (conv) or units (fc) a layer has."""
+    module = getattr(network.classifier.net, layer)
+    return module.out_channels if layer in CONV_LAYERS else module.out_features
+
+
+def pick_random_unit(layer: str, units: int) -> None:
+    """Choose a unit of the layer at random (a button's callback, before the number input is drawn)."""
+    st.session_state[f"responses_unit_{layer}"] = random.randrange(units)
+
+
+def rank_with_progress(run: RunDir, network: ui.TrainedNetwork, data: FashionMNIST) -> None:
+    """Rank every test image for every unit and keep the ranking, under a progress bar that says how long is left."""
+    bar, started = st.progress(0.0), time.perf_counter()
+
+    def report(done: int, total: int) -> None:
+        left = (time.perf_counter() - started) / done * (total - done)
+        bar.progress(done / total, text=f"Ranking the test images for every unit: {done:,} of {total:,}, "
+                                        f"about {duration(left)} left…")
+
+    classifier = network.classifier
+    responses.ranking_for(run, classifier.net, classifier.size, classifier.epoch, classifier.batch, data.test_images,
+                          report)
+    bar.empty()
+
+
+@ui.guarded
+def layer_responses_section(run: RunDir, network: ui.TrainedNetwork, data_source: str | None) -> None:
+    """A layer and unit, and the nine test images that excite it most with where it responds in each."""
+    st.markdown(STORY)
+    data = ui.load_test_set(data_source, download=True)
+    if data is None:
+        return
+    classifier = network.classifier
+    left, middle, right = st.columns([2, 2, 1], vertical_alignment="bottom")
+    layer = left.selectbox("Layer", INSPECTABLE_LAYERS, key="responses_layer")
+    units = unit_count(network, layer)
+    kind = "channel" if layer in CONV_LAYERS else "unit"
+    right.button("Another at random", icon=":material/casino:", key="responses_random", on_click=pick_random_unit,
+                 args=(layer, units))
+    unit = middle.number_input(f"{kind.capitalize()} (0 to {units - 1})", 0, units - 1, key=f"responses_unit_{layer}")
+    ranking = responses.load_ranking(responses.cache_path(run, classifier.epoch, classifier.batch),
+                                     len(data.test_labels))
+    if ranking is None:
+        st.info(f"Finding the test images that excite each unit most takes one pass over all "
+                f"{len(data.test_labels):,} test images (a minute or two on two CPU cores); it is then kept with "
+                "the run.", icon=":material/touch_app:")
+        if st.button("Rank the test images", type="primary", icon=":material/play_arrow:", key="responses_rank"):
+            rank_with_progress(run, network, data)
+            st.rerun()  # drawn again from the kept ranking, without the offer to compute it
+        return
+    chosen = ranking.indices[layer][unit].tolist()
+    if not any(ranking.values[layer][unit]):
+        st.info(f"No test image excites {layer} {kind} {unit}: its output is 0 for every one (a *dead* unit, which "
+                "training switched off). Try another.", icon=":material/block:")
+        return
+    strengths = ranking.values[layer][unit].tolist()
+    images = data.test_images[chosen]
+    heats = responses.unit_maps(classifier.net, images, classifier.size, layer, unit)
+    titles = [f"#{i} {CLASSES[int(data.test_labels[i])]} · {value:.2f}" for i, value in zip(chosen, strengths)]
+    st.plotly_chart(plots.top_images_figure(images[:, 0].numpy(), heats, titles), key="responses_top",
+                    width="content", config={"displaylogo": False, "displayModeBar": False})
+    where = ("Red to yellow: where in each image it responds (its map after the activation, scaled to each image's "
+             "strongest place)." if heats is not None else
+             f"{layer} has no map: each unit sees the whole image at once.")
+    st.caption(f"The {len(chosen)} of the {ranking.images:,} test images that excite {layer} {kind} {unit} most, "
+               f"strongest first: test image number, its class, and the {kind}'s response "
+               f"({'at its strongest place' if heats is not None else 'its activation'}). {where} Network as saved "
+               f"after epoch {classifier.epoch}.")

@@ -1,0 +1,82 @@
+"""Where the network looked: saliency, Grad-CAM at a chosen layer, or occlusion over the picture, beside test images
+of the class it answered."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import streamlit as st
+
+from alexnet_explorer import exports, plots, prediction, ui
+from alexnet_explorer.data import CLASSES, DATA_ENV
+
+EXPLANATIONS = ("Saliency", "Grad-CAM", "Occlusion")
+# What the occluding square is painted with: grey, as in the method's paper, or Fashion-MNIST's black background.
+COVERS = {"grey": prediction.OCCLUSION_GREY, "black": 0}
+EXAMPLES = 5
+PLOT_CONFIG = {"displaylogo": False, "displayModeBar": False}
+
+
+def grad_cam_layer_key(model: prediction.Classifier) -> str:
+    """The Grad-CAM layer widget's key, one per input size: it starts at the finest meaningful layer for that size.
+    Its value is written back on every run, so that the choice survives runs that do not draw the widget."""
+    key = f"classify_cam_layer_{model.size}"
+    st.session_state[key] = st.session_state.get(key, prediction.default_grad_cam_layer(model))
+    return key
+
+
+def grad_cam_layer(model: prediction.Classifier) -> str:
+    """The layer Grad-CAM reads, shown with the size of its grid."""
+    key = grad_cam_layer_key(model)
+    sides = {layer: prediction.feature_grid_side(model, layer) for layer in prediction.GRAD_CAM_LAYERS}
+    return st.selectbox("Grad-CAM's layer", prediction.GRAD_CAM_LAYERS, key=key,
+                        format_func=lambda layer: f"{layer} ({sides[layer]}×{sides[layer]} cells)",
+                        help="Deeper layers see larger parts, on a coarser grid; at a small input size the deep "
+                             "layers' grid is too coarse to point at a part of the garment.")
+
+
+def explanation(model: prediction.Classifier, image28: np.ndarray, top: int, how: str) -> tuple[np.ndarray, str]:
+    """The chosen map over the picture, in [0, 1], and one line on how to read it."""
+    name = CLASSES[top]
+    if how == "Saliency":
+        return prediction.saliency(model, image28, top), (
+            f"Saliency: how much each pixel would sway the score of *{name}* if it were a little brighter or darker "
+            "(the size of the gradient). Red to yellow: more sway.")
+    if how == "Grad-CAM":
+        layer = grad_cam_layer(model)
+        side = prediction.feature_grid_side(model, layer)
+        coarse = (f"; coarse, because {layer} sees the {model.size}-pixel input as only {side}×{side} cells"
+                  if side < prediction.MEANINGFUL_GRID else "")
+        return prediction.grad_cam(model, image28, top, layer), (
+            f"Grad-CAM: the parts of {layer}'s {side}×{side} grid of features that raised the score of *{name}*"
+            f"{coarse}. Red to yellow: more.")
+    cover = st.radio("Cover with", list(COVERS), horizontal=True, key="classify_cover",
+                     help="Grey, as in the method's paper; on Fashion-MNIST's black background a grey square is a "
+                          "shape of its own. Black erases that part of the garment.")
+    hidden = prediction.occlusion(model, image28, top, fill=COVERS[cover])
+    return hidden.heat, (
+        f"Occlusion: a {cover} {hidden.patch}×{hidden.patch}-pixel square slid over the picture; red to yellow where "
+        f"covering that part lowers the probability of *{name}* ({hidden.probability:.0%}) most — by up to "
+        f"{max(hidden.drop.max(), 0):.0%} points. It only asks the network for answers, so it works at any size.")
+
+
+@ui.guarded
+def show_where_it_looked(model: prediction.Classifier, image28: np.ndarray, top: int) -> None:
+    """Saliency, Grad-CAM or occlusion over the input, beside real test images of the predicted class."""
+    overlay, examples = st.columns([2, 3], gap="large")
+    with overlay:
+        grad_cam_layer_key(model)
+        st.session_state.classify_cover = st.session_state.get("classify_cover", next(iter(COVERS)))
+        how = st.segmented_control("Where the network looked", EXPLANATIONS, required=True, key="classify_explain")
+        heat, note = explanation(model, image28, top, how)
+        st.plotly_chart(plots.saliency_figure(image28, heat), key="classify_saliency", config=PLOT_CONFIG)
+        st.caption(note)
+    with examples:
+        st.markdown(f"**Test images of {CLASSES[top]}**, for comparison")
+        data = ui.load_test_set(os.environ.get(DATA_ENV))
+        if data is not None:
+            chosen = prediction.class_examples(data.test_labels, top, EXAMPLES)
+            st.image([exports.fitted(data.test_images[i, 0].numpy(), 84) for i in chosen],
+                     caption=[f"#{i}" for i in chosen])
+
+

@@ -1,0 +1,308 @@
+"""A class on one server: concurrent browser sessions against the real app while a classroom run trains.
+
+    python -m benchmarks.classroom_load --sessions 30
+
+The real app (``streamlit run``, a runs folder of its own) and Debian's Chromium, one browser context per student.
+Before the class, a short smoke run is trained and pinned as the class run, so that Filters and Classify open on a
+network that does not change while they are checked. Then a classroom run is launched; after ``--unwatched``
+epochs with nobody watching (the teacher opens each page once, untimed), the sessions arrive ``--stagger`` seconds
+apart and each, once:
+
+1. opens Train and waits for the live curves and the run history (a finished render);
+2. opens Filters, shows the feature maps of its own test image (for session n, the test set's T-shirt n + 1) and
+   checks them against the same maps computed here, in one session;
+3. opens Classify, uploads its own picture (a test garment of its own, dark on white and enlarged, as a photo
+   would be) and checks the ten probabilities against the same answer computed here.
+
+It prints each page's median and 95th-percentile time to a finished render, every error a page showed, every
+answer that was not the session's own, the run's training images/s while the class was there against before and
+after (from its progress points wholly inside each stretch; one run), and the server's peak memory.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import math
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from playwright.async_api import Page, async_playwright
+
+from alexnet_explorer import classroom, inspection, launcher, plots, prediction
+from alexnet_explorer.config import PRESETS
+from alexnet_explorer.data import CLASSES, load_fashion_mnist, to_model_input
+from alexnet_explorer.preprocess import prepare_upload, to_tensor
+
+from .common import load_average
+from .serving import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PeakMemory,
+    app_server,
+    interval_speeds,
+    wait_until_over,
+)
+
+WAIT_MS = 240_000
+ERRORS = "[data-testid='stException'], [data-testid='stAlertContentError']"
+
+
+@dataclass
+class Session:
+    """What one student's session met: seconds to a finished render per page, errors shown, wrong answers."""
+
+    number: int
+    seconds: dict[str, float] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    wrong: list[str] = field(default_factory=list)
+    window: tuple[float, float] = (math.inf, -math.inf)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The answers one session should get, computed here without any concurrency."""
+
+    maps: np.ndarray  # the feature maps figure's tiles
+    probabilities: np.ndarray  # in percent, class order
+    picture: bytes  # the PNG the session uploads
+
+
+def references(checkpoint: Path, sessions: int) -> list[Reference]:
+    """Each session's own test image's conv1 maps and its own picture's probabilities, from the pinned network."""
+    model = prediction.load_classifier(checkpoint)
+    data = load_fashion_mnist()
+    labels = data.test_labels.numpy()
+    shirts = np.flatnonzero(labels == 0)
+    answers = []
+    for number in range(sessions):
+        x = to_model_input(to_tensor(data.test_images[shirts[number + 1], 0].numpy()), model.size)
+        maps = inspection.feature_maps(model.net, x, "conv1")
+        figure = plots.feature_maps_figure(maps, inspection.strongest_first(maps))
+        garment = data.test_images[np.flatnonzero(labels == number % len(CLASSES))[number // len(CLASSES) + 50], 0]
+        picture = Image.fromarray(255 - garment.numpy()).resize((112, 112), Image.BILINEAR)
+        png = io.BytesIO()
+        picture.save(png, format="PNG")
+        upload = prepare_upload(png.getvalue(), f"garment-{number}.png")
+        probabilities = 100 * prediction.probabilities(model, [upload.prepared.image28])[0]
+        answers.append(Reference(np.array(figure.data[0].z, dtype=float), probabilities, png.getvalue()))
+    return answers
+
+
+async def figure_data(page: Page, key: str, attribute: str) -> np.ndarray:
+    """An attribute ('z', 'x') of the first trace of the Plotly chart with this widget key, as the browser holds it
+    (a list, or Plotly's typed-array form: base64 bytes of a dtype and a shape)."""
+    chart = page.locator(f".st-key-{key} .js-plotly-plot").first
+    await chart.wait_for(timeout=WAIT_MS)
+    data = await chart.evaluate(f"(plot) => plot.data[0].{attribute}")
+    if isinstance(data, dict):
+        array = np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"]))
+        shape = [int(side) for side in str(data.get("shape", len(array))).split(",")]
+        return array.reshape(shape).astype(float)
+    return np.array([[math.nan if v is None else v for v in row] for row in data] if data and isinstance(data[0], list)
+                    else data, dtype=float)
+
+
+def same(shown: np.ndarray, expected: np.ndarray) -> bool:
+    """Whether a chart shows the expected values (to the float32 of the wire)."""
+    return shown.shape == expected.shape and np.allclose(shown, expected, rtol=1e-4, atol=1e-4, equal_nan=True)
+
+
+def difference(shown: np.ndarray, expected: np.ndarray) -> str:
+    """How far a chart is from the expected values."""
+    if shown.shape != expected.shape:
+        return f"shape {shown.shape} instead of {expected.shape}"
+    return f"largest difference {np.nanmax(np.abs(shown - expected)):.3g}, shown {np.round(shown, 2).tolist()[:10]}"
+
+
+async def redrawn(page: Page, key: str, attribute: str, before: np.ndarray) -> np.ndarray:
+    """A chart's values once the page has drawn new ones (other than ``before``) and they stay put for a second."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    shown = before
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+        now = await figure_data(page, key, attribute)
+        if not same(now, before) and same(now, shown):
+            await asyncio.sleep(1.0)
+            if same(await figure_data(page, key, attribute), now):
+                return now
+        shown = now
+    return shown
+
+
+async def errors_shown(page: Page, where: str, session: Session) -> None:
+    for text in await page.locator(ERRORS).all_inner_texts():
+        session.errors.append(f"{where}: {text.strip()[:200]}")
+
+
+async def timed(session: Session, page_name: str, work) -> None:
+    tic = time.monotonic()
+    try:
+        await work()
+        session.seconds[page_name] = time.monotonic() - tic
+    except Exception as error:  # a timeout or a missing element: the page did not render
+        session.errors.append(f"{page_name}: {type(error).__name__}: {str(error).splitlines()[0][:200]}")
+
+
+async def student(browser, url: str, number: int, reference: Reference, picture: Path, delay: float) -> Session:
+    """One student's visit: Train, then Filters with their own test image, then Classify with their own picture."""
+    await asyncio.sleep(delay)
+    session = Session(number)
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(WAIT_MS)  # a slow page counts as slow, not as an error
+    page = await context.new_page()
+    session.window = (time.time(), session.window[1])
+
+    async def train() -> None:
+        await page.goto(f"{url}/train")
+        await page.locator(".legendtext").filter(has_text="train loss").first.wait_for(timeout=WAIT_MS)
+        await page.get_by_role("heading", name="Run history").wait_for(timeout=WAIT_MS)
+        await page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=WAIT_MS)
+
+    async def filters() -> None:
+        await page.goto(f"{url}/filters")
+        await page.locator(".st-key-filter_grid .js-plotly-plot").first.wait_for(timeout=WAIT_MS)
+        await page.get_by_role("tab", name="Feature maps").click()
+        first = await figure_data(page, "maps_grid", "z")  # the maps of the test image shown first (#0)
+        which = page.locator(".st-key-maps_pick_index input")
+        await which.fill(str(number + 1))
+        await which.press("Enter")
+        maps = await redrawn(page, "maps_grid", "z", first)
+        if not same(maps, reference.maps):
+            session.wrong.append(f"Filters: the feature maps are not those of the session's own test image "
+                                 f"({difference(maps, reference.maps)})")
+
+    async def classify() -> None:
+        await page.goto(f"{url}/classify")
+        await page.get_by_role("tab", name="Upload").click()
+        await page.locator("input[type='file']").first.set_input_files(str(picture))
+        answer = await redrawn(page, "classify_probabilities", "x", np.empty(0))
+        if not same(answer, reference.probabilities):
+            session.wrong.append(f"Classify: the probabilities are not those of the session's own picture "
+                                 f"({difference(answer, reference.probabilities)})")
+
+    for name, work in (("Train", train), ("Filters", filters), ("Classify", classify)):
+        await timed(session, name, work)
+        await errors_shown(page, name, session)
+    session.window = (session.window[0], time.time())
+    await context.close()
+    return session
+
+
+async def teacher_opens_the_pages(browser, url: str) -> None:
+    """The teacher's own visit before the class arrives (untimed): the server has loaded what the pages use."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(WAIT_MS)
+    page = await context.new_page()
+    await page.goto(f"{url}/train")
+    await page.locator(".legendtext").filter(has_text="train loss").first.wait_for(timeout=WAIT_MS)
+    await page.goto(f"{url}/filters")
+    await page.get_by_role("tab", name="Feature maps").click()
+    await page.locator(".st-key-maps_grid .js-plotly-plot").first.wait_for(timeout=WAIT_MS)
+    await page.goto(f"{url}/classify")
+    await page.get_by_role("tab", name="Upload").wait_for(timeout=WAIT_MS)
+    await context.close()
+
+
+async def class_visit(url: str, refs: list[Reference], pictures: list[Path], stagger: float) -> list[Session]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            await teacher_opens_the_pages(browser, url)
+            return await asyncio.gather(*(student(browser, url, i, refs[i], pictures[i], i * stagger)
+                                          for i in range(len(refs))))
+        finally:
+            await browser.close()
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value below which ``share`` of the values lie (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def speeds_by_stretch(events: list[dict], window: tuple[float, float]) -> tuple[list[float], list[float]]:
+    """Training images/s between progress points wholly outside the class's visit, and wholly inside it (the first
+    point of the run, its warm-up, left out)."""
+    started = next(e["time"] for e in events if e["kind"] == "started")
+    at = {e["epoch"]: started + e["elapsed"] for e in events if e["kind"] == "progress"}
+    outside, inside = [], []
+    for start, end, speed in interval_speeds(events)[1:]:
+        if at[end] <= window[0] or at[start] >= window[1]:
+            outside.append(speed)
+        elif at[start] >= window[0] and at[end] <= window[1]:
+            inside.append(speed)
+    return outside, inside
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument("--stagger", type=float, default=1.0, help="seconds between two students' arrivals")
+    parser.add_argument("--unwatched", type=float, default=1.0, help="epochs trained before the class arrives")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--preset", default="classroom", choices=sorted(PRESETS), help="the run the class watches")
+    args = parser.parse_args(argv)
+    print(f"{load_average()}; {args.sessions} sessions, {args.stagger:g} s apart")
+    with tempfile.TemporaryDirectory() as folder:
+        runs, log = Path(folder) / "runs", Path(folder) / "streamlit.log"
+        class_run = launcher.launch(PRESETS["smoke"].replace(device=args.device), label="class run", root=runs)
+        if wait_until_over(class_run, 600) != "finished":
+            raise SystemExit(f"the class run did not finish: {class_run.log_path.read_text()}")
+        classroom.write_settings(runs, classroom.Settings(class_run=class_run.name), classroom.TERMINAL)
+        refs = references(class_run.checkpoint_path, args.sessions)
+        pictures = []
+        for i, ref in enumerate(refs):
+            pictures.append(Path(folder) / f"garment-{i}.png")
+            pictures[-1].write_bytes(ref.picture)
+        with app_server(runs, log) as (url, server_pid), PeakMemory(server_pid) as memory:
+            run = launcher.launch(PRESETS[args.preset].replace(device=args.device), label=args.preset, root=runs)
+            while not any(e["kind"] == "progress" and e["epoch"] >= args.unwatched for e in run.read_events()):
+                if not launcher.active_runs(runs):
+                    raise SystemExit(f"the classroom run ended early: {run.read_status()}")
+                time.sleep(1)
+            sessions = asyncio.run(class_visit(url, refs, pictures, args.stagger))
+            state = wait_until_over(run, 3600)
+        window = (min(s.window[0] for s in sessions), max(s.window[1] for s in sessions))
+        outside, inside = speeds_by_stretch(run.read_events(), window)
+        report(sessions, outside, inside, state, memory.peak_mib, window)
+        print(load_average())
+
+
+def report(sessions: list[Session], outside: list[float], inside: list[float], state: str, peak_mib: float,
+           window: tuple[float, float]) -> None:
+    """The closing figures."""
+    print(f"class visit: {window[1] - window[0]:.0f} s; the classroom run {state}")
+    print(f"{'page':<9} {'renders':>7} {'median s':>9} {'p95 s':>7} {'max s':>7}")
+    for page in ("Train", "Filters", "Classify"):
+        times = [s.seconds[page] for s in sessions if page in s.seconds]
+        if times:
+            print(f"{page:<9} {len(times):>7} {statistics.median(times):>9.1f} {percentile(times, 0.95):>7.1f} "
+                  f"{max(times):>7.1f}")
+        else:
+            print(f"{page:<9} {0:>7}")
+    errors = [f"session {s.number}: {e}" for s in sessions for e in s.errors]
+    wrong = [f"session {s.number}: {w}" for s in sessions for w in s.wrong]
+    print(f"errors shown: {len(errors)}")
+    for line in errors:
+        print("  " + line)
+    print(f"answers not the session's own: {len(wrong)}")
+    for line in wrong:
+        print("  " + line)
+    if outside and inside:
+        ratio = statistics.median(inside) / statistics.median(outside)
+        print(f"training images/s: {statistics.median(outside):.1f} without the class ({len(outside)} intervals), "
+              f"{statistics.median(inside):.1f} with it ({len(inside)} intervals): ratio {ratio:.2f}")
+    else:
+        print(f"training images/s: not enough intervals (outside {len(outside)}, inside {len(inside)})")
+    print(f"server peak memory: {peak_mib:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

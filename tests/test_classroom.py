@@ -1,0 +1,127 @@
+"""Roles, the instructor's limits and the class's settings, short run names, and the package refusing a student
+what the page does not offer."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from alexnet_explorer import classroom, estimate, launcher
+from alexnet_explorer.classroom import Caps, Person, Settings
+from alexnet_explorer.config import PRESETS, starting_config
+from alexnet_explorer.runs import RunDir
+
+TINY = PRESETS["smoke"].replace(epochs=1, limit_train=32, limit_test=16, batch_size=8, device="cpu")
+TEACHER, ALICE, BOB = Person("teacher", True), Person("alice", False), Person("bob", False)
+
+
+def test_a_passcode_matches_only_itself():
+    assert classroom.passcode_matches("owl-42", "owl-42")
+    assert not classroom.passcode_matches("owl-4", "owl-42") and not classroom.passcode_matches("", "owl-42")
+    assert not classroom.passcode_matches("OWL-42", "owl-42")
+
+
+def test_the_instructor_and_the_runs_owner_may_manage_it(tmp_path: Path):
+    run = RunDir.create(tmp_path, TINY, owner=ALICE.id)
+    assert classroom.may_manage(ALICE, run) and classroom.may_manage(TEACHER, run)
+    assert not classroom.may_manage(BOB, run)
+    terminal_run = RunDir.create(tmp_path, TINY)  # started from a terminal: no owner
+    assert not classroom.may_manage(BOB, terminal_run) and classroom.may_manage(classroom.TERMINAL, terminal_run)
+
+
+def test_a_student_cannot_act_on_another_sessions_run_through_the_package(tmp_path: Path):
+    run = RunDir.create(tmp_path, TINY, owner=ALICE.id)
+    run.write_status("stopped")
+    for action in (launcher.stop, launcher.resume, launcher.delete, launcher.cancel,
+                   lambda run, by: launcher.rename(run, "mine now", by)):
+        with pytest.raises(launcher.RunRefused, match="only the instructor or the session that started"):
+            action(run, BOB)
+    with pytest.raises(launcher.RunRefused, match="only the instructor"):
+        launcher.move_in_queue(run, -1, BOB)
+    with pytest.raises(launcher.RunRefused, match="only the instructor"):
+        launcher.clear_queue(tmp_path, BOB)
+    assert run.read_status()["state"] == "stopped" and run.title == "run" and run.path.exists()
+    launcher.rename(run, "alice's run", ALICE)
+    launcher.delete(run, TEACHER)
+    assert not run.path.exists()
+
+
+def test_limits_refuse_what_the_instructor_forbids():
+    caps = Caps(presets_only=True, max_active=1, max_cpu_resize=96)
+    caps.check(PRESETS["classroom"], "cpu", active=0)
+    caps.check(starting_config("classroom", "sigmoid").replace(device="cpu"), "cpu", active=0)  # device is free
+    with pytest.raises(ValueError, match="only the presets"):
+        caps.check(PRESETS["classroom"].replace(lr=0.5), "cpu", active=0)
+    with pytest.raises(ValueError, match="1 run queued or training"):
+        caps.check(PRESETS["classroom"], "cpu", active=1)
+    with pytest.raises(ValueError, match="up to 96 px on a CPU, not 224"):
+        Caps(max_cpu_resize=96).check(PRESETS["book"], "cpu", active=0)
+    Caps(max_cpu_resize=96).check(PRESETS["book"], "accelerator", active=0)
+    Caps().check(PRESETS["book"].replace(lr=3.0), "cpu", active=99)  # no limits
+
+
+def test_a_students_start_beyond_the_limits_is_refused_and_creates_nothing(tmp_path: Path):
+    classroom.write_settings(tmp_path, Settings(Caps(max_cpu_resize=96)), TEACHER)
+    with pytest.raises(launcher.RunRefused, match="up to 96 px"):
+        launcher.launch(TINY.replace(resize=128), root=tmp_path, by=ALICE)
+    assert not [p for p in tmp_path.iterdir() if p.is_dir()]
+    with pytest.raises(PermissionError):
+        classroom.write_settings(tmp_path, Settings(), ALICE)
+    assert classroom.read_settings(tmp_path).caps == Caps(max_cpu_resize=96)
+
+
+def test_settings_survive_in_the_runs_folder_and_a_damaged_file_reads_as_defaults(tmp_path: Path):
+    assert classroom.read_settings(tmp_path) == Settings()
+    classroom.write_settings(tmp_path, Settings(Caps(True, 2, None), class_run="20261202-1-classroom"), TEACHER)
+    assert classroom.read_settings(tmp_path) == Settings(Caps(True, 2, None), "20261202-1-classroom")
+    (tmp_path / classroom.SETTINGS_FILE).write_text("{not json")
+    assert classroom.read_settings(tmp_path) == Settings()
+
+
+def test_runs_get_short_unique_names_that_can_be_changed(tmp_path: Path):
+    first = RunDir.create(tmp_path, TINY, label="classroom")
+    second = RunDir.create(tmp_path, TINY, label="classroom")
+    sigmoid = RunDir.create(tmp_path, TINY, label="classroom-sigmoid")
+    third = RunDir.create(tmp_path, TINY, label="classroom")
+    assert [first.title, second.title, sigmoid.title, third.title] == [
+        "classroom", "classroom 2", "classroom-sigmoid", "classroom 3"]
+    assert len({first.name, second.name, third.name}) == 3  # the folders stay unique underneath
+    second.rename("  ReLU   baseline ")
+    assert second.title == "ReLU baseline"
+    with pytest.raises(ValueError, match="already called"):
+        third.rename("relu baseline")
+    with pytest.raises(ValueError, match="cannot be empty"):
+        third.rename("   ")
+    with pytest.raises(ValueError, match="at most 40"):
+        third.rename("x" * 41)
+    assert RunDir.create(tmp_path, TINY, label="classroom").title == "classroom 2"  # free again
+    legacy = tmp_path / "20261202-101146-classroom"
+    RunDir.create(tmp_path, TINY).about_path.parent.rename(legacy)
+    (legacy / "run.json").unlink()
+    assert RunDir(legacy).title == legacy.name  # a run made before names: its folder's
+
+
+def test_timings_of_several_sessions_take_turns(monkeypatch: pytest.MonkeyPatch):
+    """Sessions timing at once would share the cores and each measure a fraction of the speed."""
+    inside, most = [0], [0]
+    lock = threading.Lock()
+
+    def step(*args: object, **kwargs: object) -> tuple:
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.05)
+        with lock:
+            inside[0] -= 1
+        return (estimate.torch.zeros(()), None)
+
+    monkeypatch.setattr(estimate, "train_step", step)
+    config = PRESETS["smoke"].replace(device="cpu")
+    threads = [threading.Thread(target=estimate.measure_throughput, args=(config, 2)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 1

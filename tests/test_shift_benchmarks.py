@@ -1,0 +1,53 @@
+"""The drawn pictures the shift and augmentation benchmarks use, and both scripts end to end on the fixture data."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alexnet_explorer import shift
+from alexnet_explorer.config import PRESETS
+from alexnet_explorer.data import DATA_ENV, load_fashion_mnist
+from alexnet_explorer.preprocess import preprocess
+from alexnet_explorer.runs import RunDir, RunRecorder
+from alexnet_explorer.train import train
+from benchmarks import augmentation
+from benchmarks import shift as shift_benchmark
+from benchmarks.drawings import SHAPES, STYLES, drawn_set, foreign_sets
+
+
+def test_every_class_is_drawn_in_every_style_and_outlines_read_as_outlines():
+    drawings = drawn_set(2, seed=3)
+    assert len(drawings) == 2 * len(SHAPES) * len(STYLES)
+    hollow = {style: 0 for style in STYLES}
+    for picture, label, style in drawings:
+        image28 = preprocess(picture).image28  # each one is something the app answers
+        hollow[style] += "hollow" in shift.hints(image28)
+    assert hollow["filled"] == hollow["brush"] == 0 and hollow["outline"] >= 0.7 * 2 * len(SHAPES)
+
+
+@pytest.fixture
+def tiny_run(tmp_path: Path, fixture_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(DATA_ENV, str(fixture_data_dir))
+    config = PRESETS["smoke"].replace(epochs=1, limit_train=64, limit_test=20, batch_size=16, device="cpu")
+    run = RunDir.create(tmp_path, config, label="smoke")
+    train(config, load_fashion_mnist(fixture_data_dir, allow_download=False), emit=RunRecorder(run))
+    return run.path
+
+
+def test_the_shift_benchmark_prints_a_row_per_set(tiny_run: Path, capsys: pytest.CaptureFixture):
+    shift_benchmark.main(["--run", str(tiny_run), "--per-class", "1", "--count", "3"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    sets = [row.split(" | ")[0].removeprefix("| ") for row in rows[1:]]
+    assert sets == ["the run's own test images (calibration)", "the other test images (held out)",
+                    "photo-like test garments (dark on white, JPEG)", *(f"drawn garments, {s}" for s in STYLES),
+                    *foreign_sets(1, load_fashion_mnist().test_images[:1, 0].numpy())]
+    assert rows[1].split(" | ")[1] == "20"  # the run's own test images
+
+
+def test_the_augmentation_benchmark_measures_a_run(tiny_run: Path, capsys: pytest.CaptureFixture):
+    augmentation.main(["--runs", str(tiny_run), "--per-class", "1", "--rounds", "1"])
+    out = capsys.readouterr().out
+    assert "drawings: " in out and "ms for a batch of 64 (classroom)" in out
+    [row] = [line for line in out.splitlines() if line.startswith(f"| {tiny_run.name} ")]
+    assert row.split(" | ")[1] == "none" and len(row.split(" | ")) == 8

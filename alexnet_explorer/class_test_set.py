@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .classroom import Person
 from .data import CLASSES
 from .evaluation import Answers
 from .prediction import Classifier, probabilities
@@ -95,8 +96,11 @@ def forget(picture: KeptPicture) -> None:
     picture.path.unlink(missing_ok=True)
 
 
-def forget_all(root: str | Path | None = None) -> int:
-    """Delete the whole class test set; returns how many pictures it had."""
+def forget_all(by: Person, root: str | Path | None = None) -> int:
+    """Delete the whole class test set; returns how many pictures it had. PermissionError unless ``by`` is the
+    instructor (or the one person of an app without a passcode)."""
+    if not by.instructor:
+        raise PermissionError("only the instructor can delete the class's test set")
     count = len(kept(root))
     shutil.rmtree(class_test_set_dir(root), ignore_errors=True)
     return count

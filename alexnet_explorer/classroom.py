@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,6 +21,7 @@ PASSCODE_ENV = "ALEXNET_EXPLORER_INSTRUCTOR_PASSCODE"
 PASSCODE_SECRET = "instructor_passcode"  # its key in .streamlit/secrets.toml
 WRONG_PASSCODE_DELAY = 1.0  # seconds before a wrong passcode is answered: guessing stays slow
 SETTINGS_FILE = "classroom.json"
+_guessing = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,16 @@ def passcode_matches(given: str, expected: str) -> bool:
     """Whether a typed passcode is the instructor's, compared in constant time (digests, so the length leaks
     nothing either)."""
     return hmac.compare_digest(_digest(given), _digest(expected))
+
+
+def try_passcode(given: str, expected: str) -> bool:
+    """passcode_matches, with a wrong guess answered only after WRONG_PASSCODE_DELAY; the wait is taken one guess at
+    a time for the whole server, so that guesses from many sessions at once are no faster than from one."""
+    if passcode_matches(given, expected):
+        return True
+    with _guessing:
+        time.sleep(WRONG_PASSCODE_DELAY)
+    return False
 
 
 def _digest(text: str) -> bytes:
@@ -79,7 +92,7 @@ class Caps:
 
 
 def allowed_configs() -> list[RunConfig]:
-    """Every preset, alone and with each experiment (on the preset's own device choice)."""
+    """Every preset, alone and with each experiment (Caps.check compares them whatever the device)."""
     return [starting_config(preset, experiment) for preset in PRESETS for experiment in (None, *EXPERIMENTS)]
 
 
@@ -95,9 +108,21 @@ def read_settings(root: Path) -> Settings:
     """The class's settings from the runs folder (defaults when there are none or the file is unreadable)."""
     try:
         saved = json.loads((root / SETTINGS_FILE).read_text())
-        return Settings(Caps(**saved.get("caps", {})), saved.get("class_run"))
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (OSError, ValueError):
         return Settings()
+    if not isinstance(saved, dict):
+        return Settings()
+    caps = saved.get("caps") if isinstance(saved.get("caps"), dict) else {}
+    class_run = saved.get("class_run")
+    # Each limit on its own: a key this version does not know, or a value of the wrong type, loses that one only.
+    return Settings(Caps(presets_only=caps.get("presets_only") is True,
+                         max_active=_count(caps.get("max_active")), max_cpu_resize=_count(caps.get("max_cpu_resize"))),
+                    class_run if isinstance(class_run, str) else None)
+
+
+def _count(value: object) -> int | None:
+    """A positive whole number from the settings file, else None (no limit)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def write_settings(root: Path, settings: Settings, by: Person) -> None:

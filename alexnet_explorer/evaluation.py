@@ -3,6 +3,7 @@ fit of the unlike-the-training-data signal, computed once per saved network and 
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -102,7 +103,7 @@ class Evaluation(Answers):
                                    float(saved["distance_limit"]), float(saved["energy_limit"]))
                 return cls(saved["labels"], saved["probabilities"], int(saved["epoch"]), int(saved["batch"]),
                            saved["test_indices"], shift)
-        except (OSError, ValueError, KeyError, EOFError):
+        except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile):
             return None
 
 

@@ -1,6 +1,7 @@
 """Launching, queueing, resuming, stopping and deleting training runs: one run at a time on each piece of hardware,
-the others waiting in line in the runs folder (the order is schedule.py's), started by whoever frees the hardware
-or by the queue keeper, a small process that lives while the queue is not empty, with or without a browser open."""
+the others waiting in line in the runs folder (the order is schedule.py's), started by a launch or resume that finds
+their hardware free, or by the queue keeper, a small process that lives while the queue is not empty, with or
+without a browser open."""
 from __future__ import annotations
 
 import json
@@ -58,9 +59,13 @@ def training_runs(root: Path | None = None) -> list[RunDir]:
 def queued_runs(root: Path | None = None) -> list[RunDir]:
     """Runs waiting in line, first in line first."""
     waiting = [(run, run.read_status()) for run in list_runs(root)]
-    waiting = [(status.get("order", status.get("updated", 0.0)), run.name, run) for run, status in waiting
-               if status.get("state") == "queued"]
+    waiting = [(queue_order(status), run.name, run) for run, status in waiting if status.get("state") == "queued"]
     return [run for *_, run in sorted(waiting)]
+
+
+def queue_order(status: dict) -> float:
+    """A queued run's key in line: the order it was given, else (queued by an older version) when it was queued."""
+    return status.get("order", status.get("updated", 0.0))
 
 
 def occupied_units(run: RunDir) -> frozenset[str]:
@@ -123,8 +128,10 @@ def resume(run: RunDir, by: Person = TERMINAL) -> None:
 
 
 def _enqueue(run: RunDir) -> None:
+    before = run.read_status() if run.status_path.exists() else None
     (run.path / PROCESS_FILE).unlink(missing_ok=True)  # an earlier process's record says nothing about the next
-    run.write_status("queued", order=time.time())
+    # A resumed run keeps the status it had (a failure's reason among it), for a cancel to put back.
+    run.write_status("queued", order=time.time(), **({"before": before} if before else {}))
 
 
 def _check_may_start(config: RunConfig, root: Path, by: Person) -> None:
@@ -189,6 +196,7 @@ def _environment(hardware: frozenset[str] | None = None, device: str = "") -> di
     """This process's environment with the package importable; a run that may take any GPU sees only the one it
     was given (its 'auto' then means that GPU)."""
     env = dict(os.environ)
+    env.pop(classroom.PASSCODE_ENV, None)  # training and the queue's keeper have no use for it
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_PARENT), env.get("PYTHONPATH")]))
     gpus = [unit for unit in hardware_units() if unit.startswith("cuda:")]
     if hardware and device in ("auto", "cuda") and len(gpus) > 1:
@@ -226,6 +234,8 @@ def keep_queue_moving(root: Path | None = None) -> None:
     """Make sure queued runs start by themselves: start a queue keeper unless one is at work or nothing waits
     (after a restart of the app, or when a keeper was killed)."""
     root = Path(root or runs_root())
+    if not queued_runs(root):  # the usual case, checked without the lock: a read-only runs folder can be shown
+        return
     with launch_lock(root):
         _keep_queue_moving(root)
 
@@ -280,7 +290,7 @@ def is_stopping(run: RunDir) -> bool:
 
 
 def cancel(run: RunDir, by: Person = TERMINAL) -> None:
-    """Take a run out of the queue before it starts: a new run disappears, a resumed one is left stopped."""
+    """Take a run out of the queue before it starts: a new run disappears, a resumed one is left as it was."""
     _check_may_manage(run, by, "cancel")
     with launch_lock(run.path.parent):
         _cancel(run)
@@ -290,7 +300,10 @@ def _cancel(run: RunDir) -> None:
     state = run.read_status().get("state")
     if state != "queued":
         raise RunRefused(f"run {run.title} is {state}, not waiting in the queue: only a queued run can be cancelled")
-    if run.read_events() or run.has_checkpoint():
+    before = run.read_status().get("before")
+    if before and before.get("state") in RESUMABLE_STATES:
+        run.write_status(**before)
+    elif run.read_events() or run.has_checkpoint():
         run.write_status("stopped")
     else:
         shutil.rmtree(run.path)
@@ -320,7 +333,7 @@ def move_in_queue(run: RunDir, places: int, by: Person = TERMINAL) -> None:
             raise RunRefused(f"run {run.title} is not waiting in the queue")
         old = names.index(run.name)
         new = min(max(old + places, 0), len(queue) - 1)
-        orders = [queued.read_status().get("order", 0.0) for queued in queue]
+        orders = [queue_order(queued.read_status()) for queued in queue]
         queue.insert(new, queue.pop(old))
         for queued, order in zip(queue, sorted(orders)):  # the same order keys, handed out in the new order
             if queued.read_status().get("order") != order:

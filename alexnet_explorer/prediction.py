@@ -173,6 +173,7 @@ class Occlusion:
     probability: float  # the class's probability with nothing hidden
     target: int
     patch: int
+    largest_drop: float  # the largest fall that hiding a single square caused
 
     @property
     def heat(self) -> np.ndarray:
@@ -195,7 +196,8 @@ def occlusion(classifier: Classifier, image28: np.ndarray, target: int | None = 
     for fall, (top, left) in zip(probs[0, target] - probs[1:, target], corners):
         falls[top:top + patch, left:left + patch] += fall
         covered[top:top + patch, left:left + patch] += 1
-    return Occlusion(falls / covered, float(probs[0, target]), target, patch)
+    return Occlusion(falls / covered, float(probs[0, target]), target, patch,
+                     float(probs[0, target] - probs[1:, target].min()))
 
 
 def class_examples(labels: torch.Tensor, label: int, count: int = 5, seed: int = 0) -> list[int]:

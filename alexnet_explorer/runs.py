@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import re
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -66,7 +67,8 @@ def unique_title(root: Path, label: str) -> str:
 
 def write_atomically(path: Path, write: Any) -> None:
     """Write through a temporary file and rename it, so readers never see a half-written file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # The thread too: the app's sessions are threads of one process and may write the same file at once.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         write(tmp)
         os.replace(tmp, path)

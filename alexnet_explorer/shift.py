@@ -66,9 +66,12 @@ class Gaussians:
         """Squared Mahalanobis distance of each feature row to the nearest class mean."""
         features = torch.as_tensor(features, dtype=torch.float64)
         present = ~np.isnan(self.means).any(axis=1)
-        differences = features[:, None, :] - torch.from_numpy(self.means[present]).double()[None]  # N×C×D
-        along = differences @ torch.from_numpy(self.components).double().T  # N×C×k
-        across = (differences ** 2).sum(-1) - (along ** 2).sum(-1)
+        means = torch.from_numpy(self.means[present]).double()
+        components = torch.from_numpy(self.components).double()
+        # Expanded and projected, never as N×C×D differences: those take gigabytes for a test set of 4096 features.
+        distance = (features ** 2).sum(1, keepdim=True) - 2 * features @ means.T + (means ** 2).sum(1)  # N×C
+        along = (features @ components.T)[:, None, :] - (means @ components.T)[None]  # N×C×k
+        across = (distance - (along ** 2).sum(-1)).clamp(min=0)
         squared = (along ** 2 / torch.from_numpy(self.variances).double()).sum(-1) + across / self.rest_variance
         return squared.min(dim=1).values.numpy()
 

@@ -7,7 +7,6 @@ import logging
 import os
 import random
 import secrets
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,10 +173,9 @@ def instructor_sign_in() -> None:
                               help="The instructor can stop, resume or delete any run, order the queue, limit what "
                                    "students start and pin the class run.")
         if st.form_submit_button("Sign in", icon=":material/login:"):
-            if classroom.passcode_matches(typed, expected):
+            if classroom.try_passcode(typed, expected):
                 st.session_state.instructor = True
                 st.rerun()
-            time.sleep(classroom.WRONG_PASSCODE_DELAY)
             st.error("That is not the instructor's passcode.", icon=":material/lock:")
 
 

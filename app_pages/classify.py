@@ -36,7 +36,7 @@ def choose_classifier() -> tuple[RunDir, prediction.Classifier] | None:
     try:
         model = ui.classifier(str(run.checkpoint_path), run.checkpoint_path.stat().st_mtime)
     except (CheckpointError, OSError) as error:
-        st.error(f"The network of run `{run.name}` cannot be used: {ui.plain_message(error)}. "
+        st.error(f"The network of run `{run.title}` cannot be used: {ui.plain_message(error)}. "
                  "Choose another run, or train a new one on the Train page.", icon=":material/error:")
         st.page_link(TRAIN_PAGE, label="Go to the Train page", icon=":material/model_training:")
         return None

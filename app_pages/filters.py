@@ -34,7 +34,7 @@ def follow_training(run: RunDir, seen: tuple[str, list[int]]) -> None:
 def load_network(run: RunDir, status: dict) -> ui.TrainedNetwork:
     """The run's trained network; CheckpointError says, in the page's words, why there is none."""
     if not run.has_checkpoint():
-        raise CheckpointError(inspection.missing_network(run.name, status))
+        raise CheckpointError(inspection.missing_network(run.title, status))
     try:
         return ui.trained_network(run)
     except CheckpointError as error:

@@ -17,7 +17,7 @@ from alexnet_explorer.runs import runs_root
 from app_pages.sections.classroom_controls import classroom_sidebar
 from app_pages.sections.run_actions import forecast, queue_now
 from app_pages.sections.run_history import run_history
-from app_pages.sections.run_panel import latest_run_panel, live_panel
+from app_pages.sections.run_panel import run_panel
 
 LONG_RUN_SECONDS = 3600  # past this, point to the classroom preset
 # The form's choices, kept for the session while another page is shown.
@@ -117,13 +117,7 @@ st.title("Train AlexNet on Fashion-MNIST")
 ui.keep_for_session(FORM_KEYS)
 person = ui.person()
 classroom_sidebar(person)
-launcher.keep_queue_moving()  # after a restart of the app, or if the queue's keeper was killed
 st.subheader("Live run", anchor="live-run")
-# Timed redraws only while something trains or waits: an idle page stays still, and only looks now and then for a
-# new run.
-if launcher.active_runs():
-    live_panel()
-else:
-    latest_run_panel()
+run_panel()
 new_run_form(person)
 run_history()

@@ -1,6 +1,6 @@
 """A class on one server: concurrent browser sessions against the real app while a classroom run trains.
 
-    python -m benchmarks.classroom_load --sessions 30
+    python -m benchmarks.classroom_load --sessions 30 --epochs 16
 
 The real app (``streamlit run``, a runs folder of its own) and Debian's Chromium, one browser context per student.
 Before the class, a short smoke run is trained and pinned as the class run, so that Filters and Classify open on a
@@ -46,6 +46,8 @@ from .serving import (
     CHROMIUM_ARGS,
     PeakMemory,
     app_server,
+    busy_cpu_seconds,
+    cpu_seconds,
     interval_speeds,
     wait_until_over,
 )
@@ -100,7 +102,13 @@ async def figure_data(page: Page, key: str, attribute: str) -> np.ndarray:
     (a list, or Plotly's typed-array form: base64 bytes of a dtype and a shape)."""
     chart = page.locator(f".st-key-{key} .js-plotly-plot").first
     await chart.wait_for(timeout=WAIT_MS)
-    data = await chart.evaluate(f"(plot) => plot.data[0].{attribute}")
+    # The element comes before Plotly has put its data on it (or while it redraws): wait for the data.
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while (data := await chart.evaluate(f"(plot) => plot.data && plot.data[0] ? plot.data[0].{attribute} : null")
+           ) is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+    if data is None:
+        raise TimeoutError(f"the chart {key} never held its data")
     if isinstance(data, dict):
         array = np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"]))
         shape = [int(side) for side in str(data.get("shape", len(array))).split(",")]
@@ -248,6 +256,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--unwatched", type=float, default=1.0, help="epochs trained before the class arrives")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--preset", default="classroom", choices=sorted(PRESETS), help="the run the class watches")
+    parser.add_argument("--epochs", type=int, help="the preset's epochs unless given: enough for the run to outlast "
+                                                   "the visit on a fast machine")
     args = parser.parse_args(argv)
     print(f"{load_average()}; {args.sessions} sessions, {args.stagger:g} s apart")
     with tempfile.TemporaryDirectory() as folder:
@@ -262,16 +272,22 @@ def main(argv: list[str] | None = None) -> None:
             pictures.append(Path(folder) / f"garment-{i}.png")
             pictures[-1].write_bytes(ref.picture)
         with app_server(runs, log) as (url, server_pid), PeakMemory(server_pid) as memory:
-            run = launcher.launch(PRESETS[args.preset].replace(device=args.device), label=args.preset, root=runs)
+            config = PRESETS[args.preset].replace(device=args.device)
+            run = launcher.launch(config.replace(epochs=args.epochs or config.epochs), label=args.preset, root=runs)
             while not any(e["kind"] == "progress" and e["epoch"] >= args.unwatched for e in run.read_events()):
                 if not launcher.active_runs(runs):
                     raise SystemExit(f"the classroom run ended early: {run.read_status()}")
                 time.sleep(1)
+            machine_before, server_before = busy_cpu_seconds(), cpu_seconds(server_pid)
             sessions = asyncio.run(class_visit(url, refs, pictures, args.stagger))
+            cpu = (busy_cpu_seconds() - machine_before, cpu_seconds(server_pid) - server_before)
             state = wait_until_over(run, 3600)
         window = (min(s.window[0] for s in sessions), max(s.window[1] for s in sessions))
         outside, inside = speeds_by_stretch(run.read_events(), window)
         report(sessions, outside, inside, state, memory.peak_mib, window)
+        print(f"CPU during the visit: {cpu[0]:.0f} s busy of {2 * (window[1] - window[0]):.0f} s on the two cores; "
+              f"the app's server {cpu[1]:.0f} s ({cpu[1] / len(sessions):.1f} s a student for three pages), the "
+              "rest the browsers, the training run and this script")
         print(load_average())
 
 

@@ -97,6 +97,18 @@ class PeakMemory:
             self.peak_mib = max(self.peak_mib, rss / 1024)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds a process has used so far, user and system (its threads included, its children not)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has been busy since it started, all cores together."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def interval_speeds(events: list[dict]) -> list[tuple[float, float, float]]:
     """Training images per second between consecutive progress points: (epoch at the start, epoch at the end,
     images/s). Evaluation is excluded: each point's examples/sec is the images seen over the training seconds."""

@@ -7,9 +7,11 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from alexnet_explorer import class_test_set
+from alexnet_explorer.classroom import TERMINAL, Person
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.model import build_model
 from alexnet_explorer.prediction import Classifier, probabilities
@@ -45,7 +47,10 @@ def test_forget_one_then_all(tmp_path: Path):
     class_test_set.keep(drawing(150), 3, tmp_path)
     class_test_set.forget(first)
     assert sorted(p.label for p in class_test_set.kept(tmp_path)) == [3, 3]
-    assert class_test_set.forget_all(tmp_path) == 2
+    with pytest.raises(PermissionError):  # a student's session, whatever a page offers
+        class_test_set.forget_all(Person("a-student", instructor=False), tmp_path)
+    assert len(class_test_set.kept(tmp_path)) == 2
+    assert class_test_set.forget_all(TERMINAL, tmp_path) == 2
     assert class_test_set.kept(tmp_path) == [] and not class_test_set_dir(tmp_path).exists()
 
 

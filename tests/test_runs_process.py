@@ -262,12 +262,18 @@ def test_a_cancelled_queued_run_never_starts(runs: Path) -> None:
     stopped = RunDir.create(runs, TINY, label="stopped")
     stopped.append_event({"kind": "started", "device": "cpu", "epochs": 3, "start_epoch": 0, "time": 1.0})
     stopped.write_status("stopped")
+    failed = RunDir.create(runs, TINY, label="failed")
+    failed.write_status("failed", error="no Fashion-MNIST here", cause="data")
     launcher.resume(stopped)
-    assert state(fresh) == state(stopped) == "queued"
-    launcher.cancel(fresh)
-    launcher.cancel(stopped)
+    launcher.resume(failed)
+    assert state(fresh) == state(stopped) == state(failed) == "queued"
+    for run in (fresh, stopped, failed):
+        launcher.cancel(run)
     assert not fresh.path.exists()  # it never trained: nothing is left of it
     assert state(stopped) == "stopped"  # it trained before: it is left as it was, to resume later
+    assert failed.read_status() | {"updated": 0} == {"state": "failed", "error": "no Fashion-MNIST here",
+                                                     "cause": "data", "updated": 0}  # its reason kept
+    launcher.delete(failed)
     wait_for(lambda: state(blocker) == "running", "the first run to train")
     launcher.stop(blocker)  # its device frees: the cancelled runs must not take it
     wait_for(lambda: state(blocker) == "stopped", "the first run to stop")

@@ -65,5 +65,5 @@ def manage_class_test_set(prepared: Prepared | None) -> None:
     with delete.popover("Delete it", icon=":material/delete:"):
         st.write(f"Delete all {len(pictures)} kept pictures? This cannot be undone.")
         if st.button("Delete our test set", type="primary", key="classify_forget_all"):
-            class_test_set.forget_all()
+            class_test_set.forget_all(ui.person())
             st.rerun()

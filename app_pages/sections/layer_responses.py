@@ -62,8 +62,8 @@ def layer_responses_section(run: RunDir, network: ui.TrainedNetwork, data_source
                                      len(data.test_labels))
     if ranking is None:
         st.info(f"Finding the test images that excite each unit most takes one pass over all "
-                f"{len(data.test_labels):,} test images (a minute or two on two CPU cores); it is then kept with "
-                "the run.", icon=":material/touch_app:")
+                f"{len(data.test_labels):,} test images (about 2 min at 67 px on two CPU cores, longer at larger sizes); "
+                "it is then kept with the run.", icon=":material/touch_app:")
         if st.button("Rank the test images", type="primary", icon=":material/play_arrow:", key="responses_rank"):
             rank_with_progress(run, network, data)
             st.rerun()  # drawn again from the kept ranking, without the offer to compute it

@@ -19,6 +19,17 @@ IDLE_CHECK_SECONDS = 5  # with nothing training, how often to look for a run sta
 NO_RUN_YET = "No run yet: configure one below and press **Start training**."
 
 
+@ui.guarded
+def run_panel() -> None:
+    """The live panel while something trains or waits; else the latest run, drawn once (an idle page stays still,
+    and only looks now and then for a new run)."""
+    launcher.keep_queue_moving()  # after a restart of the app, or if the queue's keeper was killed
+    if launcher.active_runs():
+        live_panel()
+    else:
+        latest_run_panel()
+
+
 @st.fragment(run_every=LIVE_REFRESH_SECONDS)
 @ui.guarded
 def live_panel() -> None:
@@ -42,7 +53,6 @@ def live_panel() -> None:
         st.rerun()
 
 
-@ui.guarded
 def latest_run_panel() -> None:
     """With nothing training, the latest run as it ended, drawn once; and a watch for a run started elsewhere."""
     run = next(iter(list_runs()), None)

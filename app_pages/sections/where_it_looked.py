@@ -57,7 +57,7 @@ def explanation(model: prediction.Classifier, image28: np.ndarray, top: int, how
     return hidden.heat, (
         f"Occlusion: a {cover} {hidden.patch}×{hidden.patch}-pixel square slid over the picture; red to yellow where "
         f"covering that part lowers the probability of *{name}* ({hidden.probability:.0%}) most — by up to "
-        f"{max(hidden.drop.max(), 0):.0%} points. It only asks the network for answers, so it works at any size.")
+        f"{max(hidden.largest_drop, 0):.0%} points. It only asks the network for answers, so it works at any size.")
 
 
 @ui.guarded

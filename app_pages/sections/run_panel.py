@@ -11,10 +11,10 @@ from alexnet_explorer.runs import RunDir, list_runs
 from app_pages.sections.run_actions import do_then_redraw, queue_now
 from app_pages.sections.run_queue import queue_section
 
-# The panel looks at the run folder this often; its chart is rebuilt only when the run has written a new event (once
-# for every viewer), and a chart sent again unchanged is not redrawn by the browser: a viewer costs the training run
-# it watches about 5 % of its speed on two cores (docs/benchmarks.md).
-LIVE_REFRESH_SECONDS = 4
+# The panel looks at the run folder this often (a run reports five times an epoch); its chart is rebuilt only when
+# the run has written a new event (once for every viewer), and a chart sent again unchanged is not redrawn by the
+# browser. Every look costs the training run a little on a small machine (docs/benchmarks.md).
+LIVE_REFRESH_SECONDS = 6
 IDLE_CHECK_SECONDS = 5  # with nothing training, how often to look for a run started elsewhere
 NO_RUN_YET = "No run yet: configure one below and press **Start training**."
 

@@ -128,10 +128,11 @@ def resume(run: RunDir, by: Person = TERMINAL) -> None:
 
 
 def _enqueue(run: RunDir) -> None:
-    before = run.read_status() if run.status_path.exists() else None
+    before = run.read_status()
     (run.path / PROCESS_FILE).unlink(missing_ok=True)  # an earlier process's record says nothing about the next
     # A resumed run keeps the status it had (a failure's reason among it), for a cancel to put back.
-    run.write_status("queued", order=time.time(), **({"before": before} if before else {}))
+    resumed = {"before": before} if before.get("state") in RESUMABLE_STATES else {}
+    run.write_status("queued", order=time.time(), **resumed)
 
 
 def _check_may_start(config: RunConfig, root: Path, by: Person) -> None:
@@ -301,7 +302,7 @@ def _cancel(run: RunDir) -> None:
     if state != "queued":
         raise RunRefused(f"run {run.title} is {state}, not waiting in the queue: only a queued run can be cancelled")
     before = run.read_status().get("before")
-    if before and before.get("state") in RESUMABLE_STATES:
+    if before:
         run.write_status(**before)
     elif run.read_events() or run.has_checkpoint():
         run.write_status("stopped")

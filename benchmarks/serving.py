@@ -1,4 +1,5 @@
-"""What the app benchmarks share: the real app served by ``streamlit run``, Debian's Chromium, and measuring runs."""
+"""What the app benchmarks and the browser tests share: the real app served by ``streamlit run``, Debian's Chromium,
+and measuring runs."""
 from __future__ import annotations
 
 import os

@@ -8,7 +8,7 @@ import signal
 import sys
 from typing import TextIO
 
-from . import distributed, launcher
+from . import distributed, launcher, processes
 from .config import PRESETS, RunConfig, setting_type, settings
 from .data import CorruptDataError, DataUnavailableError, load_fashion_mnist
 from .events import Ended, EpochEnd, Event, Progress, Started, Step, summary_lines
@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true",
                      help="continue the run in --run-dir from its last checkpoint (its saved configuration is used)")
     run.add_argument("--dry-run", action="store_true", help="one short epoch on a few images: checks the machinery")
+    run.add_argument("--niceness", type=int, default=0,
+                     help="train this many nice levels below other work (the app starts its runs at 10)")
     keeper = commands.add_parser("queue", help="start a runs folder's queued runs as their hardware frees, until "
                                                "none waits (the app starts this by itself)")
     keeper.add_argument("--runs", help="the runs folder (default: $ALEXNET_EXPLORER_RUNS, else ./runs)")
@@ -146,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "queue":
         launcher.serve_queue(args.runs)
         return 0
+    if args.niceness:
+        processes.lower_priority(args.niceness)  # before training starts its threads, which inherit it
     ranks = distributed.from_environment()  # several processes when started by torchrun
     try:
         config, run, resume = prepare_run(args, parser) if ranks.leader else follow_leader(args)

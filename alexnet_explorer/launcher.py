@@ -36,6 +36,9 @@ RESUMABLE_STATES = ("stopped", "failed")
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 KEEPER_POLL_SECONDS = 1.0
 KEEPER_LOG = "queue.log"
+# Runs started from the app train below its pages: a page visit takes the CPU at once, and training has it back as
+# soon as the page is drawn. Nice 10 leaves training about a tenth of a core that a page wants (docs/benchmarks.md).
+TRAINING_NICENESS = 10
 
 
 class RunRefused(RuntimeError):
@@ -184,9 +187,10 @@ def _cannot_run_here(run: RunDir) -> str:
 
 
 def training_command(run: RunDir) -> list[str]:
-    """``python -m alexnet_explorer train --run-dir DIR --resume``, under torchrun with a process per GPU for a run
+    """``python -m alexnet_explorer train --run-dir DIR --resume --niceness=N``, under torchrun with a process per GPU for a run
     on every GPU (its liveness is checked on the same command line: torchrun's names the run folder too)."""
-    command = ["-m", "alexnet_explorer", "train", "--run-dir", str(run.path.resolve()), "--resume"]
+    command = ["-m", "alexnet_explorer", "train", "--run-dir", str(run.path.resolve()), "--resume",
+               f"--niceness={TRAINING_NICENESS}"]
     if run.read_config().device == ALL_GPUS:
         command = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={process_count(ALL_GPUS)}",
                    *command]

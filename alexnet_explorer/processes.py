@@ -44,6 +44,17 @@ def process_alive(pid: int, run: RunDir) -> bool:
     return "alexnet_explorer" in args and folder is not None and (cwd / folder).resolve() == run.path.resolve()
 
 
+def lower_priority(by: int) -> None:
+    """Lower every thread of this process ``by`` nice levels (Linux keeps a niceness per thread; threads started
+    later take their starter's)."""
+    tasks = Path("/proc/self/task")
+    for tid in [int(t) for t in os.listdir(tasks)] if tasks.is_dir() else [0]:
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + by))
+        except (ProcessLookupError, PermissionError):
+            pass  # a thread that has just ended
+
+
 def _run_dir_argument(args: list[str]) -> str | None:
     for i, arg in enumerate(args):
         if arg == "--run-dir" and i + 1 < len(args):

@@ -1,6 +1,6 @@
 """A class on one server: concurrent browser sessions against the real app while a classroom run trains.
 
-    python -m benchmarks.classroom_load --sessions 30 --epochs 16
+    python -m benchmarks.classroom_load --sessions 10 --stagger 4 --epochs 14
 
 The real app (``streamlit run``, a runs folder of its own) and Debian's Chromium, one browser context per student.
 Before the class, a short smoke run is trained and pinned as the class run, so that Filters and Classify open on a
@@ -8,15 +8,20 @@ network that does not change while they are checked. Then a classroom run is lau
 epochs with nobody watching (the teacher opens each page once, untimed), the sessions arrive ``--stagger`` seconds
 apart and each, once:
 
-1. opens Train and waits for the live curves and the run history (a finished render);
+0. opens the app's address (its home page, the first load of the app in that browser);
+1. opens Train by the navigation, as every later page (no reload), and waits for the live curves and the run
+   history (a finished render);
 2. opens Filters, shows the feature maps of its own test image (for session n, the test set's T-shirt n + 1) and
    checks them against the same maps computed here, in one session;
 3. opens Classify, uploads its own picture (a test garment of its own, dark on white and enlarged, as a photo
-   would be) and checks the ten probabilities against the same answer computed here.
+   would be) and checks the ten probabilities against the same answer computed here;
+4. goes back to Train and watches the live run, until every session is there and ``--watch`` seconds more.
 
-It prints each page's median and 95th-percentile time to a finished render, every error a page showed, every
-answer that was not the session's own, the run's training images/s while the class was there against before and
-after (from its progress points wholly inside each stretch; one run), and the server's peak memory.
+It prints each page's median and 95th-percentile time to a finished render, every error a page showed (with a
+screenshot in ``--screenshots``), every answer that was not the session's own, the run's training images/s while
+the class opened its pages and while it only watched, against before and after (from its progress points wholly
+inside each stretch; one run), where the CPU went in each stretch (the browsers, the app's server), and the server's
+peak memory. The browsers share the server's cores here; in class they are the students' laptops.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ import asyncio
 import base64
 import io
 import math
+import os
 import statistics
 import tempfile
 import time
@@ -33,7 +39,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import BrowserContext, Page, async_playwright
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from alexnet_explorer import classroom, inspection, launcher, plots, prediction
 from alexnet_explorer.config import PRESETS
@@ -64,7 +71,8 @@ class Session:
     seconds: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     wrong: list[str] = field(default_factory=list)
-    window: tuple[float, float] = (math.inf, -math.inf)
+    uploads: int = 0  # times the picture was given to the uploader
+    window: tuple[float, float] = (math.inf, -math.inf)  # from its arrival to its return to Train
 
 
 @dataclass(frozen=True)
@@ -149,17 +157,65 @@ async def errors_shown(page: Page, where: str, session: Session) -> None:
         session.errors.append(f"{where}: {text.strip()[:200]}")
 
 
-async def timed(session: Session, page_name: str, work) -> None:
+async def timed(session: Session, page: Page, page_name: str, work, screenshots: Path) -> None:
     tic = time.monotonic()
     try:
         await work()
         session.seconds[page_name] = time.monotonic() - tic
     except Exception as error:  # a timeout or a missing element: the page did not render
-        session.errors.append(f"{page_name}: {type(error).__name__}: {str(error).splitlines()[0][:200]}")
+        titles = await page.locator("h1").all_inner_texts()
+        session.errors.append(f"{page_name}: {type(error).__name__}: {str(error).splitlines()[0][:200]} (the tab "
+                              f"shows {page.url}, titled {titles})")
+        await page.screenshot(path=screenshots / f"session-{session.number}-{page_name}.png", full_page=True)
 
 
-async def student(browser, url: str, number: int, reference: Reference, picture: Path, delay: float) -> Session:
-    """One student's visit: Train, then Filters with their own test image, then Classify with their own picture."""
+async def arrive(page: Page, url: str) -> None:
+    """The app's address typed in: its home page, drawn with the navigation."""
+    await page.goto(url)
+    await page.get_by_test_id("stSidebarNav").get_by_role("link", name="Train", exact=True).wait_for(timeout=WAIT_MS)
+    await page.get_by_role("heading", name="AlexNet Explorer").first.wait_for(timeout=WAIT_MS)
+
+
+HEADINGS = {"Train": "Train AlexNet on Fashion-MNIST", "Filters": "Filters and features",
+            "Classify": "Classify a garment"}
+
+
+async def go_to(page: Page, name: str) -> None:
+    """A page of the app, by its link in the navigation (no reload: as a student moves around the app), once its
+    title is shown."""
+    await page.get_by_test_id("stSidebarNav").get_by_role("link", name=name, exact=True).click()
+    await page.get_by_role("heading", name=HEADINGS[name]).wait_for(timeout=WAIT_MS)
+
+
+async def open_train(page: Page) -> None:
+    """Train, drawn: the live curves and the run history."""
+    await go_to(page, "Train")
+    await page.locator(".legendtext").filter(has_text="train loss").first.wait_for(timeout=WAIT_MS)
+    await page.get_by_role("heading", name="Run history").wait_for(timeout=WAIT_MS)
+    await page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=WAIT_MS)
+
+
+async def upload(page: Page, picture: Path, session: Session) -> None:
+    """Give the uploader the picture once the page is still, as a person would (a file given within milliseconds
+    of the tab's rerun can go with the element it was given to), and see it listed; give it again if not."""
+    listed = page.get_by_test_id("stFileUploader").get_by_text(picture.name, exact=True)
+    for _ in range(3):
+        await page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=WAIT_MS)
+        await asyncio.sleep(1.0)
+        await page.locator("input[type='file']").first.set_input_files(str(picture))
+        session.uploads += 1
+        try:
+            await listed.wait_for(timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    await listed.wait_for(timeout=WAIT_MS)
+
+
+async def student(browser, url: str, number: int, reference: Reference, picture: Path, delay: float,
+                  screenshots: Path) -> tuple[Session, BrowserContext]:
+    """One student's visit: the home page, then (by the navigation) Train, Filters with their own test image,
+    Classify with their own picture, and back to Train to watch (the context is left open)."""
     await asyncio.sleep(delay)
     session = Session(number)
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -167,14 +223,8 @@ async def student(browser, url: str, number: int, reference: Reference, picture:
     page = await context.new_page()
     session.window = (time.time(), session.window[1])
 
-    async def train() -> None:
-        await page.goto(f"{url}/train")
-        await page.locator(".legendtext").filter(has_text="train loss").first.wait_for(timeout=WAIT_MS)
-        await page.get_by_role("heading", name="Run history").wait_for(timeout=WAIT_MS)
-        await page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=WAIT_MS)
-
     async def filters() -> None:
-        await page.goto(f"{url}/filters")
+        await go_to(page, "Filters")
         await page.locator(".st-key-filter_grid .js-plotly-plot").first.wait_for(timeout=WAIT_MS)
         await page.get_by_role("tab", name="Feature maps").click()
         first = await figure_data(page, "maps_grid", "z")  # the maps of the test image shown first (#0)
@@ -187,20 +237,20 @@ async def student(browser, url: str, number: int, reference: Reference, picture:
                                  f"({difference(maps, reference.maps)})")
 
     async def classify() -> None:
-        await page.goto(f"{url}/classify")
+        await go_to(page, "Classify")
         await page.get_by_role("tab", name="Upload").click()
-        await page.locator("input[type='file']").first.set_input_files(str(picture))
+        await upload(page, picture, session)
         answer = await redrawn(page, "classify_probabilities", "x", np.empty(0))
         if not same(answer, reference.probabilities):
             session.wrong.append(f"Classify: the probabilities are not those of the session's own picture "
                                  f"({difference(answer, reference.probabilities)})")
 
-    for name, work in (("Train", train), ("Filters", filters), ("Classify", classify)):
-        await timed(session, name, work)
+    for name, work in (("Home", lambda: arrive(page, url)), ("Train", lambda: open_train(page)),
+                       ("Filters", filters), ("Classify", classify), ("Train again", lambda: open_train(page))):
+        await timed(session, page, name, work, screenshots)
         await errors_shown(page, name, session)
     session.window = (session.window[0], time.time())
-    await context.close()
-    return session
+    return session, context
 
 
 async def teacher_opens_the_pages(browser, url: str) -> None:
@@ -218,13 +268,47 @@ async def teacher_opens_the_pages(browser, url: str) -> None:
     await context.close()
 
 
-async def class_visit(url: str, refs: list[Reference], pictures: list[Path], stagger: float) -> list[Session]:
+@dataclass(frozen=True)
+class CpuClock:
+    """CPU seconds used so far by the whole machine, the app's server and the browsers, and the time."""
+
+    machine: float
+    server: float
+    browsers: float
+    time: float
+
+    @classmethod
+    def read(cls, server_pid: int) -> CpuClock:
+        browsers = 0.0
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if b"chrom" in Path(f"/proc/{pid}/comm").read_bytes():
+                    browsers += cpu_seconds(int(pid))
+            except OSError:
+                pass  # a process that has just ended
+        return cls(busy_cpu_seconds(), cpu_seconds(server_pid), browsers, time.time())
+
+    def since(self, start: CpuClock) -> CpuClock:
+        return CpuClock(self.machine - start.machine, self.server - start.server, self.browsers - start.browsers,
+                        self.time - start.time)
+
+
+async def class_visit(url: str, refs: list[Reference], pictures: list[Path], stagger: float, watch: float,
+                      screenshots: Path, server_pid: int) -> tuple[list[Session], list[CpuClock]]:
+    """Every student's visit; then all of them watching Train for ``watch`` seconds. The CPU clocks read when the
+    first student arrives, when the last is back on Train, and when the watch ends (the browsers are still open:
+    a closed one's processes take their CPU seconds with them)."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             await teacher_opens_the_pages(browser, url)
-            return await asyncio.gather(*(student(browser, url, i, refs[i], pictures[i], i * stagger)
-                                          for i in range(len(refs))))
+            clocks = [CpuClock.read(server_pid)]
+            visits = await asyncio.gather(*(student(browser, url, i, refs[i], pictures[i], i * stagger, screenshots)
+                                            for i in range(len(refs))))
+            clocks.append(CpuClock.read(server_pid))
+            await asyncio.sleep(watch)
+            clocks.append(CpuClock.read(server_pid))
+            return [session for session, _ in visits], clocks
         finally:
             await browser.close()
 
@@ -235,31 +319,40 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
-def speeds_by_stretch(events: list[dict], window: tuple[float, float]) -> tuple[list[float], list[float]]:
-    """Training images/s between progress points wholly outside the class's visit, and wholly inside it (the first
-    point of the run, its warm-up, left out)."""
+def speeds_by_stretch(events: list[dict], stretches: list[tuple[float, float]]) -> list[list[float]]:
+    """Training images/s between progress points wholly outside every stretch of time, then wholly inside each one
+    (the first point of the run, its warm-up, left out)."""
     started = next(e["time"] for e in events if e["kind"] == "started")
     at = {e["epoch"]: started + e["elapsed"] for e in events if e["kind"] == "progress"}
-    outside, inside = [], []
+    outside, *inside = [[] for _ in range(len(stretches) + 1)]
     for start, end, speed in interval_speeds(events)[1:]:
-        if at[end] <= window[0] or at[start] >= window[1]:
+        if all(at[end] <= stretch[0] or at[start] >= stretch[1] for stretch in stretches):
             outside.append(speed)
-        elif at[start] >= window[0] and at[end] <= window[1]:
-            inside.append(speed)
-    return outside, inside
+        for stretch, speeds in zip(stretches, inside):
+            if at[start] >= stretch[0] and at[end] <= stretch[1]:
+                speeds.append(speed)
+    return [outside, *inside]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=30)
     parser.add_argument("--stagger", type=float, default=1.0, help="seconds between two students' arrivals")
+    parser.add_argument("--watch", type=float, default=60.0, help="seconds all of them watch Train at the end")
     parser.add_argument("--unwatched", type=float, default=1.0, help="epochs trained before the class arrives")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--preset", default="classroom", choices=sorted(PRESETS), help="the run the class watches")
     parser.add_argument("--epochs", type=int, help="the preset's epochs unless given: enough for the run to outlast "
-                                                   "the visit on a fast machine")
+                                                   "the visit")
+    parser.add_argument("--niceness", type=int, default=launcher.TRAINING_NICENESS,
+                        help="the training run's niceness (the app's, unless given: 0 trains level with the pages)")
+    parser.add_argument("--screenshots", type=Path, default=Path("classroom_load_screenshots"),
+                        help="where a page that failed is photographed")
     args = parser.parse_args(argv)
-    print(f"{load_average()}; {args.sessions} sessions, {args.stagger:g} s apart")
+    args.screenshots.mkdir(parents=True, exist_ok=True)
+    launcher.TRAINING_NICENESS = args.niceness  # read when the run below is launched
+    print(f"{load_average()}; {args.sessions} sessions, {args.stagger:g} s apart, then {args.watch:g} s watching; "
+          f"training at niceness {args.niceness}")
     with tempfile.TemporaryDirectory() as folder:
         runs, log = Path(folder) / "runs", Path(folder) / "streamlit.log"
         class_run = launcher.launch(PRESETS["smoke"].replace(device=args.device), label="class run", root=runs)
@@ -278,31 +371,41 @@ def main(argv: list[str] | None = None) -> None:
                 if not launcher.active_runs(runs):
                     raise SystemExit(f"the classroom run ended early: {run.read_status()}")
                 time.sleep(1)
-            machine_before, server_before = busy_cpu_seconds(), cpu_seconds(server_pid)
-            sessions = asyncio.run(class_visit(url, refs, pictures, args.stagger))
-            cpu = (busy_cpu_seconds() - machine_before, cpu_seconds(server_pid) - server_before)
+            sessions, clocks = asyncio.run(class_visit(url, refs, pictures, args.stagger, args.watch, args.screenshots,
+                                                       server_pid))
             state = wait_until_over(run, 3600)
-        window = (min(s.window[0] for s in sessions), max(s.window[1] for s in sessions))
-        outside, inside = speeds_by_stretch(run.read_events(), window)
-        report(sessions, outside, inside, state, memory.peak_mib, window)
-        print(f"CPU during the visit: {cpu[0]:.0f} s busy of {2 * (window[1] - window[0]):.0f} s on the two cores; "
-              f"the app's server {cpu[1]:.0f} s ({cpu[1] / len(sessions):.1f} s a student for three pages), the "
-              "rest the browsers, the training run and this script")
+        visit = (min(s.window[0] for s in sessions), max(s.window[1] for s in sessions))
+        watching = (clocks[1].time, clocks[2].time)
+        speeds = speeds_by_stretch(run.read_events(), [visit, watching])
+        report(sessions, speeds, state, memory.peak_mib, visit, watching)
+        report_cpu(clocks, len(sessions))
         print(load_average())
 
 
-def report(sessions: list[Session], outside: list[float], inside: list[float], state: str, peak_mib: float,
-           window: tuple[float, float]) -> None:
+def report_cpu(clocks: list[CpuClock], sessions: int) -> None:
+    """Where the two cores went while the class opened its pages, and while it watched."""
+    cores = os.cpu_count() or 1
+    for name, (start, end) in (("opening pages", clocks[:2]), ("watching Train", clocks[1:])):
+        used = end.since(start)
+        print(f"CPU while the class was {name} ({used.time:.0f} s): machine {used.machine:.0f} s of "
+              f"{cores * used.time:.0f}; browsers {used.browsers:.0f} s ({used.browsers / sessions:.1f} s a "
+              f"student); the app's server {used.server:.0f} s ({used.server / sessions:.2f} s a student, "
+              f"{used.server / used.time:.2f} of a core)")
+
+
+def report(sessions: list[Session], speeds: list[list[float]], state: str, peak_mib: float,
+           visit: tuple[float, float], watching: tuple[float, float]) -> None:
     """The closing figures."""
-    print(f"class visit: {window[1] - window[0]:.0f} s; the classroom run {state}")
-    print(f"{'page':<9} {'renders':>7} {'median s':>9} {'p95 s':>7} {'max s':>7}")
-    for page in ("Train", "Filters", "Classify"):
+    print(f"the class's pages: {visit[1] - visit[0]:.0f} s, then all watching: {watching[1] - watching[0]:.0f} s; "
+          f"the classroom run {state}")
+    print(f"{'page':<12} {'renders':>7} {'median s':>9} {'p95 s':>7} {'max s':>7}")
+    for page in ("Home", "Train", "Filters", "Classify", "Train again"):
         times = [s.seconds[page] for s in sessions if page in s.seconds]
         if times:
-            print(f"{page:<9} {len(times):>7} {statistics.median(times):>9.1f} {percentile(times, 0.95):>7.1f} "
+            print(f"{page:<12} {len(times):>7} {statistics.median(times):>9.1f} {percentile(times, 0.95):>7.1f} "
                   f"{max(times):>7.1f}")
         else:
-            print(f"{page:<9} {0:>7}")
+            print(f"{page:<12} {0:>7}")
     errors = [f"session {s.number}: {e}" for s in sessions for e in s.errors]
     wrong = [f"session {s.number}: {w}" for s in sessions for w in s.wrong]
     print(f"errors shown: {len(errors)}")
@@ -311,12 +414,18 @@ def report(sessions: list[Session], outside: list[float], inside: list[float], s
     print(f"answers not the session's own: {len(wrong)}")
     for line in wrong:
         print("  " + line)
-    if outside and inside:
-        ratio = statistics.median(inside) / statistics.median(outside)
-        print(f"training images/s: {statistics.median(outside):.1f} without the class ({len(outside)} intervals), "
-              f"{statistics.median(inside):.1f} with it ({len(inside)} intervals): ratio {ratio:.2f}")
-    else:
-        print(f"training images/s: not enough intervals (outside {len(outside)}, inside {len(inside)})")
+    given_again = sum(s.uploads - 1 for s in sessions if s.uploads > 1)
+    print(f"pictures given to the uploader again (not listed within 15 s): {given_again}")
+    outside, *inside = speeds
+    for name, during in zip(("opening pages", "watching Train"), inside):
+        if outside and during:
+            ratio = statistics.median(during) / statistics.median(outside)
+            print(f"training images/s while the class was {name}: {statistics.median(during):.1f} "
+                  f"({len(during)} intervals) against {statistics.median(outside):.1f} without it "
+                  f"({len(outside)} intervals): ratio {ratio:.2f}")
+        else:
+            print(f"training images/s while the class was {name}: not enough intervals (without it {len(outside)}, "
+                  f"during {len(during)})")
     print(f"server peak memory: {peak_mib:.0f} MiB")
 
 

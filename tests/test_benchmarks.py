@@ -7,6 +7,7 @@ from alexnet_explorer.data import load_fashion_mnist
 from alexnet_explorer.model import alexnet, count_macs, layer_macs
 from alexnet_explorer.train import train
 from benchmarks import experiments, inference_latency, time_to_accuracy, train_throughput
+from benchmarks.classroom_load import speeds_by_stretch
 from benchmarks.common import flops_line, peak_tflops, ratio_line, training_flops
 from benchmarks.time_to_accuracy import Curve, eval_steps, outcome_line
 
@@ -30,6 +31,16 @@ def test_training_flops_and_mfu_follow_from_the_mac_count():
     assert flops_line(per_teraflop, 224, 4.0) == "1.0000 TFLOP/s, MFU 25.0% of 4"
     assert "MFU n/a" in flops_line(per_teraflop, 224, None)
     assert peak_tflops(torch.device("cpu")) is None and peak_tflops(torch.device("cpu"), 2.5) == 2.5
+
+
+def test_training_speed_is_split_by_stretches_of_time_an_interval_lies_wholly_within():
+    training_seconds = [10, 20, 30, 50, 70, 80]  # at six progress points, 20 images apart: 2, 2, 1, 1, 2 images/s
+    events = [{"kind": "started", "time": 1000.0, "train_examples": 100}]
+    events += [{"kind": "progress", "epoch": 0.2 * (i + 1), "elapsed": t, "examples_per_sec": 20 * (i + 1) / t}
+               for i, t in enumerate(training_seconds)]
+    # The first interval (warm-up) is left out; 1070-1080 straddles the second stretch, so it counts nowhere.
+    outside, first, second = speeds_by_stretch(events, [(1030.0, 1070.0), (1075.0, 1100.0)])
+    assert outside == pytest.approx([2.0]) and first == pytest.approx([1.0, 1.0]) and second == []
 
 
 def test_ratio_line_is_ours_over_the_chapters():

@@ -136,7 +136,8 @@ def test_a_run_on_every_gpu_is_launched_under_torchrun_with_a_process_per_gpu(tm
     everywhere = RunDir.create(tmp_path, PRESETS["smoke"].replace(device=ALL_GPUS), "all")
     command = launcher.training_command(everywhere)
     assert command[1:6] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=4", "-m"]
-    assert command[6:] == ["alexnet_explorer", "train", "--run-dir", str(everywhere.path.resolve()), "--resume"]
+    assert command[6:] == ["alexnet_explorer", "train", "--run-dir", str(everywhere.path.resolve()), "--resume",
+                           f"--niceness={launcher.TRAINING_NICENESS}"]
     one = RunDir.create(tmp_path, PRESETS["smoke"], "one")
     assert launcher.training_command(one)[1:3] == ["-m", "alexnet_explorer"]
 

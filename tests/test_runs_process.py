@@ -291,3 +291,19 @@ def test_a_killed_training_process_lets_the_next_run_start(runs: Path) -> None:
     wait_for(lambda: state(second) == "finished", "the second run to start and end")
     status = first.read_status()
     assert status["state"] == "failed" and status["error"] == processes.DIED
+
+
+def niceness(pid: int, tid: int) -> int:
+    """A thread's nice value, from /proc (the 19th field of its stat line)."""
+    return int(Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def test_a_launched_run_trains_below_the_pages_in_every_thread(runs: Path) -> None:
+    run = launcher.launch(STOPPABLE, label="smoke", root=runs)
+    wait_for(lambda: any(e["kind"] == "progress" for e in run.read_events()), "the first progress point")
+    pid = processes.launched_pid(run)
+    levels = [niceness(pid, int(tid)) for tid in os.listdir(f"/proc/{pid}/task")]
+    launcher.stop(run)
+    assert len(levels) > 1  # the training threads as well as the main one
+    assert set(levels) == {os.nice(0) + launcher.TRAINING_NICENESS}
+    wait_for(lambda: state(run) not in processes.ACTIVE_STATES, "the run to stop")

@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
                                                    "the visit")
     parser.add_argument("--niceness", type=int, default=launcher.TRAINING_NICENESS,
                         help="the training run's niceness (the app's, unless given: 0 trains level with the pages)")
-    parser.add_argument("--screenshots", type=Path, default=Path("classroom_load_screenshots"),
+    parser.add_argument("--screenshots", type=Path, default=Path(tempfile.gettempdir()) / "classroom_load_screenshots",
                         help="where a page that failed is photographed")
     args = parser.parse_args(argv)
     args.screenshots.mkdir(parents=True, exist_ok=True)

@@ -57,12 +57,6 @@ def device_key(device: str) -> str:
     return f"cuda:{resolved.index or 0}" if resolved.type == "cuda" else resolved.type
 
 
-def same_hardware(device: str, other: str) -> bool:
-    """Whether runs on these two devices would share hardware ('cuda:all' shares every GPU)."""
-    keys = {device_key(device), device_key(other)}
-    return len(keys) == 1 or (ALL_GPUS in keys and all(key.startswith("cuda") for key in keys))
-
-
 def hardware_units() -> list[str]:
     """The pieces of hardware on this machine that each train one run at a time: every GPU, MPS, the CPU."""
     units = [f"cuda:{index}" for index in range(torch.cuda.device_count())] if torch.cuda.is_available() else []

@@ -36,17 +36,14 @@ RESUMABLE_STATES = ("stopped", "failed")
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 KEEPER_POLL_SECONDS = 1.0
 KEEPER_LOG = "queue.log"
-# Runs started from the app train below its pages: a page visit takes the CPU at once, and training has it back as
-# soon as the page is drawn. Nice 10 leaves training about a tenth of a core that a page wants (docs/benchmarks.md).
+# Runs started from the app train below its server: a class opening its pages at once asks for more CPU than training
+# at equal priority would leave the server, and gets it; training has it back once the pages are drawn
+# (docs/benchmarks.md, "A class on one server").
 TRAINING_NICENESS = 10
 
 
 class RunRefused(RuntimeError):
-    """A launch or action on a run is refused; the message says why, ``active`` is the run in the way."""
-
-    def __init__(self, message: str, active: RunDir | None = None):
-        super().__init__(message)
-        self.active = active
+    """A launch or action on a run is refused; the message says why."""
 
 
 def active_runs(root: Path | None = None, lock_held: bool = False) -> list[RunDir]:
@@ -362,5 +359,5 @@ def delete(run: RunDir, by: Person = TERMINAL) -> None:
         state = refresh_status(run, lock_held=True).get("state")
         if state in ACTIVE_STATES:
             raise RunRefused(f"run {run.title} is {state}: "
-                             + ("cancel" if state == "queued" else "stop") + " it before deleting it", active=run)
+                             + ("cancel" if state == "queued" else "stop") + " it before deleting it")
         shutil.rmtree(run.path)

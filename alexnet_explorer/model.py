@@ -5,6 +5,7 @@ tables from name to module, the layers' names and geometry, and how to cut the n
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections import OrderedDict
 from collections.abc import Callable
@@ -198,6 +199,7 @@ def layer_macs(net: nn.Sequential, input_size: int) -> list[tuple[str, int]]:
             if isinstance(layer, (nn.Conv2d, nn.Linear))]
 
 
+@functools.cache  # a meta network is built once per size: the pages ask for it as they draw
 def count_macs(input_size: int = 224) -> int:
     """Forward multiply-accumulates of the chapter's AlexNet for one input of this size."""
     with torch.device("meta"):  # shapes only: no memory, no arithmetic

@@ -130,6 +130,17 @@ def quick(config: RunConfig, data: FashionMNIST) -> bool:
     return measured_pictures(config, data) * count_macs(config.resize) <= QUICK_MACS
 
 
+def is_saved_for(path: Path, classifier: Classifier) -> bool:
+    """Whether an evaluation of this network (the same epoch and batch) is saved at ``path``, reading only those
+    numbers (a page asks on every rerun; the whole file is megabytes for a full test set)."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            return (int(saved["format"]) == FORMAT
+                    and (int(saved["epoch"]), int(saved["batch"])) == (classifier.epoch, classifier.batch))
+    except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile):
+        return False
+
+
 def saved_for(path: Path, classifier: Classifier) -> Evaluation | None:
     """The evaluation saved at ``path`` if it is of this network (the same epoch and batch), else None."""
     saved = Evaluation.load(path)

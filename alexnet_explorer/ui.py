@@ -311,7 +311,7 @@ def run_evaluation(run: RunDir, source: str | None) -> evaluation.Evaluation | N
     asked = f"classify_measure_{network.path}_{network.mtime}"
     config = network.classifier.config
     if not (evaluation.quick(config, data) or st.session_state.get(asked)
-            or evaluation.saved_for(run.evaluation_path, network.classifier)):
+            or evaluation.is_saved_for(run.evaluation_path, network.classifier)):
         st.info(f"Where this network errs, and whether a picture is unlike its training garments, are measured at "
                 f"the end of its training, on its own device. This network ({run.title}, after epoch "
                 f"{network.classifier.epoch}) has not been measured yet: doing it here means "

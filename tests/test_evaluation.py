@@ -73,13 +73,16 @@ def test_the_cache_is_measured_again_for_another_network_and_survives_bad_files(
     data = load_fashion_mnist(fixture_data_dir, allow_download=False)
     path = tmp_path / "evaluation.npz"
     path.write_bytes(b"not an npz file")
-    assert Evaluation.load(path) is None
+    assert Evaluation.load(path) is None and not evaluation.is_saved_for(path, network)
     first = evaluation.cached(path, network, data)
+    assert evaluation.is_saved_for(path, network)
     again = evaluation.cached(path, network, data)
     np.testing.assert_array_equal(first.probabilities, again.probabilities)
     assert again.shift.distance_limit == first.shift.distance_limit
     later = prediction.Classifier(network.net, network.config, epoch=2, batch=0, test_acc=None)  # a later save
+    assert not evaluation.is_saved_for(path, later)
     assert evaluation.cached(path, later, data).epoch == 2 and Evaluation.load(path).epoch == 2
+    assert evaluation.is_saved_for(path, later) and not evaluation.is_saved_for(path, network)
 
 
 def test_a_long_measurement_is_told_apart_from_a_quick_one(fixture_data_dir: Path):

@@ -1,6 +1,6 @@
 """A class on one server: concurrent browser sessions against the real app while a classroom run trains.
 
-    python -m benchmarks.classroom_load --sessions 10 --stagger 4 --epochs 14
+    python -m benchmarks.classroom_load --sessions 8 --stagger 10 --epochs 16
 
 The real app (``streamlit run``, a runs folder of its own) and Debian's Chromium, one browser context per student.
 Before the class, a short smoke run is trained and pinned as the class run, so that Filters and Classify open on a

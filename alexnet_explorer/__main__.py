@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true",
                      help="continue the run in --run-dir from its last checkpoint (its saved configuration is used)")
     run.add_argument("--dry-run", action="store_true", help="one short epoch on a few images: checks the machinery")
-    run.add_argument("--niceness", type=int, default=0,
+    run.add_argument("--niceness", type=int, default=0, choices=range(20), metavar="0-19",
                      help="train this many nice levels below other work (the app starts its runs at 10)")
     keeper = commands.add_parser("queue", help="start a runs folder's queued runs as their hardware frees, until "
                                                "none waits (the app starts this by itself)")

@@ -184,8 +184,8 @@ def _cannot_run_here(run: RunDir) -> str:
 
 
 def training_command(run: RunDir) -> list[str]:
-    """``python -m alexnet_explorer train --run-dir DIR --resume --niceness=N``, under torchrun with a process per GPU for a run
-    on every GPU (its liveness is checked on the same command line: torchrun's names the run folder too)."""
+    """``python -m alexnet_explorer train --run-dir DIR --resume --niceness=N``, under torchrun with a process per GPU
+    for a run on every GPU (its liveness is checked on the same command line: torchrun's names the run folder too)."""
     command = ["-m", "alexnet_explorer", "train", "--run-dir", str(run.path.resolve()), "--resume",
                f"--niceness={TRAINING_NICENESS}"]
     if run.read_config().device == ALL_GPUS:

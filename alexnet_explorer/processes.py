@@ -51,7 +51,7 @@ def lower_priority(by: int) -> None:
     for tid in [int(t) for t in os.listdir(tasks)] if tasks.is_dir() else [0]:
         try:
             os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + by))
-        except (ProcessLookupError, PermissionError):
+        except ProcessLookupError:
             pass  # a thread that has just ended
 
 

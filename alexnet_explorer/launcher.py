@@ -51,9 +51,9 @@ def active_runs(root: Path | None = None, lock_held: bool = False) -> list[RunDi
     return [run for run in list_runs(root) if refresh_status(run, lock_held)["state"] in ACTIVE_STATES]
 
 
-def training_runs(root: Path | None = None) -> list[RunDir]:
+def training_runs(root: Path | None = None, lock_held: bool = False) -> list[RunDir]:
     """Runs starting or training right now, on their hardware (their process checked), newest first."""
-    return [run for run in list_runs(root) if refresh_status(run)["state"] in ON_DEVICE]
+    return [run for run in list_runs(root) if refresh_status(run, lock_held)["state"] in ON_DEVICE]
 
 
 def queued_runs(root: Path | None = None) -> list[RunDir]:
@@ -161,10 +161,7 @@ def _check_may_manage(run: RunDir, by: Person, action: str) -> None:
 
 def _dispatch(root: Path) -> None:
     """Start every queued run whose hardware is free, in queue order (the launch lock held)."""
-    busy = set()
-    for run in list_runs(root):
-        if refresh_status(run, lock_held=True).get("state") in ON_DEVICE:
-            busy |= occupied_units(run)
+    busy = set().union(*(occupied_units(run) for run in training_runs(root, lock_held=True)))
     queue = queued_runs(root)
     line = waiting_line(queue)
     for run, waiting in zip(queue, line):

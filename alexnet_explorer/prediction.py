@@ -81,14 +81,27 @@ def probabilities(classifier: Classifier, images28: Sequence[np.ndarray]) -> np.
     """N×10 class probabilities (softmax of the logits) of N uint8 28×28 pictures."""
     x = to_model_input(torch.cat([to_tensor(image) for image in images28]), classifier.size)
     with torch.no_grad():
-        return torch.softmax(classifier.net(x).double(), dim=1).numpy()
+        return _softmax(classifier.net(x))
+
+
+def answer(classifier: Classifier, images28: Sequence[np.ndarray],
+           shift: ShiftModel | None = None) -> tuple[np.ndarray, list[Verdict] | None]:
+    """The class probabilities of N uint8 28×28 pictures and, given ``shift``, how unlike the garments the network
+    learned from each one is (see shift.py), from one forward pass."""
+    if shift is None:
+        return probabilities(classifier, images28), None
+    features, logits = features_and_logits(classifier.net, classifier.size,
+                                           torch.cat([to_tensor(image) for image in images28]))
+    return _softmax(logits), assess(shift, features, logits, images28)
 
 
 def judge(classifier: Classifier, shift: ShiftModel, images28: Sequence[np.ndarray]) -> list[Verdict]:
-    """How unlike the garments the network learned from each uint8 28×28 picture is (see shift.py)."""
-    features, logits = features_and_logits(classifier.net, classifier.size,
-                                           torch.cat([to_tensor(image) for image in images28]))
-    return assess(shift, features, logits, images28)
+    """How unlike the garments the network learned from each uint8 28×28 picture is."""
+    return answer(classifier, images28, shift)[1]
+
+
+def _softmax(logits: torch.Tensor) -> np.ndarray:
+    return torch.softmax(logits.double(), dim=1).numpy()
 
 
 def answer_uploads(classifier: Classifier, uploads: Sequence[Upload],
@@ -96,8 +109,8 @@ def answer_uploads(classifier: Classifier, uploads: Sequence[Upload],
     """The top class and its probability for each usable upload (one batch), with the verdict of ``shift`` if
     given; the problem of each other one."""
     usable = [upload.prepared.image28 for upload in uploads if upload.prepared is not None]
-    answers = iter(probabilities(classifier, usable) if usable else [])
-    verdicts = iter(judge(classifier, shift, usable) if usable and shift is not None else [])
+    probs, verdicts = answer(classifier, usable, shift) if usable else ([], None)
+    answers, verdicts = iter(probs), iter(verdicts or [])
     rows = []
     for upload in uploads:
         if upload.prepared is None:

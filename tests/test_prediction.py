@@ -10,9 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from alexnet_explorer import prediction
+from alexnet_explorer import prediction, shift
 from alexnet_explorer.config import RunConfig
-from alexnet_explorer.data import CLASSES, DEBIAN_DIR, find_idx_files, load_fashion_mnist, subset
+from alexnet_explorer.data import CLASSES, DEBIAN_DIR, find_idx_files, load_fashion_mnist, subset, to_model_input
+from alexnet_explorer.inspection import extract_features
 from alexnet_explorer.model import build_model
 from alexnet_explorer.preprocess import open_picture, prepare_upload, preprocess
 from alexnet_explorer.runs import CHECKPOINT_FORMAT, CheckpointError, RunDir
@@ -64,6 +65,24 @@ def test_probabilities_are_ten_per_picture_and_sum_to_one(model: prediction.Clas
     assert not np.allclose(probs[0], probs[1])  # different pictures, different answers
     alone = prediction.probabilities(model, [images[3]])
     assert np.allclose(alone[0], probs[3], atol=1e-6)  # a batch answers each picture as if it were alone
+
+
+def test_one_pass_answers_as_probabilities_and_the_fc7_features_do(model: prediction.Classifier,
+                                                                    fixture_data_dir: Path) -> None:
+    data = load_fashion_mnist(fixture_data_dir, allow_download=False)
+
+    def features_and_logits(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            logits = model.net(to_model_input(images, model.size))
+        return torch.from_numpy(extract_features(model.net, images, model.size)), logits
+
+    train_features, _ = features_and_logits(data.train_images)
+    fitted = shift.fit(train_features, data.train_labels, *features_and_logits(data.test_images))
+    pictures = list(data.test_images[:8, 0].numpy())
+    probs, verdicts = prediction.answer(model, pictures, fitted)
+    assert np.allclose(probs, prediction.probabilities(model, pictures), atol=1e-6)
+    assert verdicts == shift.assess(fitted, *features_and_logits(data.test_images[:8]), pictures)
+    assert prediction.answer(model, pictures)[1] is None  # no fit, no verdicts
 
 
 def test_describe_progress_says_how_far_training_had_come(model: prediction.Classifier) -> None:

@@ -14,15 +14,16 @@ PLOT_CONFIG = {"displaylogo": False, "displayModeBar": False}
 def show_answer(model: prediction.Classifier, picture: ui.Picture, shift: ShiftModel | None) -> int:
     """The predicted class, its confidence, whether the answer is a guess, and every class's probability; returns
     the predicted class."""
-    probs = prediction.probabilities(model, [picture.image28])[0]
+    all_probs, verdicts = prediction.answer(model, [picture.image28], shift)
+    probs = all_probs[0]
     top, true_label = int(probs.argmax()), picture.true_label
     st.markdown(f"### The network says: **{CLASSES[top]}** ({probs[top]:.0%} sure)")
     if true_label is not None:
         right = top == true_label
         st.badge("right" if right else f"wrong: it is a {CLASSES[true_label]}", color="green" if right else "red",
                  icon=":material/check:" if right else ":material/close:")
-    if shift is not None:
-        show_verdict(prediction.judge(model, shift, [picture.image28])[0])
+    if verdicts is not None:
+        show_verdict(verdicts[0])
     st.plotly_chart(plots.probabilities_figure(probs, CLASSES, true_label), key="classify_probabilities",
                     config=PLOT_CONFIG)
     st.caption("The network always answers with one of its ten classes — even for a drawing of a cat"

@@ -1,6 +1,6 @@
 """A class on one server: concurrent browser sessions against the real app while a classroom run trains.
 
-    python -m benchmarks.classroom_load --sessions 8 --stagger 10 --epochs 16
+    python -m benchmarks.classroom_load --sessions 8 --stagger 10 --watch 60 --epochs 16
 
 The real app (``streamlit run``, a runs folder of its own) and Debian's Chromium, one browser context per student.
 Before the class, a short smoke run is trained and pinned as the class run, so that Filters and Classify open on a
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from playwright.async_api import BrowserContext, Page, async_playwright
+from playwright.async_api import Page, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from alexnet_explorer import classroom, inspection, launcher, plots, prediction
@@ -47,7 +47,7 @@ from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import CLASSES, load_fashion_mnist, to_model_input
 from alexnet_explorer.preprocess import prepare_upload, to_tensor
 
-from .common import load_average
+from .common import load_average, percentile, speeds_by_stretch
 from .serving import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -55,7 +55,6 @@ from .serving import (
     app_server,
     busy_cpu_seconds,
     cpu_seconds,
-    interval_speeds,
     wait_until_over,
 )
 
@@ -163,10 +162,18 @@ async def timed(session: Session, page: Page, page_name: str, work, screenshots:
         await work()
         session.seconds[page_name] = time.monotonic() - tic
     except Exception as error:  # a timeout or a missing element: the page did not render
+        seen = await where_the_tab_is(page, screenshots / f"session-{session.number}-{page_name}.png")
+        session.errors.append(f"{page_name}: {type(error).__name__}: {str(error).splitlines()[0][:200]} ({seen})")
+
+
+async def where_the_tab_is(page: Page, screenshot: Path) -> str:
+    """The tab's address and titles, photographed; what could be seen of it if the tab itself has failed."""
+    try:
         titles = await page.locator("h1").all_inner_texts()
-        session.errors.append(f"{page_name}: {type(error).__name__}: {str(error).splitlines()[0][:200]} (the tab "
-                              f"shows {page.url}, titled {titles})")
-        await page.screenshot(path=screenshots / f"session-{session.number}-{page_name}.png", full_page=True)
+        await page.screenshot(path=screenshot, full_page=True)
+        return f"the tab shows {page.url}, titled {titles}"
+    except Exception as error:  # a crashed or closed tab: the report must still come
+        return f"the tab cannot be read: {type(error).__name__}"
 
 
 async def arrive(page: Page, url: str) -> None:
@@ -213,9 +220,9 @@ async def upload(page: Page, picture: Path, session: Session) -> None:
 
 
 async def student(browser, url: str, number: int, reference: Reference, picture: Path, delay: float,
-                  screenshots: Path) -> tuple[Session, BrowserContext]:
+                  screenshots: Path) -> Session:
     """One student's visit: the home page, then (by the navigation) Train, Filters with their own test image,
-    Classify with their own picture, and back to Train to watch (the context is left open)."""
+    Classify with their own picture, and back to Train to watch (the tab is left open, watching)."""
     await asyncio.sleep(delay)
     session = Session(number)
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -250,7 +257,7 @@ async def student(browser, url: str, number: int, reference: Reference, picture:
         await timed(session, page, name, work, screenshots)
         await errors_shown(page, name, session)
     session.window = (session.window[0], time.time())
-    return session, context
+    return session
 
 
 async def teacher_opens_the_pages(browser, url: str) -> None:
@@ -303,35 +310,14 @@ async def class_visit(url: str, refs: list[Reference], pictures: list[Path], sta
         try:
             await teacher_opens_the_pages(browser, url)
             clocks = [CpuClock.read(server_pid)]
-            visits = await asyncio.gather(*(student(browser, url, i, refs[i], pictures[i], i * stagger, screenshots)
+            sessions = await asyncio.gather(*(student(browser, url, i, refs[i], pictures[i], i * stagger, screenshots)
                                             for i in range(len(refs))))
             clocks.append(CpuClock.read(server_pid))
             await asyncio.sleep(watch)
             clocks.append(CpuClock.read(server_pid))
-            return [session for session, _ in visits], clocks
+            return list(sessions), clocks
         finally:
             await browser.close()
-
-
-def percentile(values: list[float], share: float) -> float:
-    """The value below which ``share`` of the values lie (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
-
-
-def speeds_by_stretch(events: list[dict], stretches: list[tuple[float, float]]) -> list[list[float]]:
-    """Training images/s between progress points wholly outside every stretch of time, then wholly inside each one
-    (the first point of the run, its warm-up, left out)."""
-    started = next(e["time"] for e in events if e["kind"] == "started")
-    at = {e["epoch"]: started + e["elapsed"] for e in events if e["kind"] == "progress"}
-    outside, *inside = [[] for _ in range(len(stretches) + 1)]
-    for start, end, speed in interval_speeds(events)[1:]:
-        if all(at[end] <= stretch[0] or at[start] >= stretch[1] for stretch in stretches):
-            outside.append(speed)
-        for stretch, speeds in zip(stretches, inside):
-            if at[start] >= stretch[0] and at[end] <= stretch[1]:
-                speeds.append(speed)
-    return [outside, *inside]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -344,13 +330,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--preset", default="classroom", choices=sorted(PRESETS), help="the run the class watches")
     parser.add_argument("--epochs", type=int, help="the preset's epochs unless given: enough for the run to outlast "
                                                    "the visit")
-    parser.add_argument("--niceness", type=int, default=launcher.TRAINING_NICENESS,
+    parser.add_argument("--niceness", type=int, default=launcher.TRAINING_NICENESS, choices=range(20), metavar="0-19",
                         help="the training run's niceness (the app's, unless given: 0 trains level with the pages)")
     parser.add_argument("--screenshots", type=Path, default=Path(tempfile.gettempdir()) / "classroom_load_screenshots",
                         help="where a page that failed is photographed")
     args = parser.parse_args(argv)
     args.screenshots.mkdir(parents=True, exist_ok=True)
-    launcher.TRAINING_NICENESS = args.niceness  # read when the run below is launched
+    # Read when this process starts the classroom run below: it starts at once (nothing else trains in this runs
+    # folder), so it is not left to the queue keeper, a process of its own with the app's niceness.
+    launcher.TRAINING_NICENESS = args.niceness
     print(f"{load_average()}; {args.sessions} sessions, {args.stagger:g} s apart, then {args.watch:g} s watching; "
           f"training at niceness {args.niceness}")
     with tempfile.TemporaryDirectory() as folder:
@@ -383,7 +371,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def report_cpu(clocks: list[CpuClock], sessions: int) -> None:
-    """Where the two cores went while the class opened its pages, and while it watched."""
+    """Where the machine's cores went while the class opened its pages, and while it watched."""
     cores = os.cpu_count() or 1
     for name, (start, end) in (("opening pages", clocks[:2]), ("watching Train", clocks[1:])):
         used = end.since(start)

@@ -1,6 +1,8 @@
-"""What the benchmarks share: timing on any device, memory, FLOP/s and the machine's description."""
+"""What the benchmarks share: timing on any device, memory, FLOP/s, the machine's description, and a training run's
+speed between its progress points."""
 from __future__ import annotations
 
+import math
 import os
 import platform
 import resource
@@ -90,3 +92,35 @@ def machine(device: torch.device) -> str:
 def load_average() -> str:
     """The 1-, 5- and 15-minute load averages, to record the conditions a figure was measured under."""
     return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def interval_speeds(events: list[dict]) -> list[tuple[float, float, float]]:
+    """Training images per second between consecutive progress points: (epoch at the start, epoch at the end,
+    images/s). Evaluation is excluded: each point's examples/sec is the images seen over the training seconds."""
+    started = next(e for e in events if e["kind"] == "started")
+    points = [e for e in events if e["kind"] == "progress"]
+    seen = [p["epoch"] * started["train_examples"] for p in points]
+    seconds = [s / p["examples_per_sec"] for s, p in zip(seen, points)]
+    return [(points[i - 1]["epoch"], points[i]["epoch"], (seen[i] - seen[i - 1]) / (seconds[i] - seconds[i - 1]))
+            for i in range(1, len(points))]
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value below which ``share`` of the values lie (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def speeds_by_stretch(events: list[dict], stretches: list[tuple[float, float]]) -> list[list[float]]:
+    """Training images/s between progress points wholly outside every stretch of time, then wholly inside each one
+    (the first point of the run, its warm-up, left out)."""
+    started = next(e["time"] for e in events if e["kind"] == "started")
+    at = {e["epoch"]: started + e["elapsed"] for e in events if e["kind"] == "progress"}
+    outside, *inside = [[] for _ in range(len(stretches) + 1)]
+    for start, end, speed in interval_speeds(events)[1:]:
+        if all(at[end] <= stretch[0] or at[start] >= stretch[1] for stretch in stretches):
+            outside.append(speed)
+        for stretch, speeds in zip(stretches, inside):
+            if at[start] >= stretch[0] and at[end] <= stretch[1]:
+                speeds.append(speed)
+    return [outside, *inside]

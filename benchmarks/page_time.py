@@ -23,8 +23,7 @@ from alexnet_explorer import launcher
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.runs import RUNS_ENV
 
-from .classroom_load import percentile
-from .common import load_average
+from .common import load_average, percentile
 from .serving import REPO, wait_until_over
 
 PAGES = {"Train": "app_pages/train.py", "Filters": "app_pages/filters.py", "Classify": "app_pages/classify.py"}
@@ -48,22 +47,27 @@ def page_seconds(script: str, repeats: int) -> list[float]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--niceness", type=int, nargs="+", default=[0, launcher.TRAINING_NICENESS])
+    parser.add_argument("--niceness", type=int, nargs="+", default=[0, launcher.TRAINING_NICENESS], choices=range(20),
+                        metavar="0-19")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--preset", default="classroom", choices=sorted(PRESETS))
     args = parser.parse_args(argv)
     print(load_average())
-    print(f"{'niceness':>8} " + " ".join(f"{page + ' median / p95 s':>24}" for page in PAGES))
+    print(f"{'niceness':>8} " + " ".join(f"{page + ' median / p95 s':>25}" for page in PAGES))
     with tempfile.TemporaryDirectory() as folder:
         runs = Path(folder)
         os.environ[RUNS_ENV] = str(runs)
         if wait_until_over(launcher.launch(PRESETS["smoke"].replace(device="cpu"), "smoke", runs), 600) != "finished":
             raise SystemExit("the smoke run did not finish")
         for niceness in args.niceness:
-            launcher.TRAINING_NICENESS = niceness  # read when the run is launched
+            # Read when this process starts the run below: nothing else trains, so it starts at once, not by the
+            # queue keeper (a process of its own, at the app's niceness).
+            launcher.TRAINING_NICENESS = niceness
             run = launcher.launch(PRESETS[args.preset].replace(device="cpu", epochs=50), args.preset, runs)
             try:
                 while not any(e["kind"] == "progress" for e in run.read_events()):
+                    if not launcher.active_runs(runs):
+                        raise SystemExit(f"the {args.preset} run ended early: {run.read_status()}")
                     time.sleep(0.5)
                 times = [page_seconds(script, args.repeats) for script in PAGES.values()]
                 print(f"{niceness:>8} " + " ".join(f"{statistics.median(t):>14.2f} / {percentile(t, 0.95):>6.2f} s"
@@ -71,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
             finally:
                 launcher.stop(run)
                 wait_until_over(run, 120)
+                launcher.delete(run)  # the next niceness draws the same run history
     print(load_average())
 
 

@@ -110,17 +110,6 @@ def busy_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def interval_speeds(events: list[dict]) -> list[tuple[float, float, float]]:
-    """Training images per second between consecutive progress points: (epoch at the start, epoch at the end,
-    images/s). Evaluation is excluded: each point's examples/sec is the images seen over the training seconds."""
-    started = next(e for e in events if e["kind"] == "started")
-    points = [e for e in events if e["kind"] == "progress"]
-    seen = [p["epoch"] * started["train_examples"] for p in points]
-    seconds = [s / p["examples_per_sec"] for s, p in zip(seen, points)]
-    return [(points[i - 1]["epoch"], points[i]["epoch"], (seen[i] - seen[i - 1]) / (seconds[i] - seconds[i - 1]))
-            for i in range(1, len(points))]
-
-
 def wait_until_over(run: RunDir, timeout: float) -> str:
     """Wait for a run to end; its final state."""
     deadline = time.monotonic() + timeout

@@ -28,8 +28,8 @@ from alexnet_explorer import estimate, launcher
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.history import duration
 
-from .common import load_average
-from .serving import PeakMemory, app_server, chromium, interval_speeds, wait_until_over
+from .common import interval_speeds, load_average
+from .serving import PeakMemory, app_server, chromium, wait_until_over
 
 
 def phase_of(epoch: float, epochs: int, phases: int) -> int:

@@ -7,8 +7,7 @@ from alexnet_explorer.data import load_fashion_mnist
 from alexnet_explorer.model import alexnet, count_macs, layer_macs
 from alexnet_explorer.train import train
 from benchmarks import experiments, inference_latency, time_to_accuracy, train_throughput
-from benchmarks.classroom_load import speeds_by_stretch
-from benchmarks.common import flops_line, peak_tflops, ratio_line, training_flops
+from benchmarks.common import flops_line, peak_tflops, percentile, ratio_line, speeds_by_stretch, training_flops
 from benchmarks.time_to_accuracy import Curve, eval_steps, outcome_line
 
 
@@ -41,6 +40,12 @@ def test_training_speed_is_split_by_stretches_of_time_an_interval_lies_wholly_wi
     # The first interval (warm-up) is left out; 1070-1080 straddles the second stretch, so it counts nowhere.
     outside, first, second = speeds_by_stretch(events, [(1030.0, 1070.0), (1075.0, 1100.0)])
     assert outside == pytest.approx([2.0]) and first == pytest.approx([1.0, 1.0]) and second == []
+
+
+def test_percentile_is_the_nearest_rank():
+    values = [float(v) for v in range(20, 0, -1)]
+    assert (percentile(values, 0.95), percentile(values, 0.5), percentile(values, 1.0)) == (19.0, 10.0, 20.0)
+    assert percentile([3.0], 0.95) == 3.0
 
 
 def test_ratio_line_is_ours_over_the_chapters():

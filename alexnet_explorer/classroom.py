@@ -36,8 +36,20 @@ TERMINAL = Person("terminal", instructor=True)  # the command line and the one-p
 
 
 def may_manage(person: Person, run: RunDir) -> bool:
-    """Whether this person may stop, resume, cancel, rename or delete the run: the instructor, or who started it."""
+    """Whether this person may stop, resume, cancel, rename or delete the run: the instructor, or who started it
+    (see may_resume)."""
     return person.instructor or (run.owner is not None and run.owner == person.id)
+
+
+def may_resume(person: Person, run: RunDir) -> bool:
+    """may_manage, except that a run the instructor held is the instructor's to resume."""
+    return may_manage(person, run) and (person.instructor or not run.held)
+
+
+def holds(person: Person, run: RunDir) -> bool:
+    """Whether this person stopping or unqueueing the run holds it: the instructor acting on a student's run (so
+    that a stop made to free the machine for the class is not undone by a click)."""
+    return person.instructor and run.owner is not None and run.owner != person.id
 
 
 def passcode_matches(given: str, expected: str) -> bool:

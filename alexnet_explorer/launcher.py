@@ -117,11 +117,14 @@ def resume(run: RunDir, by: Person = TERMINAL) -> None:
     """Queue a stopped or failed run again: it continues from its last checkpoint (from scratch if it has none)."""
     root = run.path.parent
     _check_may_manage(run, by, "resume")
+    if not classroom.may_resume(by, run):
+        raise RunRefused(f"the instructor stopped run {run.title}: only the instructor can resume it")
     with launch_lock(root):
         state = refresh_status(run, lock_held=True).get("state")
         if state not in RESUMABLE_STATES:
             raise RunRefused(f"run {run.title} is {state}: only a stopped or failed run can be resumed")
         _check_may_start(run.read_config(), root, by)
+        run.hold(False)
         _enqueue(run)
         _dispatch(root)
         _keep_queue_moving(root)
@@ -156,7 +159,7 @@ def _check_may_start(config: RunConfig, root: Path, by: Person) -> None:
 
 def _check_may_manage(run: RunDir, by: Person, action: str) -> None:
     if not classroom.may_manage(by, run):
-        raise RunRefused(f"only the instructor or the session that started run {run.title} can {action} it")
+        raise RunRefused(f"only the instructor or the browser that started run {run.title} can {action} it")
 
 
 def _dispatch(root: Path) -> None:
@@ -280,6 +283,8 @@ def stop(run: RunDir, by: Person = TERMINAL) -> None:
         raise RunRefused(f"run {run.title} is {state}, not training: there is nothing to stop"
                          + (" yet (it is still starting)" if state == "starting" else "")
                          + (": cancel it instead" if state == "queued" else ""))
+    if classroom.holds(by, run):
+        run.hold(True)
     run.stop_path.touch()
 
 
@@ -292,13 +297,15 @@ def cancel(run: RunDir, by: Person = TERMINAL) -> None:
     """Take a run out of the queue before it starts: a new run disappears, a resumed one is left as it was."""
     _check_may_manage(run, by, "cancel")
     with launch_lock(run.path.parent):
-        _cancel(run)
+        _cancel(run, by)
 
 
-def _cancel(run: RunDir) -> None:
+def _cancel(run: RunDir, by: Person) -> None:
     state = run.read_status().get("state")
     if state != "queued":
         raise RunRefused(f"run {run.title} is {state}, not waiting in the queue: only a queued run can be cancelled")
+    if classroom.holds(by, run):
+        run.hold(True)
     before = run.read_status().get("before")
     if before:
         run.write_status(**before)
@@ -316,7 +323,7 @@ def clear_queue(root: Path | None = None, by: Person = TERMINAL) -> int:
     with launch_lock(root):
         queue = queued_runs(root)
         for run in queue:
-            _cancel(run)
+            _cancel(run, by)
     return len(queue)
 
 

@@ -138,6 +138,15 @@ class RunDir:
         """Who started the run (an app session's id; None from a terminal)."""
         return self._about().get("owner")
 
+    @property
+    def held(self) -> bool:
+        """Whether the instructor stopped or unqueued this student's run: only the instructor may resume it."""
+        return self._about().get("held") is True
+
+    def hold(self, held: bool) -> None:
+        """Mark the run as held by the instructor, or release it."""
+        self._write_about(held=held)
+
     def _about(self) -> dict:
         try:
             about = json.loads(self.about_path.read_text())

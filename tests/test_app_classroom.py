@@ -91,7 +91,7 @@ def test_a_student_cannot_stop_resume_or_delete_another_sessions_run(in_class: P
     at = train_page()
     assert not at.exception and at.text_input(key="instructor_passcode")
     assert not any(label == "Stop" or label.startswith("Resume") for label in labels(at))
-    assert any("Started by another session" in c.value for c in at.caption)
+    assert any("Started by another browser" in c.value for c in at.caption)
     student = seat(at)
     assert not student.instructor
     with pytest.raises(launcher.RunRefused):
@@ -100,7 +100,7 @@ def test_a_student_cannot_stop_resume_or_delete_another_sessions_run(in_class: P
         launcher.resume(stopped, student)
     at = select_rows(at, [0, 1])  # both runs selected in the history
     assert "Delete…" not in labels(at) and not any(label.startswith("Delete these") for label in labels(at))
-    assert any("Only the instructor or the session that started a run" in c.value for c in at.caption)
+    assert any("Only the instructor or the browser that started a run" in c.value for c in at.caption)
     with pytest.raises(launcher.RunRefused):
         launcher.delete(stopped, student)
     assert not running.stop_path.exists() and stopped.path.exists()
@@ -141,6 +141,22 @@ def test_the_instructor_signs_in_and_may_stop_resume_and_delete_any_run(in_class
     at.button(key="delete").click().run()
     at.button(key="delete_yes").click().run()
     assert not at.exception and not stopped.path.exists()
+
+
+def test_a_students_run_the_instructor_stopped_waits_for_the_instructor(in_class: Path, stand_ins: list) -> None:
+    student = train_page()
+    mine = training_run(in_class, owner=seat(student).id, stand_ins=stand_ins)
+    launcher.stop(mine, classroom.Person("teachers-seat", instructor=True))
+    assert mine.held and mine.stop_path.exists()
+    mine.write_status("stopped")  # as the trainer does at its next batch
+    student.run()
+    assert not student.exception and not any(label.startswith("Resume") for label in labels(student))
+    assert any("The instructor stopped this run" in i.value for i in student.info)
+    with pytest.raises(launcher.RunRefused, match="only the instructor can resume"):
+        launcher.resume(mine, seat(student))
+    teacher = sign_in(train_page(), PASSCODE)
+    assert any(label.startswith("Resume") for label in labels(teacher))
+    assert any("Started by another browser." in c.value for c in teacher.caption)
 
 
 def test_the_instructors_limits_apply_to_students(in_class: Path, stand_ins: list) -> None:

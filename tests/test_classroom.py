@@ -36,7 +36,7 @@ def test_a_student_cannot_act_on_another_sessions_run_through_the_package(tmp_pa
     run.write_status("stopped")
     for action in (launcher.stop, launcher.resume, launcher.delete, launcher.cancel,
                    lambda run, by: launcher.rename(run, "mine now", by)):
-        with pytest.raises(launcher.RunRefused, match="only the instructor or the session that started"):
+        with pytest.raises(launcher.RunRefused, match="only the instructor or the browser that started"):
             action(run, BOB)
     with pytest.raises(launcher.RunRefused, match="only the instructor"):
         launcher.move_in_queue(run, -1, BOB)
@@ -46,6 +46,21 @@ def test_a_student_cannot_act_on_another_sessions_run_through_the_package(tmp_pa
     launcher.rename(run, "alice's run", ALICE)
     launcher.delete(run, TEACHER)
     assert not run.path.exists()
+
+
+def test_a_students_run_the_instructor_unqueued_is_the_instructors_to_resume(tmp_path: Path):
+    theirs, own = (RunDir.create(tmp_path, TINY, owner=ALICE.id) for _ in range(2))
+    for run in (theirs, own):
+        run.write_status("queued", before={"state": "stopped"})  # resumed, waiting for the CPU
+    launcher.cancel(theirs, TEACHER)
+    launcher.cancel(own, ALICE)
+    assert [run.read_status()["state"] for run in (theirs, own)] == ["stopped", "stopped"]
+    assert theirs.held and not own.held  # only the instructor's act holds a run
+    with pytest.raises(launcher.RunRefused, match="the instructor stopped run .*only the instructor can resume"):
+        launcher.resume(theirs, ALICE)
+    assert theirs.read_status()["state"] == "stopped"
+    assert classroom.may_resume(TEACHER, theirs) and classroom.may_resume(ALICE, own)
+    assert classroom.may_manage(ALICE, theirs)  # still hers to rename or delete
 
 
 def test_limits_refuse_what_the_instructor_forbids():

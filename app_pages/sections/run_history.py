@@ -56,7 +56,7 @@ def manage(runs: list[RunDir], me: classroom.Person, class_run: str | None) -> N
         if deletable:
             delete_runs(deletable, me)
         elif not me.instructor:
-            st.caption("Only the instructor or the session that started a run can rename or delete it.")
+            st.caption("Only the instructor or the browser that started a run can rename or delete it.")
 
 
 def one_run(run: RunDir, me: classroom.Person, class_run: str | None) -> None:

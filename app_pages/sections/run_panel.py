@@ -1,5 +1,5 @@
 """The run panel: the run training now, redrawn when it reports, and the queue behind it; or else the latest run.
-Stop, Resume and Cancel are offered to whoever may use them (the instructor, or the session that started the run)."""
+Stop, Resume and Cancel are offered to whoever may use them (the instructor, or the browser that started the run); a run the instructor stopped is theirs to resume."""
 import time
 
 import plotly.graph_objects as go
@@ -9,7 +9,7 @@ from alexnet_explorer import classroom, history, launcher, plots, processes, ui
 from alexnet_explorer.history import duration
 from alexnet_explorer.runs import RunDir, list_runs
 from app_pages.sections.run_actions import do_then_redraw, queue_now
-from app_pages.sections.run_queue import queue_section
+from app_pages.sections.run_queue import queue_section, started_by
 
 # The panel looks at the run folder this often (a run reports five times an epoch); its chart is rebuilt only when
 # the run has written a new event (once for every viewer), and a chart sent again unchanged is not redrawn by the
@@ -100,16 +100,22 @@ def show_run(run: RunDir, me: classroom.Person) -> str:
         st.code("\n".join(closing), language=None)
     if state == "failed":
         st.error(f"Training failed: {status.get('error') or 'no reason was recorded'}", icon=":material/error:")
+    if run.held and state in launcher.RESUMABLE_STATES:
+        st.info("The instructor stopped this run: only the instructor can resume it.", icon=":material/front_hand:")
+    who = started_by(run, me)
     if not classroom.may_manage(me, run):
         if active:
-            st.caption("Started by another session: only it or the instructor can stop or cancel it.")
+            st.caption(f"Started by {who}: only {'it or ' * (who == 'another browser')}the instructor can stop or "
+                       "cancel it.")
         return state
+    if who != "you" and ui.instructor_passcode() is not None:
+        st.caption(f"Started by {who}.")
     if state == "running" and not launcher.is_stopping(run):
         if st.button("Stop", key=f"stop_{run.name}", icon=":material/stop_circle:"):
             do_then_redraw(launcher.stop, run, me)
     if state == "queued" and st.button("Cancel", key=f"cancel_{run.name}", icon=":material/cancel:"):
         do_then_redraw(launcher.cancel, run, me)
-    if state in launcher.RESUMABLE_STATES:
+    if state in launcher.RESUMABLE_STATES and classroom.may_resume(me, run):
         resume_button(run, status, me)
     return state
 

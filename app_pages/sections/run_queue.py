@@ -27,10 +27,10 @@ def queue_section(me: classroom.Person) -> None:
 
 
 def started_by(run: RunDir, me: classroom.Person) -> str:
-    """'you', or 'another session' (or 'a terminal')."""
+    """'you', or 'another browser' (or 'a terminal')."""
     if run.owner == me.id:
         return "you"
-    return "a terminal" if run.owner in (None, classroom.TERMINAL.id) else "another session"
+    return "a terminal" if run.owner in (None, classroom.TERMINAL.id) else "another browser"
 
 
 def config_summary(run: RunDir) -> str:

@@ -64,7 +64,7 @@ def test_a_student_is_not_offered_stop_on_the_instructors_run(class_server: tupl
 
     student.goto(f"{url}/train")
     expect(student.get_by_role("strong").filter(has_text=f"Run {run.title}")).to_be_visible(timeout=WAIT_MS)
-    expect(student.get_by_text("Started by another session")).to_be_visible(timeout=WAIT_MS)
+    expect(student.get_by_text("Started by another browser")).to_be_visible(timeout=WAIT_MS)
     assert student.get_by_role("button", name="Stop").count() == 0
     # The student's own run waits behind it, and stays hers after a reload (her browser, not her tab).
     student.get_by_role("radio", name="smoke", exact=True).click()

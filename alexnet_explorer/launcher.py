@@ -138,7 +138,17 @@ def _enqueue(run: RunDir) -> None:
     run.write_status("queued", order=time.time(), **resumed)
 
 
-def _check_may_start(config: RunConfig, root: Path, by: Person) -> None:
+def start_refusal(config: RunConfig, by: Person, root: Path | None = None) -> str | None:
+    """Why a run of this configuration started by this person now would be refused (a device this machine lacks, the
+    instructor's limits), else None: for a page to say so before Start is pressed."""
+    try:
+        _check_may_start(config, Path(root or runs_root()), by, lock_held=False)
+    except RunRefused as refusal:
+        return str(refusal)
+    return None
+
+
+def _check_may_start(config: RunConfig, root: Path, by: Person, lock_held: bool = True) -> None:
     """RunRefused for a device this machine lacks, or a student's run beyond the instructor's limits."""
     try:
         resolve_device(config.device)
@@ -150,7 +160,7 @@ def _check_may_start(config: RunConfig, root: Path, by: Person) -> None:
     if by.instructor:
         return
     caps = classroom.read_settings(root).caps
-    mine = sum(run.owner == by.id for run in active_runs(root, lock_held=True))
+    mine = sum(run.owner == by.id for run in active_runs(root, lock_held))
     try:
         caps.check(config, "cpu" if options[0] == {"cpu"} else "accelerator", mine)
     except ValueError as error:

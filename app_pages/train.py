@@ -64,12 +64,16 @@ def new_run_form(me: classroom.Person) -> None:
         st.caption(f"{EXPERIMENTS[experiment].claim} Train the plain **{preset}** run too, then "
                    "select both in the run history to compare their curves.")
     config, problem = config_or_problem(ui.settings_form(disabled=caps.presets_only))
+    refused = launcher.start_refusal(config, me) if config is not None else None
     if config is None:
         st.caption(f"These settings cannot run: {problem}")
+    elif refused:  # said before Start, and nothing timed for a run that may not start
+        st.warning(f"This run cannot start: {refused}.", icon=":material/block:")
     elif not missing:
         show_estimate(config)
 
-    if st.button("Start training", type="primary", icon=":material/play_arrow:", key="start", disabled=bool(missing)):
+    if st.button("Start training", type="primary", icon=":material/play_arrow:", key="start",
+                 disabled=bool(missing or refused)):
         if config is None:
             st.error(f"Nothing was started: {problem}", icon=":material/error:")
             return

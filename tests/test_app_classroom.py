@@ -165,10 +165,22 @@ def test_the_instructors_limits_apply_to_students(in_class: Path, stand_ins: lis
     at = train_page()
     assert at.number_input(key="cfg_epochs").disabled and at.radio(key="cfg_activation").disabled
     assert any("The instructor allows only the presets" in c.value for c in at.caption)
+    assert not at.button(key="start").disabled and not at.warning
     training_run(in_class, owner=seat(at).id, stand_ins=stand_ins)
-    at.button(key="start").click().run()  # a second run of hers while the first trains
-    assert any("Nothing was started" in w.value and "1 run queued or training" in w.value for w in at.warning)
+    at.run()  # a second run of hers while the first trains: said before Start, which is not offered
+    assert any("This run cannot start" in w.value and "1 run queued or training" in w.value for w in at.warning)
+    assert at.button(key="start").disabled
     assert len(list(in_class.glob("*/config.json"))) == 1
+
+
+def test_a_student_is_told_an_input_above_the_limit_before_start(in_class: Path) -> None:
+    classroom.write_settings(in_class, classroom.Settings(classroom.Caps(max_cpu_resize=96)), classroom.TERMINAL)
+    at = train_page()
+    at.segmented_control(key="preset").set_value("book").run()
+    assert any("up to 96 px on a CPU, not 224" in w.value for w in at.warning)
+    assert at.button(key="start").disabled and not any("Estimate" in c.value for c in at.caption)
+    at = sign_in(at, PASSCODE)
+    assert not at.button(key="start").disabled and not any("px on a CPU" in w.value for w in at.warning)
 
 
 def test_a_pinned_class_run_is_where_every_page_opens(in_class: Path) -> None:

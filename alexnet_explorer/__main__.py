@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     keeper = commands.add_parser("queue", help="start a runs folder's queued runs as their hardware frees, until "
                                                "none waits (the app starts this by itself)")
     keeper.add_argument("--runs", help="the runs folder (default: $ALEXNET_EXPLORER_RUNS, else ./runs)")
+    keeper.add_argument("--keeper-lock-fd", type=int, help=argparse.SUPPRESS)  # the lock, taken by the app
     return parser
 
 
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "queue":
-        launcher.serve_queue(args.runs)
+        launcher.serve_queue(args.runs, keeper=args.keeper_lock_fd)
         return 0
     if args.niceness:
         processes.lower_priority(args.niceness)  # before training starts its threads, which inherit it

@@ -25,7 +25,6 @@ from .processes import (
     ON_DEVICE,
     PROCESS_FILE,
     become_keeper,
-    keeper_alive,
     launch_lock,
     launched,
     refresh_status,
@@ -253,21 +252,33 @@ def keep_queue_moving(root: Path | None = None) -> None:
 
 
 def _keep_queue_moving(root: Path) -> None:
-    if not queued_runs(root) or keeper_alive(root):
+    if not queued_runs(root):
         return
-    command = [sys.executable, "-m", "alexnet_explorer", "queue", "--runs", str(root.resolve())]
-    with open(root / KEEPER_LOG, "ab") as log:
-        log.write(f"=== queue keeper {time.strftime('%Y-%m-%d %H:%M:%S')}: {shlex.join(command)}\n".encode())
-        log.flush()
-        _reap(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                               env=_environment(), start_new_session=True), "reap-queue-keeper")
-
-
-def serve_queue(root: Path | None = None, poll_seconds: float = KEEPER_POLL_SECONDS) -> None:
-    """Be the queue keeper: start queued runs as their hardware frees, until none waits (one keeper per runs
-    folder: this returns at once when another is at work)."""
-    root = Path(root or runs_root())
+    # The keeper's lock is taken here and handed to the new keeper: while it imports torch (seconds), every page
+    # that looks finds the lock held and starts no second one.
     keeper = become_keeper(root)
+    if keeper is None:  # one is at work
+        return
+    command = [sys.executable, "-m", "alexnet_explorer", "queue", "--runs", str(root.resolve()),
+               f"--keeper-lock-fd={keeper}"]
+    try:
+        with open(root / KEEPER_LOG, "ab") as log:
+            log.write(f"=== queue keeper {time.strftime('%Y-%m-%d %H:%M:%S')}: {shlex.join(command)}\n".encode())
+            log.flush()
+            _reap(subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                   env=_environment(), start_new_session=True, pass_fds=(keeper,)),
+                  "reap-queue-keeper")
+    finally:
+        os.close(keeper)  # the keeper's copy holds the lock from now on
+
+
+def serve_queue(root: Path | None = None, poll_seconds: float = KEEPER_POLL_SECONDS,
+                keeper: int | None = None) -> None:
+    """Be the queue keeper: start queued runs as their hardware frees, until none waits (one keeper per runs
+    folder: this returns at once when another is at work). ``keeper``: the keeper's lock, already taken by the
+    process that started this one."""
+    root = Path(root or runs_root())
+    keeper = become_keeper(root) if keeper is None else keeper
     if keeper is None:
         return
     try:

@@ -256,6 +256,22 @@ def test_runs_started_at_once_train_in_order_by_themselves_and_outlive_a_restart
     wait_for(lambda: not processes.keeper_alive(runs), "the keeper to leave an empty queue", 20)
 
 
+def test_pages_looking_at_once_start_one_queue_keeper(runs: Path) -> None:
+    blocker = launcher.launch(STOPPABLE, label="smoke", root=runs)
+    waiting = launcher.launch(TINY, label="smoke", root=runs)  # queued: its launch starts a keeper
+    looks = [threading.Thread(target=launcher.keep_queue_moving, args=(runs,)) for _ in range(8)]
+    for look in looks:  # every open Train page, while that keeper is still importing torch
+        look.start()
+    for look in looks:
+        look.join()
+    assert processes.keeper_alive(runs) and len(keeper_pids(runs)) == 1
+    assert (runs / launcher.KEEPER_LOG).read_text().count("=== queue keeper") == 1
+    launcher.cancel(waiting)
+    wait_for(lambda: state(blocker) == "running", "the first run to train")
+    launcher.stop(blocker)
+    wait_for(lambda: not processes.keeper_alive(runs), "the keeper to leave an empty queue", 20)
+
+
 def test_a_cancelled_queued_run_never_starts(runs: Path) -> None:
     blocker = launcher.launch(STOPPABLE, label="smoke", root=runs)
     fresh = launcher.launch(TINY, label="smoke", root=runs)

@@ -176,7 +176,8 @@ def preprocess(image: Image.Image, options: PreprocessOptions | None = None) -> 
         image28 = _pad_square(gray, background, SIDE)  # resampling by a few percent would only blur it
     else:  # Pillow's resize filters the whole source area, so shrinking does not alias
         image28 = np.asarray(Image.fromarray(gray).resize((SIDE, SIDE), Image.Resampling.LANCZOS))
-    stages.append(Stage("Resize to 28×28", "The network was trained on 28×28 pictures.", image28))
+    stages.append(Stage("Resize to 28×28", "Fashion-MNIST's size: the network learned from 28×28 pictures, each "
+                                           "enlarged to its input size as this one will be.", image28))
     return Preprocessed(stages=stages, image28=image28, picture=picture, notes=notes)
 
 

@@ -583,7 +583,9 @@ def select_test_image(sources: PictureSources, data: FashionMNIST) -> Picture | 
         st.warning(f"The test set has no {CLASSES[label]}.", icon=":material/warning:")
         return None
     st.session_state[index_key] = min(st.session_state.get(index_key, 0), len(indices) - 1)
-    which = st.number_input(f"Which {CLASSES[label]} (0 to {len(indices) - 1})", 0, len(indices) - 1, key=index_key)
+    which = st.number_input(f"Which {CLASSES[label]} (0 to {len(indices) - 1})", 0, len(indices) - 1, key=index_key,
+                            help=f"Its place among the test set's {len(indices)} {CLASSES[label]} pictures; its "
+                                 f"number among all {len(labels):,} test images is shown with it.")
     picture = take_test_image(data, int(indices[which]))
     if sources.answer_beside:  # else the class and index above say which it is
         show_test_image(picture, enlarged=True)

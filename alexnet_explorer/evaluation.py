@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 FIT_IMAGES = 5000  # training images the signal's Gaussians are fitted on (about 10 s at 67 px on two CPU cores)
 BATCH = 256
 FORMAT = 1  # of the saved file; another number is measured again
+# What np.load and reading its entries raise for a missing, damaged or foreign file.
+UNREADABLE = (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile)
 # What the app measures on its CPU without asking first: about the classroom preset's 7,000 pictures at 67 px
 # (seconds); the book's 15,000 at 224 px take minutes there (a finished run brings its own, measured on its device).
 QUICK_MACS = 1e12
@@ -103,7 +105,7 @@ class Evaluation(Answers):
                                    float(saved["distance_limit"]), float(saved["energy_limit"]))
                 return cls(saved["labels"], saved["probabilities"], int(saved["epoch"]), int(saved["batch"]),
                            saved["test_indices"], shift)
-        except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile):
+        except UNREADABLE:
             return None
 
 
@@ -137,14 +139,13 @@ def is_saved_for(path: Path, classifier: Classifier) -> bool:
         with np.load(path, allow_pickle=False) as saved:
             return (int(saved["format"]) == FORMAT
                     and (int(saved["epoch"]), int(saved["batch"])) == (classifier.epoch, classifier.batch))
-    except (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile):
+    except UNREADABLE:
         return False
 
 
 def saved_for(path: Path, classifier: Classifier) -> Evaluation | None:
     """The evaluation saved at ``path`` if it is of this network (the same epoch and batch), else None."""
-    saved = Evaluation.load(path)
-    return saved if saved is not None and (saved.epoch, saved.batch) == (classifier.epoch, classifier.batch) else None
+    return Evaluation.load(path) if is_saved_for(path, classifier) else None
 
 
 def cached(path: Path, classifier: Classifier, data: FashionMNIST) -> Evaluation:

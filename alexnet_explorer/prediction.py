@@ -97,7 +97,9 @@ def answer(classifier: Classifier, images28: Sequence[np.ndarray],
 
 def judge(classifier: Classifier, shift: ShiftModel, images28: Sequence[np.ndarray]) -> list[Verdict]:
     """How unlike the garments the network learned from each uint8 28×28 picture is."""
-    return answer(classifier, images28, shift)[1]
+    _, verdicts = answer(classifier, images28, shift)
+    assert verdicts is not None  # given a shift model, answer judges
+    return verdicts
 
 
 def _softmax(logits: torch.Tensor) -> np.ndarray:
@@ -109,8 +111,8 @@ def answer_uploads(classifier: Classifier, uploads: Sequence[Upload],
     """The top class and its probability for each usable upload (one batch), with the verdict of ``shift`` if
     given; the problem of each other one."""
     usable = [upload.prepared.image28 for upload in uploads if upload.prepared is not None]
-    probs, verdicts = answer(classifier, usable, shift) if usable else ([], None)
-    answers, verdicts = iter(probs), iter(verdicts or [])
+    all_probs, verdicts = answer(classifier, usable, shift) if usable else ([], None)
+    answers, verdicts = iter(all_probs), iter(verdicts or [])
     rows = []
     for upload in uploads:
         if upload.prepared is None:

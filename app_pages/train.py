@@ -20,6 +20,7 @@ from app_pages.sections.run_history import run_history
 from app_pages.sections.run_panel import run_panel
 
 LONG_RUN_SECONDS = 3600  # past this, point to the classroom preset
+ESTIMATE_TTL_SECONDS = 900
 # The form's choices, kept for the session while another page is shown.
 FORM_KEYS = ("preset", "experiment", *(ui.setting_key(name) for name in settings()))
 
@@ -29,9 +30,10 @@ def fill_form() -> None:
     ui.fill_settings(starting_config(st.session_state.preset, st.session_state.get("experiment")))
 
 
-@st.cache_data(show_spinner="Timing a few training steps on this device…", max_entries=32)
+# Timed again after a while: a timing taken while the machine was busy with other work would otherwise stand.
+@st.cache_data(show_spinner="Timing a few training steps on this device…", max_entries=32, ttl=ESTIMATE_TTL_SECONDS)
 def images_per_second(resize: int, batch_size: int, device: str) -> float:
-    """Measured training throughput, cached per (input size, timed batch, device)."""
+    """Measured training throughput, cached per (input size, timed batch, device) for ESTIMATE_TTL_SECONDS."""
     return estimate.measure_throughput(RunConfig(resize=resize, device=device), batch_size)
 
 

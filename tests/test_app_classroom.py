@@ -116,11 +116,14 @@ def test_a_student_may_stop_and_delete_their_own_runs(in_class: Path, stand_ins:
     at.run()
     at.button(key=f"stop_{mine.name}").click().run()
     assert mine.stop_path.exists()
+    assert [t.value for t in at.toast] == [f"Run {mine.title} stops at its next batch, with a checkpoint."]
     by_title = {row: i for i, row in enumerate(at.dataframe[-1].value["run"])}
-    at = select_rows(at, [by_title[finished.title]])
+    at = select_rows(at, [by_title[finished.title], by_title[theirs.title]])
+    assert any(f"You may delete only `{finished.title}`" in c.value for c in at.caption)
     at.button(key="delete").click().run()
     at.button(key="delete_yes").click().run()
     assert not at.exception and not finished.path.exists() and theirs.path.exists()
+    assert [t.value for t in at.toast] == ["Deleted 1 run."]
 
 
 def test_the_instructor_signs_in_and_may_stop_resume_and_delete_any_run(in_class: Path, stand_ins: list) -> None:
@@ -193,6 +196,17 @@ def test_a_pinned_class_run_is_where_every_page_opens(in_class: Path) -> None:
     at.selectbox(key="filters_run").set_value(next(r for r in at.selectbox(key="filters_run").options
                                                     if r != older.title)).run()
     assert at.selectbox(key="filters_run").value != older.name  # the student may look elsewhere
+
+
+def test_the_instructor_pins_and_unpins_the_class_run_and_is_told(app_env: Path) -> None:
+    run = past_run(app_env, "finished")
+    at = select_rows(train_page(), [0])
+    at.button(key="pin").click().run()
+    assert classroom.read_settings(app_env).class_run == run.name
+    assert [t.value for t in at.toast] == [f"Run {run.title} is the class run: every page opens on it."]
+    at.button(key="pin").click().run()
+    assert classroom.read_settings(app_env).class_run is None
+    assert [t.value for t in at.toast] == ["No class run now: every page opens on its own choice."]
 
 
 def test_runs_have_short_names_that_can_be_renamed(app_env: Path) -> None:

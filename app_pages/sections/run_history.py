@@ -7,7 +7,7 @@ import streamlit as st
 
 from alexnet_explorer import classroom, history, launcher, plots, ui
 from alexnet_explorer.runs import RunDir, list_runs, runs_root
-from app_pages.sections.run_actions import do_then_redraw
+from app_pages.sections.run_actions import do_then_redraw, redraw_saying
 
 
 @ui.guarded
@@ -54,6 +54,9 @@ def manage(runs: list[RunDir], me: classroom.Person, class_run: str | None) -> N
             one_run(runs[0], me, class_run)
         deletable = [run for run in runs if classroom.may_manage(me, run)]
         if deletable:
+            if len(deletable) < len(runs):
+                st.caption("You may delete only " + ", ".join(f"`{run.title}`" for run in deletable)
+                           + ": the others were started by another browser.")
             delete_runs(deletable, me)
         elif not me.instructor:
             st.caption("Only the instructor or the browser that started a run can rename or delete it.")
@@ -74,13 +77,14 @@ def one_run(run: RunDir, me: classroom.Person, class_run: str | None) -> None:
                           key="pin", help="Every page (Train, Filters, Classify) opens on the class run."):
             settings = classroom.read_settings(runs_root())
             classroom.write_settings(runs_root(), classroom.Settings(settings.caps, None if pinned else run.name), me)
-            st.rerun()
+            redraw_saying("No class run now: every page opens on its own choice." if pinned else
+                          f"Run {run.title} is the class run: every page opens on it.")
     if classroom.may_manage(me, run):
         with st.form(f"rename_{run.name}", border=False, enter_to_submit=True):
             name, button = st.columns([3, 1], vertical_alignment="bottom")
             title = name.text_input("Name", value=run.title, max_chars=40, key=f"rename_text_{run.name}")
             if button.form_submit_button("Rename", icon=":material/edit:"):
-                do_then_redraw(lambda run, me: launcher.rename(run, title, me), run, me)
+                do_then_redraw(lambda run, me: launcher.rename(run, title, me), run, me, "Renamed.")
 
 
 def delete_runs(runs: list[RunDir], me: classroom.Person) -> None:
@@ -96,8 +100,9 @@ def delete_runs(runs: list[RunDir], me: classroom.Person) -> None:
         yes, no = st.columns(2)
         if yes.button("Yes, delete" + (" it" if len(runs) == 1 else " them"), type="primary", key="delete_yes"):
             del st.session_state.confirm_delete
-            st.session_state.delete_refusals = refusals(launcher.delete, runs, me)
-            st.rerun()
+            refused = st.session_state.delete_refusals = refusals(launcher.delete, runs, me)
+            deleted = len(runs) - len(refused)
+            redraw_saying(f"Deleted {deleted} run{'s' * (deleted != 1)}." if deleted else "")
         if no.button("Cancel", key="delete_no"):
             del st.session_state.confirm_delete
             st.rerun()

@@ -1,5 +1,6 @@
 """The run panel: the run training now, redrawn when it reports, and the queue behind it; or else the latest run.
-Stop, Resume and Cancel are offered to whoever may use them (the instructor, or the browser that started the run); a run the instructor stopped is theirs to resume."""
+Stop, Resume and Cancel are offered to whoever may use them (the instructor, or the browser that started the run);
+a run the instructor stopped is theirs to resume."""
 import time
 
 import plotly.graph_objects as go
@@ -8,7 +9,7 @@ import streamlit as st
 from alexnet_explorer import classroom, history, launcher, plots, processes, ui
 from alexnet_explorer.history import duration
 from alexnet_explorer.runs import RunDir, list_runs
-from app_pages.sections.run_actions import do_then_redraw, queue_now
+from app_pages.sections.run_actions import do_then_redraw, queue_now, say_what_was_done
 from app_pages.sections.run_queue import queue_section, started_by
 
 # The panel looks at the run folder this often (a run reports five times an epoch); its chart is rebuilt only when
@@ -23,6 +24,7 @@ NO_RUN_YET = "No run yet: configure one below and press **Start training**."
 def run_panel() -> None:
     """The live panel while something trains or waits; else the latest run, drawn once (an idle page stays still,
     and only looks now and then for a new run)."""
+    say_what_was_done()
     launcher.keep_queue_moving()  # after a restart of the app, or if the queue's keeper was killed
     if launcher.active_runs():
         live_panel()
@@ -112,9 +114,9 @@ def show_run(run: RunDir, me: classroom.Person) -> str:
         st.caption(f"Started by {who}.")
     if state == "running" and not launcher.is_stopping(run):
         if st.button("Stop", key=f"stop_{run.name}", icon=":material/stop_circle:"):
-            do_then_redraw(launcher.stop, run, me)
+            do_then_redraw(launcher.stop, run, me, f"Run {run.title} stops at its next batch, with a checkpoint.")
     if state == "queued" and st.button("Cancel", key=f"cancel_{run.name}", icon=":material/cancel:"):
-        do_then_redraw(launcher.cancel, run, me)
+        do_then_redraw(launcher.cancel, run, me, f"Run {run.title} is out of the queue.")
     if state in launcher.RESUMABLE_STATES and classroom.may_resume(me, run):
         resume_button(run, status, me)
     return state
@@ -142,5 +144,5 @@ def resume_button(run: RunDir, status: dict, me: classroom.Person) -> None:
         return
     resume_note = "from its last checkpoint" if run.has_checkpoint() else "from the start (no checkpoint yet)"
     if st.button(f"Resume {resume_note}", key=f"resume_{run.name}", icon=":material/play_arrow:"):
-        do_then_redraw(launcher.resume, run, me)
+        do_then_redraw(launcher.resume, run, me, f"Run {run.title} resumes, or waits its turn in the queue.")
 

@@ -23,7 +23,7 @@ def queue_section(me: classroom.Person) -> None:
     for entry in entries:
         if classroom.may_manage(me, entry.run) and st.button(f"Cancel {entry.run.title}", icon=":material/cancel:",
                                                              key=f"queue_cancel_{entry.run.name}"):
-            do_then_redraw(launcher.cancel, entry.run, me)
+            do_then_redraw(launcher.cancel, entry.run, me, f"Run {entry.run.title} is out of the queue.")
 
 
 def started_by(run: RunDir, me: classroom.Person) -> str:
@@ -49,11 +49,11 @@ def instructor_controls(entries: tuple[history.QueueEntry, ...], me: classroom.P
     if run is None:
         return
     if up.button("Up", icon=":material/arrow_upward:", key="queue_up"):
-        do_then_redraw(lambda run, me: launcher.move_in_queue(run, -1, me), run, me)
+        do_then_redraw(lambda run, me: launcher.move_in_queue(run, -1, me), run, me, f"Run {run.title} moved up.")
     if down.button("Down", icon=":material/arrow_downward:", key="queue_down"):
-        do_then_redraw(lambda run, me: launcher.move_in_queue(run, 1, me), run, me)
+        do_then_redraw(lambda run, me: launcher.move_in_queue(run, 1, me), run, me, f"Run {run.title} moved down.")
     if cancel.button("Cancel", icon=":material/cancel:", key="queue_cancel"):
-        do_then_redraw(launcher.cancel, run, me)
+        do_then_redraw(launcher.cancel, run, me, f"Run {run.title} is out of the queue.")
     if clear.button("Clear queue…", icon=":material/clear_all:", key="queue_clear"):
         st.session_state.confirm_clear = True
     if st.session_state.get("confirm_clear"):
@@ -61,7 +61,7 @@ def instructor_controls(entries: tuple[history.QueueEntry, ...], me: classroom.P
         yes, no = st.columns(2)
         if yes.button("Yes, clear the queue", type="primary", key="queue_clear_yes"):
             del st.session_state.confirm_clear
-            do_then_redraw(lambda run, me: launcher.clear_queue(run.path.parent, me), run, me)
+            do_then_redraw(lambda run, me: launcher.clear_queue(run.path.parent, me), run, me, "The queue is empty.")
         if no.button("Keep it", key="queue_clear_no"):
             del st.session_state.confirm_clear
             st.rerun()

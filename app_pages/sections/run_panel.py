@@ -102,7 +102,8 @@ def show_run(run: RunDir, me: classroom.Person) -> str:
         st.code("\n".join(closing), language=None)
     if state == "failed":
         st.error(f"Training failed: {status.get('error') or 'no reason was recorded'}", icon=":material/error:")
-    if run.held and state in launcher.RESUMABLE_STATES:
+    in_class = ui.instructor_passcode() is not None  # without one, everybody is the instructor: nothing is held
+    if in_class and run.held and state in launcher.RESUMABLE_STATES:
         st.info("The instructor stopped this run: only the instructor can resume it.", icon=":material/front_hand:")
     who = started_by(run, me)
     if not classroom.may_manage(me, run):
@@ -110,7 +111,7 @@ def show_run(run: RunDir, me: classroom.Person) -> str:
             st.caption(f"Started by {who}: only {'it or ' * (who == 'another browser')}the instructor can stop or "
                        "cancel it.")
         return state
-    if who != "you" and ui.instructor_passcode() is not None:
+    if who != "you" and in_class:
         st.caption(f"Started by {who}.")
     if state == "running" and not launcher.is_stopping(run):
         if st.button("Stop", key=f"stop_{run.name}", icon=":material/stop_circle:"):

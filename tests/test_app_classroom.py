@@ -159,6 +159,7 @@ def test_a_students_run_the_instructor_stopped_waits_for_the_instructor(in_class
         launcher.resume(mine, seat(student))
     teacher = sign_in(train_page(), PASSCODE)
     assert any(label.startswith("Resume") for label in labels(teacher))
+    assert any("This student's run is held" in i.value for i in teacher.info)
     assert any("Started by another browser." in c.value for c in teacher.caption)
 
 

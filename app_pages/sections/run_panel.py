@@ -104,7 +104,8 @@ def show_run(run: RunDir, me: classroom.Person) -> str:
         st.error(f"Training failed: {status.get('error') or 'no reason was recorded'}", icon=":material/error:")
     in_class = ui.instructor_passcode() is not None  # without one, everybody is the instructor: nothing is held
     if in_class and run.held and state in launcher.RESUMABLE_STATES:
-        st.info("The instructor stopped this run: only the instructor can resume it.", icon=":material/front_hand:")
+        st.info("This student's run is held: they cannot resume it, you can." if me.instructor else
+                "The instructor stopped this run: only the instructor can resume it.", icon=":material/front_hand:")
     who = started_by(run, me)
     if not classroom.may_manage(me, run):
         if active:

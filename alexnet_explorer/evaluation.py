@@ -16,7 +16,7 @@ from .config import RunConfig
 from .data import CLASSES, FashionMNIST, subset, subset_indices, to_model_input
 from .model import count_macs, split_after
 from .runs import write_atomically
-from .shift import FEATURE_LAYER, Gaussians, ShiftModel, fit
+from .unfamiliar import FEATURE_LAYER, Gaussians, FamiliarityFit, fit
 
 if TYPE_CHECKING:
     from .prediction import Classifier
@@ -78,16 +78,16 @@ class Evaluation(Answers):
     epoch: int
     batch: int
     test_indices: np.ndarray
-    shift: ShiftModel
+    familiarity: FamiliarityFit
 
     def save(self, path: Path) -> None:
         """Write it as one .npz file, atomically."""
-        g = self.shift.gaussians
+        g = self.familiarity.gaussians
         arrays = {"format": FORMAT, "epoch": self.epoch, "batch": self.batch, "test_indices": self.test_indices,
                   "labels": self.labels, "probabilities": self.probabilities, "means": g.means,
                   "components": g.components, "variances": g.variances, "rest_variance": g.rest_variance,
-                  "test_distances": self.shift.test_distances, "test_energies": self.shift.test_energies,
-                  "distance_limit": self.shift.distance_limit, "energy_limit": self.shift.energy_limit}
+                  "test_distances": self.familiarity.test_distances, "test_energies": self.familiarity.test_energies,
+                  "distance_limit": self.familiarity.distance_limit, "energy_limit": self.familiarity.energy_limit}
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         write_atomically(path, lambda p: p.write_bytes(buffer.getvalue()))
@@ -101,10 +101,10 @@ class Evaluation(Answers):
                     return None
                 gaussians = Gaussians(saved["means"], saved["components"], saved["variances"],
                                       float(saved["rest_variance"]))
-                shift = ShiftModel(gaussians, saved["test_distances"], saved["test_energies"],
+                familiarity = FamiliarityFit(gaussians, saved["test_distances"], saved["test_energies"],
                                    float(saved["distance_limit"]), float(saved["energy_limit"]))
                 return cls(saved["labels"], saved["probabilities"], int(saved["epoch"]), int(saved["batch"]),
-                           saved["test_indices"], shift)
+                           saved["test_indices"], familiarity)
         except UNREADABLE:
             return None
 
@@ -116,9 +116,9 @@ def evaluate(net: nn.Sequential, config: RunConfig, data: FashionMNIST, epoch: i
     train_features, _ = features_and_logits(net, config.resize, train_images[:FIT_IMAGES], device)
     indices = subset_indices(len(data.test_images), config.limit_test, config.seed)
     test_features, test_logits = features_and_logits(net, config.resize, data.test_images[indices], device)
-    shift = fit(train_features, train_labels[:FIT_IMAGES], test_features, test_logits)
+    familiarity = fit(train_features, train_labels[:FIT_IMAGES], test_features, test_logits)
     return Evaluation(data.test_labels[indices].numpy(), torch.softmax(test_logits.double(), dim=1).float().numpy(),
-                      epoch, batch, indices.numpy(), shift)
+                      epoch, batch, indices.numpy(), familiarity)
 
 
 def measured_pictures(config: RunConfig, data: FashionMNIST) -> int:

@@ -18,7 +18,7 @@ from .evaluation import features_and_logits
 from .model import CONV_LAYERS, layer_output_shapes, split_after
 from .preprocess import SIDE, Upload, to_tensor
 from .runs import RunDir, load_checkpoint, model_from_checkpoint
-from .shift import ShiftModel, Verdict, assess
+from .unfamiliar import FamiliarityFit, Verdict, assess
 
 
 @dataclass(frozen=True)
@@ -85,20 +85,20 @@ def probabilities(classifier: Classifier, images28: Sequence[np.ndarray]) -> np.
 
 
 def answer(classifier: Classifier, images28: Sequence[np.ndarray],
-           shift: ShiftModel | None = None) -> tuple[np.ndarray, list[Verdict] | None]:
-    """The class probabilities of N uint8 28×28 pictures and, given ``shift``, how unlike the garments the network
-    learned from each one is (see shift.py), from one forward pass."""
-    if shift is None:
+           familiarity: FamiliarityFit | None = None) -> tuple[np.ndarray, list[Verdict] | None]:
+    """The class probabilities of N uint8 28×28 pictures and, given ``familiarity``, how unlike the garments the network
+    learned from each one is (see unfamiliar.py), from one forward pass."""
+    if familiarity is None:
         return probabilities(classifier, images28), None
     features, logits = features_and_logits(classifier.net, classifier.size,
                                            torch.cat([to_tensor(image) for image in images28]))
-    return _softmax(logits), assess(shift, features, logits, images28)
+    return _softmax(logits), assess(familiarity, features, logits, images28)
 
 
-def judge(classifier: Classifier, shift: ShiftModel, images28: Sequence[np.ndarray]) -> list[Verdict]:
+def judge(classifier: Classifier, familiarity: FamiliarityFit, images28: Sequence[np.ndarray]) -> list[Verdict]:
     """How unlike the garments the network learned from each uint8 28×28 picture is."""
-    _, verdicts = answer(classifier, images28, shift)
-    assert verdicts is not None  # given a shift model, answer judges
+    _, verdicts = answer(classifier, images28, familiarity)
+    assert verdicts is not None  # given a familiarity fit, answer judges
     return verdicts
 
 
@@ -107,11 +107,11 @@ def _softmax(logits: torch.Tensor) -> np.ndarray:
 
 
 def answer_uploads(classifier: Classifier, uploads: Sequence[Upload],
-                   shift: ShiftModel | None = None) -> list[UploadAnswer]:
-    """The top class and its probability for each usable upload (one batch), with the verdict of ``shift`` if
+                   familiarity: FamiliarityFit | None = None) -> list[UploadAnswer]:
+    """The top class and its probability for each usable upload (one batch), with the verdict of ``familiarity`` if
     given; the problem of each other one."""
     usable = [upload.prepared.image28 for upload in uploads if upload.prepared is not None]
-    all_probs, verdicts = answer(classifier, usable, shift) if usable else ([], None)
+    all_probs, verdicts = answer(classifier, usable, familiarity) if usable else ([], None)
     answers, verdicts = iter(all_probs), iter(verdicts or [])
     rows = []
     for upload in uploads:

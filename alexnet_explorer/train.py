@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import evaluation, shift
+from . import evaluation, unfamiliar
 from .config import RunConfig
 from .data import DeviceBatches, FashionMNIST, subset
 from .devices import autocast, kept_heap, move_to_device, to_fast_layout
@@ -175,7 +175,7 @@ def _train(config: RunConfig, data: FashionMNIST, device: torch.device, emit: Ca
                       conv1=conv1(), checkpoint=checkpoint(epoch + 1, 0)))
     elapsed, _, speed = timing(total_steps, config.epochs - 1)
     # The test set's answers and the unlike-the-training-data fit, on the training device: the app finds them ready.
-    fits = len(train_batches.images) >= shift.MIN_IMAGES
+    fits = len(train_batches.images) >= unfamiliar.MIN_IMAGES
     measured = evaluation.evaluate(model, config, data, config.epochs, 0, device) if ranks.leader and fits else None
     return _end(emit, "finished", float(config.epochs), train_loss, train_acc, test_acc, speed, elapsed, hardware,
                 measured=measured)

@@ -43,7 +43,7 @@ from .preprocess import (
     preprocess,
 )
 from .runs import RunDir, load_weights
-from .shift import ShiftModel
+from .unfamiliar import FamiliarityFit
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -413,12 +413,12 @@ class PictureChoice:
 
 
 def choose_picture(sources: PictureSources, data_source: str | None, options: PreprocessOptions | None = None,
-                   classifier: Classifier | None = None, shift: ShiftModel | None = None) -> PictureChoice:
+                   classifier: Classifier | None = None, familiarity: FamiliarityFit | None = None) -> PictureChoice:
     """A tab per source, each keeping its picture while another is open; returns the open tab's. With a classifier,
-    several files can be uploaded at once and its answers to them are tabled (with ``shift``'s verdicts)."""
+    several files can be uploaded at once and its answers to them are tabled (with ``familiarity``'s verdicts)."""
     tabs = st.tabs(list(sources.tabs.values()), key=f"{sources.key_prefix}_source", on_change="rerun")
     widgets = {DRAW: lambda: draw_picture(sources, options),
-               UPLOAD: lambda: upload_pictures(sources, options, classifier, shift),
+               UPLOAD: lambda: upload_pictures(sources, options, classifier, familiarity),
                PICK: lambda: pick_test_image(sources, data_source),
                RANDOM: lambda: show_random_test_image(sources, data_source)}
     opened = None
@@ -472,7 +472,7 @@ def draw_picture(sources: PictureSources, options: PreprocessOptions | None) -> 
 
 
 def upload_pictures(sources: PictureSources, options: PreprocessOptions | None, classifier: Classifier | None,
-                    shift: ShiftModel | None = None) -> PictureChoice:
+                    familiarity: FamiliarityFit | None = None) -> PictureChoice:
     """A file uploader and the preprocessed upload; with a classifier, several files, its answers in a table and
     the selected row's upload."""
     several = classifier is not None
@@ -489,7 +489,7 @@ def upload_pictures(sources: PictureSources, options: PreprocessOptions | None, 
                 "shirt…", icon=":material/upload:")
     for note in duplicates:
         st.caption(note)
-    chosen = answer_uploads_table(sources, classifier, uploads, shift) if len(uploads) > 1 else 0
+    chosen = answer_uploads_table(sources, classifier, uploads, familiarity) if len(uploads) > 1 else 0
     area, beside = picture_columns(sources)
     if not uploads:
         return PictureChoice(UPLOAD, None, None, area, beside)
@@ -503,10 +503,10 @@ def upload_pictures(sources: PictureSources, options: PreprocessOptions | None, 
 
 
 def answer_uploads_table(sources: PictureSources, classifier: Classifier, uploads: Sequence[Upload],
-                         shift: ShiftModel | None = None) -> int:
+                         familiarity: FamiliarityFit | None = None) -> int:
     """One row per file: thumbnails, the network's answer, confidence and whether it is a guess, or the problem
     (each problem also in full under the table: a cell cuts long text off); returns the selected row (first: 0)."""
-    answers = answer_uploads(classifier, uploads, shift)
+    answers = answer_uploads(classifier, uploads, familiarity)
     rows = [{"picture": exports.png_data_url(upload.prepared.picture, THUMBNAIL) if upload.prepared else None,
              "28×28": exports.png_data_url(upload.prepared.image28, THUMBNAIL) if upload.prepared else None,
              "file": answer.name, "answer": answer.answer, "confidence": answer.confidence,

@@ -66,8 +66,8 @@ def classify_page() -> None:
     run, model = chosen
     source = os.environ.get(DATA_ENV)
     evaluation = ui.run_evaluation(run, source)
-    shift = evaluation.shift if evaluation is not None else None
-    choice = ui.choose_picture(PICTURE_TABS, source, keep_settings(), model, shift)
+    familiarity = evaluation.familiarity if evaluation is not None else None
+    choice = ui.choose_picture(PICTURE_TABS, source, keep_settings(), model, familiarity)
     picture = choice.picture
     if choice.problem:
         choice.area.warning(choice.problem, icon=":material/warning:")
@@ -75,7 +75,7 @@ def classify_page() -> None:
         for note in picture.prepared.notes if picture.prepared else []:
             choice.area.info(note, icon=":material/info:")
         with choice.beside:
-            top = show_answer(model, picture, shift)
+            top = show_answer(model, picture, familiarity)
             if picture.prepared is not None:  # a drawing or an upload: it may join the class's test set
                 offer_to_keep(picture)
         show_where_it_looked(model, picture.image28, top)

@@ -347,7 +347,7 @@ def test_every_answer_says_whether_the_picture_is_unlike_what_the_network_learne
     assert not at.exception and not at.error
     network = prediction.load_classifier(run.checkpoint_path)
     evaluation = Evaluation.load(run.evaluation_path)
-    verdict = prediction.judge(network, evaluation.shift, [prepared(png(outline()))])[0]
+    verdict = prediction.judge(network, evaluation.familiarity, [prepared(png(outline()))])[0]
     assert verdict.hints == ("hollow",)
     shown = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
     assert verdict.message() in shown and verdict.detail() in shown

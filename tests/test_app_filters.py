@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from alexnet_explorer import responses
+from alexnet_explorer import top_images
 from alexnet_explorer.config import RunConfig
 from alexnet_explorer.data import load_fashion_mnist, to_model_input
 from alexnet_explorer.history import duration
@@ -315,7 +315,7 @@ def test_what_a_unit_responds_to_is_ranked_once_and_kept_with_the_run(runs: Path
     again = open_page()  # another visit finds the ranking in the run's folder
     again.selectbox(key="responses_layer").set_value("fc7").run()
     assert not again.get("button") or all(button.key != "responses_rank" for button in again.button)
-    strongest = responses.load_ranking(next((run.path / "responses").iterdir()), 100).values["fc7"][:, 0]
+    strongest = top_images.load_ranking(next((run.path / "responses").iterdir()), 100).values["fc7"][:, 0]
     alive, dead = int(strongest.argmax()), int(strongest.argmin())
     assert strongest[dead] == 0  # the made-up network has fc7 units that no image excites
     again.number_input(key="responses_unit_fc7").set_value(alive).run()

@@ -62,7 +62,7 @@ def test_a_finished_run_keeps_its_test_answers_and_signal(finished_run: RunDir, 
     by_page = prediction.probabilities(network, list(data.test_images[order, 0].numpy()))
     np.testing.assert_allclose(saved.probabilities, by_page, atol=1e-5)  # measured on the training device
     assert saved.accuracy == pytest.approx(network.test_acc)
-    verdicts = prediction.judge(network, saved.shift, list(data.test_images[order, 0].numpy()))
+    verdicts = prediction.judge(network, saved.familiarity, list(data.test_images[order, 0].numpy()))
     assert np.mean([verdict.flagged for verdict in verdicts]) <= 0.05 + 1e-9
 
 
@@ -78,7 +78,7 @@ def test_the_cache_is_measured_again_for_another_network_and_survives_bad_files(
     assert evaluation.is_saved_for(path, network)
     again = evaluation.cached(path, network, data)
     np.testing.assert_array_equal(first.probabilities, again.probabilities)
-    assert again.shift.distance_limit == first.shift.distance_limit
+    assert again.familiarity.distance_limit == first.familiarity.distance_limit
     later = prediction.Classifier(network.net, network.config, epoch=2, batch=0, test_acc=None)  # a later save
     assert not evaluation.is_saved_for(path, later)
     assert evaluation.cached(path, later, data).epoch == 2 and Evaluation.load(path).epoch == 2

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from alexnet_explorer import prediction, shift
+from alexnet_explorer import prediction, unfamiliar
 from alexnet_explorer.config import RunConfig
 from alexnet_explorer.data import CLASSES, DEBIAN_DIR, find_idx_files, load_fashion_mnist, subset, to_model_input
 from alexnet_explorer.inspection import extract_features
@@ -77,11 +77,11 @@ def test_one_pass_answers_as_probabilities_and_the_fc7_features_do(model: predic
         return torch.from_numpy(extract_features(model.net, images, model.size)), logits
 
     train_features, _ = features_and_logits(data.train_images)
-    fitted = shift.fit(train_features, data.train_labels, *features_and_logits(data.test_images))
+    fitted = unfamiliar.fit(train_features, data.train_labels, *features_and_logits(data.test_images))
     pictures = list(data.test_images[:8, 0].numpy())
     probs, verdicts = prediction.answer(model, pictures, fitted)
     assert np.allclose(probs, prediction.probabilities(model, pictures), atol=1e-6)
-    assert verdicts == shift.assess(fitted, *features_and_logits(data.test_images[:8]), pictures)
+    assert verdicts == unfamiliar.assess(fitted, *features_and_logits(data.test_images[:8]), pictures)
     assert prediction.answer(model, pictures)[1] is None  # no fit, no verdicts
 
 

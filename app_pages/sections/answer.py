@@ -6,15 +6,15 @@ import streamlit as st
 
 from alexnet_explorer import plots, prediction, ui
 from alexnet_explorer.data import CLASSES
-from alexnet_explorer.shift import HINTS, ShiftModel, Verdict
+from alexnet_explorer.unfamiliar import HINTS, FamiliarityFit, Verdict
 
 PLOT_CONFIG = {"displaylogo": False, "displayModeBar": False}
 
 
-def show_answer(model: prediction.Classifier, picture: ui.Picture, shift: ShiftModel | None) -> int:
+def show_answer(model: prediction.Classifier, picture: ui.Picture, familiarity: FamiliarityFit | None) -> int:
     """The predicted class, its confidence, whether the answer is a guess, and every class's probability; returns
     the predicted class."""
-    all_probs, verdicts = prediction.answer(model, [picture.image28], shift)
+    all_probs, verdicts = prediction.answer(model, [picture.image28], familiarity)
     probs = all_probs[0]
     top, true_label = int(probs.argmax()), picture.true_label
     st.markdown(f"### The network says: **{CLASSES[top]}** ({probs[top]:.0%} sure)")
@@ -28,7 +28,7 @@ def show_answer(model: prediction.Classifier, picture: ui.Picture, shift: ShiftM
                     config=PLOT_CONFIG)
     st.caption("The network always answers with one of its ten classes — even for a drawing of a cat"
                + (": the line above the chart says when the picture is unlike anything it learned from."
-                  if shift is not None else "."))
+                  if familiarity is not None else "."))
     return top
 
 

@@ -6,7 +6,7 @@ import time
 
 import streamlit as st
 
-from alexnet_explorer import plots, responses, ui
+from alexnet_explorer import plots, top_images, ui
 from alexnet_explorer.data import CLASSES, FashionMNIST
 from alexnet_explorer.history import duration
 from alexnet_explorer.model import CONV_LAYERS, INSPECTABLE_LAYERS
@@ -38,7 +38,7 @@ def rank_with_progress(run: RunDir, network: ui.TrainedNetwork, data: FashionMNI
                                         f"about {duration(left)} left…")
 
     classifier = network.classifier
-    responses.ranking_for(run, classifier.net, classifier.size, classifier.epoch, classifier.batch, data.test_images,
+    top_images.ranking_for(run, classifier.net, classifier.size, classifier.epoch, classifier.batch, data.test_images,
                           report)
     bar.empty()
 
@@ -58,7 +58,7 @@ def layer_responses_section(run: RunDir, network: ui.TrainedNetwork, data_source
     right.button("Another at random", icon=":material/casino:", key="responses_random", on_click=pick_random_unit,
                  args=(layer, units))
     unit = middle.number_input(f"{kind.capitalize()} (0 to {units - 1})", 0, units - 1, key=f"responses_unit_{layer}")
-    ranking = responses.load_ranking(responses.cache_path(run, classifier.epoch, classifier.batch),
+    ranking = top_images.load_ranking(top_images.cache_path(run, classifier.epoch, classifier.batch),
                                      len(data.test_labels))
     if ranking is None:
         st.info(f"Finding the test images that excite each unit most takes one pass over all "
@@ -75,7 +75,7 @@ def layer_responses_section(run: RunDir, network: ui.TrainedNetwork, data_source
         return
     strengths = ranking.values[layer][unit].tolist()
     images = data.test_images[chosen]
-    heats = responses.unit_maps(classifier.net, images, classifier.size, layer, unit)
+    heats = top_images.unit_maps(classifier.net, images, classifier.size, layer, unit)
     titles = [f"#{i} {CLASSES[int(data.test_labels[i])]} · {value:.2f}" for i, value in zip(chosen, strengths)]
     st.plotly_chart(plots.top_images_figure(images[:, 0].numpy(), heats, titles), key="responses_top",
                     width="content", config={"displaylogo": False, "displayModeBar": False})

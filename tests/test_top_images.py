@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from alexnet_explorer import responses
+from alexnet_explorer import top_images
 from alexnet_explorer.config import RunConfig
 from alexnet_explorer.data import to_model_input
 from alexnet_explorer.inspection import feature_maps
@@ -38,7 +38,7 @@ def brute_force(net: torch.nn.Sequential, images: torch.Tensor, layer: str) -> n
 
 def test_the_ranking_is_the_brute_force_one_across_batches(net: torch.nn.Sequential, images: torch.Tensor) -> None:
     seen = []
-    ranking = responses.rank_images(net, images, 65, top=5, batch=7, progress=lambda done, total: seen.append(done))
+    ranking = top_images.rank_images(net, images, 65, top=5, batch=7, progress=lambda done, total: seen.append(done))
     assert seen == [7, 14, 21, 23] and ranking.images == 23
     assert list(ranking.indices) == list(INSPECTABLE_LAYERS)
     for layer in INSPECTABLE_LAYERS:
@@ -61,33 +61,33 @@ def test_units_no_image_excites_list_the_earliest_images() -> None:
         silent.fc7.weight.zero_()
         silent.fc7.bias.fill_(-1.0)  # after the ReLU every fc7 unit is 0 for every image
     blank = torch.zeros(12, 1, 28, 28, dtype=torch.uint8)
-    ranking = responses.rank_images(silent, blank, 65, top=4, batch=5)
+    ranking = top_images.rank_images(silent, blank, 65, top=4, batch=5)
     assert (ranking.indices["fc7"] == torch.tensor([0, 1, 2, 3])).all() and (ranking.values["fc7"] == 0).all()
 
 
 def test_unit_maps_show_where_a_channel_responds_and_fc_units_have_none(net: torch.nn.Sequential,
                                                                         images: torch.Tensor) -> None:
-    maps = responses.unit_maps(net, images[:3], 65, "conv2", 7)
+    maps = top_images.unit_maps(net, images[:3], 65, "conv2", 7)
     assert maps.shape == (3, 28, 28) and maps.min() >= 0 and np.allclose(maps.max(axis=(1, 2)), 1.0)
     own = feature_maps(net, to_model_input(images[1:2], 65), "conv2")[7]
     expected = torch.nn.functional.interpolate(own[None, None], size=(28, 28), mode="bilinear", align_corners=False)
     np.testing.assert_allclose(maps[1], (expected / expected.max())[0, 0].numpy(), atol=1e-5)
-    assert responses.unit_maps(net, images[:3], 65, "fc6", 7) is None
+    assert top_images.unit_maps(net, images[:3], 65, "fc6", 7) is None
 
 
 def test_a_ranking_is_kept_per_checkpoint_and_recomputed_for_a_newer_one(tmp_path, net: torch.nn.Sequential,
                                                                         images: torch.Tensor) -> None:
     run = RunDir.create(tmp_path, CONFIG, label="kept")
     computed = []
-    first = responses.ranking_for(run, net, 65, 1, 0, images, lambda done, total: computed.append(done))
-    assert computed and responses.cache_path(run, 1, 0).is_file()
+    first = top_images.ranking_for(run, net, 65, 1, 0, images, lambda done, total: computed.append(done))
+    assert computed and top_images.cache_path(run, 1, 0).is_file()
     computed.clear()
-    again = responses.ranking_for(run, net, 65, 1, 0, images, lambda done, total: computed.append(done))
+    again = top_images.ranking_for(run, net, 65, 1, 0, images, lambda done, total: computed.append(done))
     assert not computed  # read from the run's folder
     for layer in INSPECTABLE_LAYERS:
         assert torch.equal(again.indices[layer], first.indices[layer])
-    assert responses.load_ranking(responses.cache_path(run, 1, 0), len(images) - 1) is None  # other test images
-    responses.ranking_for(run, net, 65, 2, 0, images)
+    assert top_images.load_ranking(top_images.cache_path(run, 1, 0), len(images) - 1) is None  # other test images
+    top_images.ranking_for(run, net, 65, 2, 0, images)
     assert [path.name for path in (run.path / "responses").iterdir()] == ["epoch_002_batch_00000.pt"]
-    responses.cache_path(run, 2, 0).write_bytes(b"damaged")
-    assert responses.load_ranking(responses.cache_path(run, 2, 0), len(images)) is None
+    top_images.cache_path(run, 2, 0).write_bytes(b"damaged")
+    assert top_images.load_ranking(top_images.cache_path(run, 2, 0), len(images)) is None

@@ -1,6 +1,6 @@
 """What the unlike-the-training-data signal flags, on a run's test images and on pictures from other distributions.
 
-    python -m benchmarks.shift --run runs/RUN [--per-class 20] [--count 200]
+    python -m benchmarks.unfamiliar --run runs/RUN [--per-class 20] [--count 200]
 
 The run's network and its signal (``evaluation.evaluate``: Gaussians fitted on its training images, limits calibrated
 on its test images) judge, through the app's own path (``preprocess`` → ``prediction.judge``):
@@ -30,7 +30,7 @@ from alexnet_explorer.evaluation import evaluate
 from alexnet_explorer.prediction import judge, load_classifier, probabilities
 from alexnet_explorer.preprocess import PictureError, preprocess
 from alexnet_explorer.runs import RunDir
-from alexnet_explorer.shift import HINTS
+from alexnet_explorer.unfamiliar import HINTS
 
 from .common import load_average, machine
 from .drawings import STYLES, drawn_set, foreign_sets, photo_like
@@ -55,9 +55,9 @@ def accuracy(right: np.ndarray, where: np.ndarray) -> str:
     return f"{right[where].mean():.2f} ({where.sum()})" if where.any() else "– (0)"
 
 
-def report(name: str, model, shift, images: list[np.ndarray], labels: list[int] | None, refused: int = 0) -> str:
+def report(name: str, model, familiarity, images: list[np.ndarray], labels: list[int] | None, refused: int = 0) -> str:
     """One table row: the set's name, size, refusals, flagged share, hints, and accuracies if labelled."""
-    verdicts = judge(model, shift, images) if images else []
+    verdicts = judge(model, familiarity, images) if images else []
     flagged = np.array([v.flagged for v in verdicts], dtype=bool)
     hints = " ".join(f"{key} {share(np.array([key in v.hints for v in verdicts]))}" for key in HINTS)
     row = f"| {name} | {len(images)} | {refused} | {share(flagged)} | {hints} |"
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"run {run.name}: {model.config.summary()}; network after epoch {model.epoch}; test acc on its "
           f"{len(evaluation.labels)} test images {evaluation.accuracy:.4f}; signal fitted in "
           f"{time.perf_counter() - tic:.1f} s")
-    shift = evaluation.shift
+    familiarity = evaluation.familiarity
     test = data.test_images[:, 0].numpy()
     labels = data.test_labels.numpy()
     others = np.setdiff1d(np.arange(len(test)), evaluation.test_indices)
@@ -94,25 +94,25 @@ def main(argv: list[str] | None = None) -> None:
     print("\n| set | pictures | refused | flagged | hints | accuracy | on flagged (n) | on unflagged (n) |")
     print("|---|---|---|---|---|---|---|---|")
     own = evaluation.test_indices
-    print(report("the run's own test images (calibration)", model, shift, list(test[own]), list(labels[own])))
+    print(report("the run's own test images (calibration)", model, familiarity, list(test[own]), list(labels[own])))
     if len(others):
-        print(report("the other test images (held out)", model, shift, list(test[others]), list(labels[others])))
+        print(report("the other test images (held out)", model, familiarity, list(test[others]), list(labels[others])))
     rng = np.random.default_rng(1)
     chosen = rng.choice(others if len(others) else own, size=args.count, replace=False)
     images, refused = prepared([photo_like(test[i], rng) for i in chosen])
     kept = np.delete(chosen, refused)
-    print(report("photo-like test garments (dark on white, JPEG)", model, shift, images, list(labels[kept]),
+    print(report("photo-like test garments (dark on white, JPEG)", model, familiarity, images, list(labels[kept]),
                  len(refused)))
     drawings = drawn_set(args.per_class, seed=0)
     for style in STYLES:
         items = [(picture, label) for picture, label, drawn in drawings if drawn == style]
         images, refused = prepared([picture for picture, _ in items])
         kept = [label for i, (_, label) in enumerate(items) if i not in refused]
-        print(report(f"drawn garments, {style}", model, shift, images, kept, len(refused)))
+        print(report(f"drawn garments, {style}", model, familiarity, images, kept, len(refused)))
     for name, pictures in foreign_sets(args.count, test, seed=2).items():
         images, refused = prepared(pictures)
-        print(report(name, model, shift, images, None, len(refused)))
-    print(f"\nlimits: distance {shift.distance_limit:.1f}, energy {shift.energy_limit:.2f}; {load_average()}")
+        print(report(name, model, familiarity, images, None, len(refused)))
+    print(f"\nlimits: distance {familiarity.distance_limit:.1f}, energy {familiarity.energy_limit:.2f}; {load_average()}")
 
 
 if __name__ == "__main__":

@@ -1,18 +1,18 @@
-"""The drawn pictures the shift and augmentation benchmarks use, and both scripts end to end on the fixture data."""
+"""The drawn pictures the unlike-the-training-data and augmentation benchmarks use, and both scripts end to end on the fixture data."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from alexnet_explorer import shift
+from alexnet_explorer import unfamiliar
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import DATA_ENV, load_fashion_mnist
 from alexnet_explorer.preprocess import preprocess
 from alexnet_explorer.runs import RunDir, RunRecorder
 from alexnet_explorer.train import train
 from benchmarks import augmentation
-from benchmarks import shift as shift_benchmark
+from benchmarks import unfamiliar as unfamiliar_benchmark
 from benchmarks.drawings import SHAPES, STYLES, drawn_set, foreign_sets
 
 
@@ -22,7 +22,7 @@ def test_every_class_is_drawn_in_every_style_and_outlines_read_as_outlines():
     hollow = {style: 0 for style in STYLES}
     for picture, label, style in drawings:
         image28 = preprocess(picture).image28  # each one is something the app answers
-        hollow[style] += "hollow" in shift.hints(image28)
+        hollow[style] += "hollow" in unfamiliar.hints(image28)
     assert hollow["filled"] == hollow["brush"] == 0 and hollow["outline"] >= 0.7 * 2 * len(SHAPES)
 
 
@@ -35,8 +35,8 @@ def tiny_run(tmp_path: Path, fixture_data_dir: Path, monkeypatch: pytest.MonkeyP
     return run.path
 
 
-def test_the_shift_benchmark_prints_a_row_per_set(tiny_run: Path, capsys: pytest.CaptureFixture):
-    shift_benchmark.main(["--run", str(tiny_run), "--per-class", "1", "--count", "3"])
+def test_the_unfamiliar_benchmark_prints_a_row_per_set(tiny_run: Path, capsys: pytest.CaptureFixture):
+    unfamiliar_benchmark.main(["--run", str(tiny_run), "--per-class", "1", "--count", "3"])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     sets = [row.split(" | ")[0].removeprefix("| ") for row in rows[1:]]
     assert sets == ["the run's own test images (calibration)", "the other test images (held out)",

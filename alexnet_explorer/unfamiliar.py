@@ -15,7 +15,7 @@ guess:
   size, which softmax throws away: two answers "98 % sure" can come from strong or from weak scores.
 
 Each score's limit is calibrated on the run's own test images so that together they flag at most ``FLAGGED_SHARE``
-of them (`benchmarks/shift.py` measures what they flag elsewhere). Hints name a cause that can be seen in the
+of them (`benchmarks/unfamiliar.py` measures what they flag elsewhere). Hints name a cause that can be seen in the
 picture itself: an outline instead of a filled shape, a picture that is mostly background, several objects.
 """
 from __future__ import annotations
@@ -125,7 +125,7 @@ def calibrated_limit(scores: np.ndarray, share: float) -> float:
 
 
 @dataclass(frozen=True)
-class ShiftModel:
+class FamiliarityFit:
     """What the run's network makes of its training images (the Gaussians) and of its test images (their scores,
     sorted, and the limits that flag at most FLAGGED_SHARE of them)."""
 
@@ -137,11 +137,11 @@ class ShiftModel:
 
 
 def fit(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
-        test_logits: torch.Tensor) -> ShiftModel:
+        test_logits: torch.Tensor) -> FamiliarityFit:
     """Fit the Gaussians on training features; score the test images; set each score's limit at half the share."""
     gaussians = fit_gaussians(train_features, train_labels)
     distances, energies = np.sort(gaussians.distances(test_features)), np.sort(energy(test_logits))
-    return ShiftModel(gaussians, distances, energies, calibrated_limit(distances, FLAGGED_SHARE / 2),
+    return FamiliarityFit(gaussians, distances, energies, calibrated_limit(distances, FLAGGED_SHARE / 2),
                       calibrated_limit(energies, FLAGGED_SHARE / 2))
 
 
@@ -179,7 +179,7 @@ class Verdict:
         return more + (f": {' and '.join(reasons)}." if reasons else ".")
 
 
-def assess(model: ShiftModel, features: torch.Tensor, logits: torch.Tensor,
+def assess(model: FamiliarityFit, features: torch.Tensor, logits: torch.Tensor,
            images28: Sequence[np.ndarray]) -> list[Verdict]:
     """A verdict for each picture from its fc7 features, its logits and the 28×28 picture itself (for the hints)."""
     distances, energies = model.gaussians.distances(features), energy(logits)

@@ -10,9 +10,12 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from torch import nn
+
 from . import model
 from .data import AUGMENTATIONS
 from .devices import ALL_GPUS, available_devices
+from .options import Option
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
 SCHEDULES = {"constant": "constant", "cosine": "cosine"}
@@ -65,9 +68,16 @@ def setting(default: object, label: str, group: str, help: str, **details: objec
     return dataclasses.field(default=default, metadata={"setting": Setting(label, group, help, **details)})
 
 
-def display_names(options: Mapping[str, model.Option]) -> dict[str, str]:
-    """An option table's names, each with the name a person reads."""
-    return {name: option.display for name, option in options.items()}
+# The network's choices as people read them; a choice missing here is shown by its name (model.py's tables hold only
+# what each choice builds, so that the network module needs nothing of the package).
+CHOICE_NAMES = {"relu": "ReLU", "max": "max pooling", "avg": "average pooling", "xavier": "xavier (the book's)",
+                "pytorch-default": "PyTorch's default"}
+
+
+def display_names(options: Mapping[str, object]) -> dict[str, str]:
+    """A table of choices' names, each with the name a person reads."""
+    return {name: option.display if isinstance(option, Option) else CHOICE_NAMES.get(name, name)
+            for name, option in options.items()}
 
 
 def _check_resize(config: RunConfig) -> None:
@@ -185,6 +195,12 @@ def setting_type(name: str) -> type:
 
 
 _HINTS = typing.get_type_hints(RunConfig)
+
+
+def build_model(config: RunConfig) -> nn.Sequential:
+    """The network a run's configuration describes."""
+    return model.alexnet(config.resize, config.activation, config.pooling, config.dropout, config.init,
+                         conv1_scale=config.conv1_init_scale)
 
 PRESETS: dict[str, RunConfig] = {
     # The chapter exactly: 224 px, batch 256, plain SGD at 0.01 for 10 epochs, xavier init.

@@ -7,11 +7,10 @@ import time
 
 import torch
 
-from .config import RunConfig
+from .config import RunConfig, build_model
 from .data import TEST_SIZE, TRAIN_SIZE, to_model_input
 from .devices import kept_heap, move_to_device, resolve_device
 from .evaluation import FIT_IMAGES
-from .model import build_model
 from .train import train_step
 
 # On a CPU, time at most as many pixels as 16 images of 224 px (about a second): a full batch of 256 at 224 px takes

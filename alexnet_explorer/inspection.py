@@ -16,9 +16,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from .config import PRESETS
+from .config import PRESETS, build_model
 from .data import to_model_input
-from .model import Option, build_model, count_macs, up_to
+from .model import count_macs, up_to
+from .options import Option
 from .runs import CheckpointError, RunDir, load_weights
 
 NORMALIZATIONS = ("per_filter", "shared")

@@ -1,7 +1,9 @@
 """The chapter's slimmed AlexNet as one declarative ``nn.Sequential`` with named layers.
 
 This module is the one place that knows the network: the choices a run may make (activation, pooling, init) as
-tables from name to module, the layers' names and geometry, and how to cut the network after a layer.
+tables from name to module, the layers' names and geometry, and how to cut the network after a layer. Like
+torchvision's ``models/alexnet.py`` it imports nothing of its package: a run's settings become a network in
+``config.build_model``.
 """
 from __future__ import annotations
 
@@ -9,22 +11,9 @@ import functools
 import math
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
-
-if TYPE_CHECKING:
-    from .config import RunConfig
-
-
-@dataclass(frozen=True)
-class Option:
-    """One named choice of a setting: the name a person reads, and what it builds or does."""
-
-    display: str
-    make: Callable
 
 
 def _xavier(module: nn.Conv2d | nn.Linear) -> None:
@@ -40,11 +29,12 @@ def _pytorch_default(module: nn.Conv2d | nn.Linear) -> None:
     """PyTorch already initialised the layer when it built it."""
 
 
-# Adding a choice is one line in one of these tables: the configuration, the command line and the Train page read them.
-ACTIVATIONS = {"relu": Option("ReLU", nn.ReLU), "sigmoid": Option("sigmoid", nn.Sigmoid)}
-POOLINGS = {"max": Option("max pooling", nn.MaxPool2d), "avg": Option("average pooling", nn.AvgPool2d)}
-INITS = {"xavier": Option("xavier (the book's)", _xavier), "kaiming": Option("kaiming", _kaiming),
-         "pytorch-default": Option("PyTorch's default", _pytorch_default)}
+# Adding a choice is one line in one of these tables: the configuration, the command line and the Train page read them
+# (config.CHOICE_NAMES may give it a longer name for people).
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}
+POOLINGS: dict[str, Callable[..., nn.Module]] = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
+INITS: dict[str, Callable[[nn.Conv2d | nn.Linear], None]] = {
+    "xavier": _xavier, "kaiming": _kaiming, "pytorch-default": _pytorch_default}
 
 MIN_INPUT_SIZE = 65
 # Twice the chapter's 224. fc6's weights grow with the square of the input (151 M of them at 448, 25 G at 5000):
@@ -61,7 +51,7 @@ def _activation_name(layer: str) -> str:
 
 def _features(activation: str, pooling: str) -> OrderedDict[str, nn.Module]:
     """conv1…pool5: the convolutional part, whose output side decides fc6's width."""
-    act, pool = ACTIVATIONS[activation].make, POOLINGS[pooling].make
+    act, pool = ACTIVATIONS[activation], POOLINGS[pooling]
     return OrderedDict([
         ("conv1", nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1)), ("act1", act()),
         ("pool1", pool(kernel_size=3, stride=2)),
@@ -75,7 +65,7 @@ def _features(activation: str, pooling: str) -> OrderedDict[str, nn.Module]:
 
 
 def _classifier(activation: str, flat: int, dropout: float, num_classes: int) -> OrderedDict[str, nn.Module]:
-    act = ACTIVATIONS[activation].make
+    act = ACTIVATIONS[activation]
     return OrderedDict([
         ("flatten", nn.Flatten()),
         ("fc6", nn.Linear(flat, 4096)), ("act6", act()), ("drop6", nn.Dropout(p=dropout)),
@@ -115,7 +105,7 @@ def check_input_size(input_size: int) -> None:
         )
 
 
-def _check_choice(setting: str, value: str, options: dict[str, Option]) -> None:
+def _check_choice(setting: str, value: str, options: dict[str, Callable]) -> None:
     if value not in options:
         raise ValueError(f"{setting} must be one of {', '.join(options)}, not {value!r}")
 
@@ -149,17 +139,11 @@ def alexnet(
     return net
 
 
-def build_model(config: RunConfig) -> nn.Sequential:
-    """The network a run's configuration describes."""
-    return alexnet(config.resize, config.activation, config.pooling, config.dropout, config.init,
-                   conv1_scale=config.conv1_init_scale)
-
-
 def initialize(net: nn.Module, init: str) -> None:
     """Re-initialise conv and linear weights the way the chapter does (xavier) or an alternative."""
     for module in net.modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
-            INITS[init].make(module)
+            INITS[init](module)
 
 
 def split_after(net: nn.Sequential, layer: str) -> tuple[nn.Sequential, nn.Sequential]:

@@ -15,9 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .config import RunConfig
+from .config import RunConfig, build_model
 from .events import Ended, EpochEnd, Event, Progress, Started, to_record
-from .model import build_model
 
 CHECKPOINT_FORMAT = "alexnet-explorer/1"
 RUNS_ENV = "ALEXNET_EXPLORER_RUNS"

@@ -10,12 +10,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import evaluation, unfamiliar
-from .config import RunConfig
+from .config import RunConfig, build_model
 from .data import DeviceBatches, FashionMNIST, subset
 from .devices import autocast, kept_heap, move_to_device, to_fast_layout
 from .distributed import SINGLE, Ranks, all_sum, any_rank, device_label, rank_device, wrap
 from .events import Ended, EpochEnd, Event, Progress, Started, Step
-from .model import build_model
 from .runs import CHECKPOINT_FORMAT
 
 POINTS_PER_EPOCH = 5  # as d2l's Animator: five train-loss/acc points per epoch

@@ -23,7 +23,7 @@ import torch
 
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import AUGMENTATIONS, DeviceBatches, FashionMNIST, load_fashion_mnist
-from alexnet_explorer.model import build_model
+from alexnet_explorer.config import build_model
 from alexnet_explorer.prediction import load_classifier, probabilities
 from alexnet_explorer.preprocess import preprocess
 from alexnet_explorer.runs import RunDir

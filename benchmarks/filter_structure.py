@@ -20,7 +20,7 @@ import torch
 
 from alexnet_explorer.data import DeviceBatches, FashionMNIST, load_fashion_mnist
 from alexnet_explorer.inspection import relative_change
-from alexnet_explorer.model import build_model
+from alexnet_explorer.config import build_model
 from alexnet_explorer.runs import RunDir, model_from_checkpoint
 from alexnet_explorer.train import evaluate
 

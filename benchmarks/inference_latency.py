@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from alexnet_explorer.config import PRESETS
-from alexnet_explorer.model import build_model
+from alexnet_explorer.config import build_model
 from alexnet_explorer.prediction import Classifier, probabilities
 from alexnet_explorer.preprocess import canvas_to_image, preprocess
 from alexnet_explorer.runs import model_from_checkpoint

@@ -18,7 +18,7 @@ import torch
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import load_fashion_mnist, subset
 from alexnet_explorer.inspection import FEATURE_KINDS, PROJECTIONS, holdout_probe, project, sample_features
-from alexnet_explorer.model import build_model
+from alexnet_explorer.config import build_model
 from alexnet_explorer.runs import load_checkpoint, model_from_checkpoint
 
 from .common import load_average, machine

@@ -22,7 +22,7 @@ from alexnet_explorer.config import PRESETS, RunConfig
 from alexnet_explorer.data import DeviceBatches, FashionMNIST, load_fashion_mnist
 from alexnet_explorer.devices import move_to_device, resolve_device
 from alexnet_explorer.events import EpochEnd, Event, Started, Step
-from alexnet_explorer.model import build_model
+from alexnet_explorer.config import build_model
 from alexnet_explorer.train import evaluate, train
 
 from .common import load_average, machine

@@ -34,7 +34,8 @@ from alexnet_explorer.devices import (
     resolve_device,
 )
 from alexnet_explorer.events import EpochEnd
-from alexnet_explorer.model import alexnet, build_model
+from alexnet_explorer.model import alexnet
+from alexnet_explorer.config import build_model
 from alexnet_explorer.train import train, train_step
 
 from .common import (

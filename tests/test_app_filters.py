@@ -19,7 +19,7 @@ from alexnet_explorer.config import RunConfig
 from alexnet_explorer.data import load_fashion_mnist, to_model_input
 from alexnet_explorer.history import duration
 from alexnet_explorer.inspection import feature_maps, filter_norms, separability_steps
-from alexnet_explorer.model import build_model
+from alexnet_explorer.config import build_model
 from alexnet_explorer.runs import CHECKPOINT_FORMAT, RunDir, list_runs
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "filters.py")

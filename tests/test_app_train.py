@@ -154,7 +154,7 @@ def test_every_setting_is_described_once_and_is_a_flag_and_a_widget(app_env: Pat
 
 
 def test_an_activation_added_to_the_model_is_offered_everywhere(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(model.ACTIVATIONS, "tanh", model.Option("tanh", nn.Tanh))
+    monkeypatch.setitem(model.ACTIVATIONS, "tanh", nn.Tanh)
     assert RunConfig(activation="tanh").activation == "tanh"
     assert config_from_args(build_parser().parse_args(["train", "--activation", "tanh"])).activation == "tanh"
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from alexnet_explorer.config import PRESETS, RunConfig
-from alexnet_explorer.model import build_model
+from alexnet_explorer.config import build_model
 
 SMALL = RunConfig(resize=65, init="kaiming", dropout=0.0, device="cpu")
 

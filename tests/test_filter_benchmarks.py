@@ -9,7 +9,7 @@ import torch
 
 from alexnet_explorer.config import RunConfig
 from alexnet_explorer.data import load_fashion_mnist
-from alexnet_explorer.model import build_model
+from alexnet_explorer.config import build_model
 from alexnet_explorer.runs import CHECKPOINT_FORMAT, RunDir
 from benchmarks import filter_structure, separability_time
 

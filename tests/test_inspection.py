@@ -32,9 +32,9 @@ from alexnet_explorer.inspection import (
 from alexnet_explorer.model import (
     CONV_LAYERS,
     alexnet,
-    build_model,
     layer_output_shapes,
 )
+from alexnet_explorer.config import build_model
 from alexnet_explorer.runs import CheckpointError, RunDir, load_weights
 
 

@@ -14,7 +14,7 @@ from alexnet_explorer import prediction, unfamiliar
 from alexnet_explorer.config import RunConfig
 from alexnet_explorer.data import CLASSES, DEBIAN_DIR, find_idx_files, load_fashion_mnist, subset, to_model_input
 from alexnet_explorer.inspection import extract_features
-from alexnet_explorer.model import build_model
+from alexnet_explorer.config import build_model
 from alexnet_explorer.preprocess import open_picture, prepare_upload, preprocess
 from alexnet_explorer.runs import CHECKPOINT_FORMAT, CheckpointError, RunDir
 

@@ -9,7 +9,8 @@ from alexnet_explorer import top_images
 from alexnet_explorer.config import RunConfig
 from alexnet_explorer.data import to_model_input
 from alexnet_explorer.inspection import feature_maps
-from alexnet_explorer.model import CONV_LAYERS, INSPECTABLE_LAYERS, build_model
+from alexnet_explorer.model import CONV_LAYERS, INSPECTABLE_LAYERS
+from alexnet_explorer.config import build_model
 from alexnet_explorer.runs import RunDir
 
 CONFIG = RunConfig(resize=65, init="kaiming", device="cpu")

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from alexnet_explorer import exports, handcrafted, inspection, plots, ui
-from alexnet_explorer.config import RunConfig
+from alexnet_explorer.config import RunConfig, display_names
 from alexnet_explorer.data import to_model_input
 from alexnet_explorer.model import ACTIVATIONS, CONV_LAYERS
 from alexnet_explorer.preprocess import to_tensor
@@ -61,7 +61,7 @@ def feature_maps_section(net: nn.Sequential, config: RunConfig, x: torch.Tensor,
         st.plotly_chart(plots.feature_maps_figure(maps, order), key="maps_grid", width="content",
                         config={"displaylogo": False})
         st.caption(f"The {shown} {'strongest ' if shown < channels else ''}activation maps after the "
-                   f"{ACTIVATIONS[config.activation].display}, strongest "
+                   f"{display_names(ACTIVATIONS)[config.activation]}, strongest "
                    "(highest mean) first, each scaled to its own maximum; dark tiles are filters this image does "
                    "not excite. Hover a map for its channel.")
         st.download_button("Download the maps as PNG",

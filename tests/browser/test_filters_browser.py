@@ -12,7 +12,7 @@ from playwright.sync_api import Locator, Page, expect
 from alexnet_explorer import launcher
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import DATA_ENV
-from alexnet_explorer.model import build_model
+from alexnet_explorer.config import build_model
 from alexnet_explorer.runs import CHECKPOINT_FORMAT, RunDir
 
 pytestmark = pytest.mark.browser

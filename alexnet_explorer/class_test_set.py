@@ -22,7 +22,8 @@ from PIL import Image
 from .classroom import Person
 from .data import CLASSES
 from .evaluation import Answers
-from .prediction import Classifier, probabilities
+from .classifier import Classifier
+from .prediction import probabilities
 from .preprocess import PictureError, preprocess
 from .runs import class_test_set_dir, write_atomically
 

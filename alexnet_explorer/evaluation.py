@@ -6,44 +6,26 @@ import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
 from .config import RunConfig
-from .data import CLASSES, FashionMNIST, subset, subset_indices, to_model_input
-from .model import count_macs, split_after
+from .activations import features_and_logits
+from .classifier import Classifier
+from .data import CLASSES, FashionMNIST, subset, subset_indices
+from .model import count_macs
 from .runs import write_atomically
 from .unfamiliar import FEATURE_LAYER, Gaussians, FamiliarityFit, fit
 
-if TYPE_CHECKING:
-    from .prediction import Classifier
-
 FIT_IMAGES = 5000  # training images the signal's Gaussians are fitted on (about 10 s at 67 px on two CPU cores)
-BATCH = 256
 FORMAT = 1  # of the saved file; another number is measured again
 # What np.load and reading its entries raise for a missing, damaged or foreign file.
 UNREADABLE = (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile)
 # What the app measures on its CPU without asking first: about the classroom preset's 7,000 pictures at 67 px
 # (seconds); the book's 15,000 at 224 px take minutes there (a finished run brings its own, measured on its device).
 QUICK_MACS = 1e12
-
-
-def features_and_logits(net: nn.Sequential, size: int, images: torch.Tensor,
-                        device: torch.device = torch.device("cpu")) -> tuple[torch.Tensor, torch.Tensor]:
-    """fc7 features and logits (float32, on the CPU) of uint8 N×1×28×28 images, in batches on the device."""
-    head, tail = split_after(net, FEATURE_LAYER)
-    features, logits = [], []
-    with torch.no_grad():
-        for start in range(0, len(images), BATCH):
-            x = to_model_input(images[start:start + BATCH].to(device), size)
-            feature = head(x)
-            features.append(feature.float().cpu())
-            logits.append(tail(feature).float().cpu())
-    empty = torch.zeros(0)
-    return torch.cat(features) if features else empty, torch.cat(logits) if logits else empty
 
 
 @dataclass(frozen=True)
@@ -109,13 +91,14 @@ class Evaluation(Answers):
             return None
 
 
-def evaluate(net: nn.Sequential, config: RunConfig, data: FashionMNIST, epoch: int, batch: int,
-             device: torch.device = torch.device("cpu")) -> Evaluation:
-    """Answer the run's test images and fit the signal on up to FIT_IMAGES of its training images."""
+def evaluate(net: nn.Sequential, config: RunConfig, data: FashionMNIST, epoch: int, batch: int) -> Evaluation:
+    """Answer the run's test images and fit the signal on up to FIT_IMAGES of its training images, on the network's
+    device."""
     train_images, train_labels = subset(data.train_images, data.train_labels, config.limit_train, config.seed)
-    train_features, _ = features_and_logits(net, config.resize, train_images[:FIT_IMAGES], device)
+    train_features, _ = features_and_logits(net, config.resize, train_images[:FIT_IMAGES], FEATURE_LAYER)
     indices = subset_indices(len(data.test_images), config.limit_test, config.seed)
-    test_features, test_logits = features_and_logits(net, config.resize, data.test_images[indices], device)
+    test_features, test_logits = features_and_logits(net, config.resize, data.test_images[indices],
+                                                    FEATURE_LAYER)
     familiarity = fit(train_features, train_labels[:FIT_IMAGES], test_features, test_logits)
     return Evaluation(data.test_labels[indices].numpy(), torch.softmax(test_logits.double(), dim=1).float().numpy(),
                       epoch, batch, indices.numpy(), familiarity)

@@ -1,8 +1,13 @@
-"""What the training loop reports: one dataclass per kind of progress point."""
+"""What the training loop reports, one dataclass per kind of progress point, and what its reports add up to.
+
+The run store writes each event as one JSON line of metrics.jsonl (``to_record``) and reads it back as the same
+dataclass (``from_record``); everything else works with the dataclasses.
+"""
 from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -64,7 +69,7 @@ class EpochEnd:
     elapsed: float
     remaining: float
     conv1: torch.Tensor | None = field(default=None, repr=False, metadata=TRANSIENT)
-    checkpoint: dict | None = field(default=None, repr=False, metadata=TRANSIENT)
+    checkpoint: Any = field(default=None, repr=False, metadata=TRANSIENT)  # runs.Checkpoint, a floor above this one
 
 
 @dataclass
@@ -80,20 +85,45 @@ class Ended:
     examples_per_sec: float
     elapsed: float
     device: str
-    checkpoint: dict | None = field(default=None, repr=False, metadata=TRANSIENT)
+    checkpoint: Any = field(default=None, repr=False, metadata=TRANSIENT)  # runs.Checkpoint
     evaluation: Any = field(default=None, repr=False, metadata=TRANSIENT)  # evaluation.Evaluation of a finished run
 
 
 Event = Started | Step | Progress | EpochEnd | Ended
 
 
+KINDS: dict[str, type[Event]] = {kind.kind: kind for kind in (Started, Step, Progress, EpochEnd, Ended)}
+# The three lines of d2l's Animator in train_ch6, each a reduction of the events: see training_curves.
+TRACES = ("train loss", "train acc", "test acc")
+Curves = dict[str, tuple[list[float], list[float]]]
+
+
+def _recorded_fields(kind: type[Event]) -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(kind) if not f.metadata.get("transient")]
+
+
 def to_record(event: Event) -> dict[str, Any]:
     """The JSON-able form written to metrics.jsonl: its kind and its non-transient fields."""
-    record = {"kind": event.kind}
-    for f in dataclasses.fields(event):
-        if not f.metadata.get("transient"):
-            record[f.name] = getattr(event, f.name)
-    return record
+    return {"kind": event.kind} | {f.name: getattr(event, f.name) for f in _recorded_fields(type(event))}
+
+
+def _fits(value: object, hint: object) -> bool:
+    """Whether a JSON value is of a field's type (a whole number is a float too, a bool is no number)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float)) if hint is float else isinstance(value, hint)
+
+
+def from_record(record: object) -> Event | None:
+    """The event a metrics.jsonl record holds, or None when the record is not one (a damaged or foreign line)."""
+    kind = KINDS.get(record.get("kind")) if isinstance(record, dict) else None
+    if kind is None:
+        return None
+    hints = typing.get_type_hints(kind)
+    recorded = _recorded_fields(kind)
+    if not all(f.name in record and _fits(record[f.name], hints[f.name]) for f in recorded):
+        return None
+    return kind(**{f.name: record[f.name] for f in recorded})
 
 
 def summary_lines(event: Ended) -> tuple[str, str]:
@@ -102,3 +132,43 @@ def summary_lines(event: Ended) -> tuple[str, str]:
     test_acc = "–" if math.isnan(event.test_acc) else f"{event.test_acc:.3f}"
     return (f"loss {event.train_loss:.3f}, train acc {event.train_acc:.3f}, test acc {test_acc}",
             f"{event.examples_per_sec:.1f} examples/sec on {event.device}")
+
+
+def _fifth_means(xs: list[float], running: list[float]) -> list[float]:
+    """The mean over each stretch between points, from the running means since each epoch began (what training
+    logs): within an epoch, mean·(share of the epoch seen) adds up, so consecutive points differ by one stretch."""
+    means, previous_epoch, previous_share, previous_sum = [], None, 0.0, 0.0
+    for x, mean in zip(xs, running):
+        epoch = math.ceil(round(x, 9)) - 1  # a point at x = 2.0 closes epoch 1 (the second)
+        share = x - epoch
+        if epoch != previous_epoch:
+            previous_share, previous_sum = 0.0, 0.0
+        means.append((mean * share - previous_sum) / (share - previous_share))
+        previous_epoch, previous_share, previous_sum = epoch, share, mean * share
+    return means
+
+
+def training_curves(events: list[Event]) -> Curves:
+    """Epochs (x) and values (y) per trace: train loss and accuracy over each fifth of an epoch (from Progress
+    events' running means), test accuracy from EpochEnd."""
+    curves: Curves = {name: ([], []) for name in TRACES}
+
+    def add(name: str, x: float, y: float) -> None:
+        xs, ys = curves[name]
+        # A run resumed from an epoch checkpoint redoes what it logged after it: the new points replace those.
+        while xs and xs[-1] >= x:
+            xs.pop()
+            ys.pop()
+        xs.append(x)
+        ys.append(y)
+
+    for event in events:
+        if isinstance(event, Progress):
+            add("train loss", event.epoch, event.train_loss)
+            add("train acc", event.epoch, event.train_acc)
+        elif isinstance(event, EpochEnd):
+            add("test acc", event.epoch, event.test_acc)
+    for name in ("train loss", "train acc"):
+        xs, running = curves[name]
+        curves[name] = (xs, _fifth_means(xs, running))
+    return curves

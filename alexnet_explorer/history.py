@@ -12,7 +12,7 @@ from . import estimate, launcher, schedule
 from .config import RunConfig, settings
 from .data import CHANCE_ACC
 from .devices import resolve_device
-from .events import Ended, summary_lines
+from .events import Ended, EpochEnd, Event, Progress, Started, summary_lines, to_record
 from .processes import ACTIVE_STATES, refresh_status
 from .runs import RunDir, list_runs
 
@@ -29,14 +29,14 @@ class RunOverview:
     error: str | None
 
 
-def training_seconds(events: list[dict]) -> float:
+def training_seconds(events: list[Event]) -> float:
     """Wall time the run spent training, over all of its sessions (each resume restarts the clock)."""
     total = last = 0.0
     for event in events:
-        if event["kind"] == "started":
+        if isinstance(event, Started):
             total, last = total + last, 0.0
-        elif "elapsed" in event:
-            last = event["elapsed"]
+        elif isinstance(event, (Progress, EpochEnd, Ended)):
+            last = event.elapsed
     return total + last
 
 
@@ -48,7 +48,7 @@ def overview(run: RunDir) -> RunOverview:
         config = run.read_config()
     except ValueError:
         config = None
-    accs = [e["test_acc"] for e in events if e["kind"] == "epoch"]
+    accs = [e.test_acc for e in events if isinstance(e, EpochEnd)]
     return RunOverview(run, status.get("state", "failed"), config, max(accs) if accs else None,
                        training_seconds(events), status.get("error"))
 
@@ -85,36 +85,35 @@ class RunProgress:
     device: str | None
 
 
-def progress_so_far(events: list[dict], now: float | None = None) -> RunProgress:
+def progress_so_far(events: list[Event], now: float | None = None) -> RunProgress:
     """Progress from a run's metrics; with ``now`` (a run still training) the times are carried forward to now."""
-    started, last = None, None
+    started: Started | None = None
+    last: Progress | EpochEnd | Ended | None = None
     for event in events:
-        if event["kind"] == "started":
+        if isinstance(event, Started):
             started, last = event, None
-        elif event["kind"] in ("progress", "epoch", "ended"):
+        elif isinstance(event, (Progress, EpochEnd, Ended)):
             last = event
     if started is None:
         return RunProgress(0.0, None, 0.0, None, None)
-    epoch = last["epoch"] if last else float(started["start_epoch"])
-    speed = last["examples_per_sec"] if last else None
+    epoch = last.epoch if last else float(started.start_epoch)
+    speed = last.examples_per_sec if last else None
     elapsed = training_seconds(events)
-    remaining = None if last is None or last["kind"] == "ended" else last["remaining"]
+    remaining = None if last is None or isinstance(last, Ended) else last.remaining
     # Records come five times per epoch (an epoch can take an hour on a CPU): count on from the last one,
     # unless the last one ended a session and the resumed process has not reported yet.
-    if now is not None and not (last and last["kind"] == "ended"):
-        since_last = now - started["time"] - (last["elapsed"] if last else 0.0)
+    if now is not None and not isinstance(last, Ended):
+        since_last = now - started.time - (last.elapsed if last else 0.0)
         elapsed += since_last
         if remaining is not None:
             remaining = max(0.0, remaining - since_last)
-    return RunProgress(epoch, speed, elapsed, remaining, started["device"])
+    return RunProgress(epoch, speed, elapsed, remaining, started.device)
 
 
-def closing_lines(events: list[dict]) -> tuple[str, str] | None:
+def closing_lines(events: list[Event]) -> tuple[str, str] | None:
     """The chapter's two closing lines for a run's last session, or None when no session has ended yet."""
-    ended = [e for e in events if e["kind"] == "ended"]
-    if not ended:
-        return None
-    return summary_lines(Ended(**{k: v for k, v in ended[-1].items() if k != "kind"}))
+    ended = [e for e in events if isinstance(e, Ended)]
+    return summary_lines(ended[-1]) if ended else None
 
 
 # The train metrics a run logs are the chapter's running means since the epoch began; the CSV names them so (the
@@ -122,14 +121,14 @@ def closing_lines(events: list[dict]) -> tuple[str, str] | None:
 CSV_NAMES = {"train_loss": "train_loss_running_mean", "train_acc": "train_acc_running_mean"}
 
 
-def metrics_csv(events: list[dict]) -> str:
+def metrics_csv(events: list[Event]) -> str:
     """A run's progress, epoch and end events as CSV, one row per event."""
     columns = ["kind", "epoch", "train_loss", "train_acc", "test_acc", "examples_per_sec", "elapsed", "remaining"]
     out = io.StringIO()
     writer = csv.DictWriter(out, [CSV_NAMES.get(column, column) for column in columns], extrasaction="ignore")
     writer.writeheader()
-    writer.writerows({CSV_NAMES.get(key, key): value for key, value in e.items()}
-                     for e in events if e["kind"] in ("progress", "epoch", "ended"))
+    writer.writerows({CSV_NAMES.get(key, key): value for key, value in to_record(e).items()}
+                     for e in events if isinstance(e, (Progress, EpochEnd, Ended)))
     return out.getvalue()
 
 
@@ -153,19 +152,19 @@ def comparison_labels(configs: dict[str, RunConfig | None]) -> dict[str, str]:
     return labels if len(set(labels.values())) == len(labels) else {name: name for name in configs}
 
 
-def outcome(events: list[dict], epochs: int | None) -> str:
+def outcome(events: list[Event], epochs: int | None) -> str:
     """A run's last test accuracy, and whether it is no better than guessing (within three standard errors of
     chance on its test images)."""
-    tested = [e for e in events if e["kind"] == "epoch"]
+    tested = [e for e in events if isinstance(e, EpochEnd)]
     if not tested:
         return "no test accuracy yet"
-    accuracy = tested[-1]["test_acc"]
-    test_images = next((e["test_examples"] for e in reversed(events) if e["kind"] == "started"), 0)
+    accuracy = tested[-1].test_acc
+    test_images = next((e.test_examples for e in reversed(events) if isinstance(e, Started)), 0)
     line = f"{accuracy:.2f} test acc"
     if test_images and accuracy <= CHANCE_ACC + 3 * math.sqrt(CHANCE_ACC * (1 - CHANCE_ACC) / test_images):
         line += " — chance"
-    if epochs and tested[-1]["epoch"] < epochs:
-        line += f" (after epoch {tested[-1]['epoch']} of {epochs})"
+    if epochs and tested[-1].epoch < epochs:
+        line += f" (after epoch {tested[-1].epoch} of {epochs})"
     return line
 
 
@@ -182,9 +181,9 @@ def observed_speed(config: RunConfig, runs: list[RunDir]) -> float | None:
     kind = resolve_device(config.device).type
     for run in runs:
         events = run.read_events()
-        started = [e for e in events if e["kind"] == "started"]
-        speeds = [e["examples_per_sec"] for e in events if e["kind"] in ("progress", "epoch")]
-        if started and speeds and started[-1]["device"].split("×")[-1].split(":")[0] == kind:
+        started = [e for e in events if isinstance(e, Started)]
+        speeds = [e.examples_per_sec for e in events if isinstance(e, (Progress, EpochEnd))]
+        if started and speeds and started[-1].device.split("×")[-1].split(":")[0] == kind:
             try:
                 resize = run.read_config().resize
             except ValueError:

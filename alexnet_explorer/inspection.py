@@ -16,9 +16,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
+from .activations import extract_features, layer_outputs
 from .config import PRESETS, build_model
 from .data import to_model_input
-from .model import count_macs, up_to
+from .model import count_macs
 from .options import Option
 from .runs import CheckpointError, RunDir, load_weights
 
@@ -207,39 +208,17 @@ def missing_network(name: str, status: dict) -> str:
             "work from the saved snapshots.")
 
 
-def _activations(net: nn.Sequential, x: torch.Tensor, layer: str) -> torch.Tensor:
-    """Batch of activations right after ``layer``'s nonlinearity, dropout off, without touching ``net``'s state."""
-    with torch.no_grad():
-        return up_to(net, layer)(x.to(next(net.parameters()).device)).cpu()
-
-
 def feature_maps(net: nn.Sequential, x: torch.Tensor, layer: str) -> torch.Tensor:
     """C×H×W activations of one 1×1×S×S input after a conv layer's activation (a vector for fc6/fc7)."""
     if x.ndim != 4 or x.shape[0] != 1:
         raise ValueError(f"expected one input of shape 1×1×S×S, got {tuple(x.shape)}")
-    return _activations(net, x, layer)[0]
+    return layer_outputs(net, x.to(next(net.parameters()).device), [layer])[layer][0].cpu()
 
 
 def strongest_first(maps: torch.Tensor) -> list[int]:
     """Channel indices ordered by mean activation, strongest first."""
     strength = maps.flatten(1).mean(dim=1) if maps.ndim > 1 else maps
     return torch.argsort(strength, descending=True, stable=True).tolist()
-
-
-def extract_features(
-    net: nn.Sequential,
-    images: torch.Tensor,
-    input_size: int,
-    layer: str = "fc7",
-    batch_size: int = 256,
-    device: str | torch.device = "cpu",
-) -> np.ndarray:
-    """N×D activations (flattened, dropout off) of uint8 N×1×28×28 images; ``net`` must be on ``device``."""
-    batches = [
-        _activations(net, to_model_input(images[start:start + batch_size].to(device), input_size), layer)
-        for start in range(0, len(images), batch_size)
-    ]
-    return torch.cat(batches).flatten(1).numpy()
 
 
 def _pca(features: np.ndarray, seed: int) -> np.ndarray:

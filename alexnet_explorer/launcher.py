@@ -4,7 +4,6 @@ their hardware free, or by the queue keeper, a small process that lives while th
 without a browser open."""
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import shutil
@@ -23,13 +22,11 @@ from .processes import (
     LOG_MARKER,
     NEVER_STARTED,
     ON_DEVICE,
-    PROCESS_FILE,
     become_keeper,
     launch_lock,
-    launched,
     refresh_status,
 )
-from .runs import RunDir, list_runs, runs_root
+from .runs import Launch, RunDir, list_runs, runs_root
 
 RESUMABLE_STATES = ("stopped", "failed")
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
@@ -70,9 +67,9 @@ def queue_order(status: dict) -> float:
 def occupied_units(run: RunDir) -> frozenset[str]:
     """The hardware a starting or training run holds: what the launcher gave it, else (a run started from a
     terminal) the first choice of its device."""
-    given = launched(run).get("hardware")
-    if given:
-        return frozenset(given)
+    launch = run.read_launch()
+    if launch and launch.hardware:
+        return frozenset(launch.hardware)
     try:
         options = claims(run.read_config().device, hardware_units())
     except ValueError:
@@ -131,7 +128,7 @@ def resume(run: RunDir, by: Person = TERMINAL) -> None:
 
 def _enqueue(run: RunDir) -> None:
     before = run.read_status()
-    (run.path / PROCESS_FILE).unlink(missing_ok=True)  # an earlier process's record says nothing about the next
+    run.forget_launch()
     # A resumed run keeps the status it had (a failure's reason among it), for a cancel to put back.
     resumed = {"before": before} if before.get("state") in RESUMABLE_STATES else {}
     run.write_status("queued", order=time.time(), **resumed)
@@ -231,8 +228,7 @@ def _spawn(run: RunDir, hardware: frozenset[str]) -> None:
     except OSError as error:
         run.write_status("failed", error=f"{NEVER_STARTED} ({error})")
         return
-    record = {"pid": process.pid, "launched": time.time(), "hardware": sorted(hardware)}
-    (run.path / PROCESS_FILE).write_text(json.dumps(record))
+    run.write_launch(Launch(process.pid, time.time(), tuple(sorted(hardware))))
     _reap(process, f"reap-{run.name}")
 
 

@@ -159,11 +159,6 @@ def split_after(net: nn.Sequential, layer: str) -> tuple[nn.Sequential, nn.Seque
     return nn.Sequential(OrderedDict(children[:cut])), nn.Sequential(OrderedDict(children[cut:]))
 
 
-def up_to(net: nn.Sequential, layer: str) -> nn.Sequential:
-    """The network's layers up to ``layer``'s activation, for reading what that layer outputs."""
-    return split_after(net, layer)[0]
-
-
 def layer_output_shapes(net: nn.Sequential, input_size: int) -> list[tuple[str, tuple[int, ...]]]:
     """Name and output shape (without batch) of every layer for one input of this size."""
     shapes = []

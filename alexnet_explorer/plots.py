@@ -11,14 +11,14 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from .data import CHANCE_ACC, CHANCE_LOSS
+from .events import TRACES, Curves
 from .evaluation import row_shares
 from .exports import DIVERGING, SEQUENTIAL
 from .inspection import activation_grid, filter_grid, filter_norms, map_gap
 
 # --- training curves ------------------------------------------------------------------------------------------
 
-# The three lines of d2l's Animator in train_ch6, with its colours and line styles (b-, m--, g-.).
-TRACES = ("train loss", "train acc", "test acc")
+# The three lines of d2l's Animator in train_ch6 (events.TRACES), with its colours and line styles (b-, m--, g-.).
 TRACE_STYLES = {
     "train loss": {"color": "#1f77b4", "dash": "solid"},
     "train acc": {"color": "#c837ab", "dash": "dash"},
@@ -28,49 +28,6 @@ RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", 
 LOSS_TOP = 2.5  # the loss axis starts at 0…2.5 (chance is 2.30) and grows only if a loss goes above
 CURVES_NOTE = ("Train loss and train acc: the mean over each fifth of an epoch; test acc: after each epoch. Dotted: "
                f"chance, what guessing scores — loss ln 10 ≈ {CHANCE_LOSS:.2f}, accuracy {CHANCE_ACC:.2f}.")
-Curves = dict[str, tuple[list[float], list[float]]]
-
-
-def _fifth_means(xs: list[float], running: list[float]) -> list[float]:
-    """The mean over each stretch between points, from the running means since each epoch began (what training
-    logs): within an epoch, mean·(share of the epoch seen) adds up, so consecutive points differ by one stretch."""
-    means, previous_epoch, previous_share, previous_sum = [], None, 0.0, 0.0
-    for x, mean in zip(xs, running):
-        epoch = math.ceil(round(x, 9)) - 1  # a point at x = 2.0 closes epoch 1 (the second)
-        share = x - epoch
-        if epoch != previous_epoch:
-            previous_share, previous_sum = 0.0, 0.0
-        means.append((mean * share - previous_sum) / (share - previous_share))
-        previous_epoch, previous_share, previous_sum = epoch, share, mean * share
-    return means
-
-
-def training_curves(events: list[dict]) -> Curves:
-    """Epochs (x) and values (y) per trace: train loss and accuracy over each fifth of an epoch (from Progress
-    records' running means), test accuracy from EpochEnd."""
-    curves: Curves = {name: ([], []) for name in TRACES}
-
-    def add(name: str, x: float, y: float) -> None:
-        xs, ys = curves[name]
-        # A run resumed from an epoch checkpoint redoes what it logged after it: the new points replace those.
-        while xs and xs[-1] >= x:
-            xs.pop()
-            ys.pop()
-        xs.append(x)
-        ys.append(y)
-
-    for event in events:
-        if event["kind"] == "progress":
-            add("train loss", event["epoch"], event["train_loss"])
-            add("train acc", event["epoch"], event["train_acc"])
-        elif event["kind"] == "epoch":
-            add("test acc", event["epoch"], event["test_acc"])
-    for name in ("train loss", "train acc"):
-        xs, running = curves[name]
-        curves[name] = (xs, _fifth_means(xs, running))
-    return curves
-
-
 def _curves_layout(curves: list[Curves], epochs: int, height: int) -> go.Figure:
     """Loss (left) and accuracy (right) panels with their axes fixed from the start, and a dotted chance line in
     each: an empty chart already says what will appear."""

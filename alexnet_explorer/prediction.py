@@ -2,48 +2,20 @@
 learned from, and where it looked (saliency, Grad-CAM)."""
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from .config import RunConfig
+from .activations import features_and_logits
+from .classifier import Classifier
 from .data import CLASSES, to_model_input
-from .evaluation import features_and_logits
 from .model import CONV_LAYERS, layer_output_shapes, split_after
 from .preprocess import SIDE, Upload, to_tensor
-from .runs import RunDir, load_checkpoint, model_from_checkpoint
+from .runs import RunDir
 from .unfamiliar import FamiliarityFit, Verdict, assess
-
-
-@dataclass(frozen=True)
-class Classifier:
-    """A trained network in eval mode, its settings, and how far its training had come when it was saved."""
-
-    net: nn.Sequential
-    config: RunConfig
-    epoch: int  # epochs completed
-    batch: int  # batches into the next epoch (a run stopped mid-epoch), else 0
-    test_acc: float | None  # after the last completed epoch
-
-    @property
-    def size(self) -> int:
-        """The side of the square input the network takes (28×28 pictures are resized to it)."""
-        return self.config.resize
-
-
-def load_classifier(path: str | Path) -> Classifier:
-    """The network saved in a run's checkpoint (loaded with weights_only); CheckpointError if unusable."""
-    checkpoint = load_checkpoint(path)
-    net, config = model_from_checkpoint(checkpoint)
-    test_acc = checkpoint.get("metrics", [math.nan] * 3)[2]
-    return Classifier(net, config, int(checkpoint.get("epoch", 0)), int(checkpoint.get("batch", 0)),
-                      None if math.isnan(test_acc) else float(test_acc))
 
 
 @dataclass(frozen=True)
@@ -55,14 +27,6 @@ class UploadAnswer:
     confidence: float | None
     problem: str | None
     verdict: Verdict | None = None  # how unlike the training garments the picture is, when the run has a fit
-
-
-def describe_progress(classifier: Classifier) -> str:
-    """How far training had come when the network was saved, e.g. 'after epoch 3 of 10, test accuracy 81.2%'."""
-    saved = f"after epoch {classifier.epoch} of {classifier.config.epochs}"
-    if classifier.batch:
-        saved += f" and {classifier.batch} batches of the next (it was stopped mid-epoch)"
-    return saved + (f", test accuracy {classifier.test_acc:.1%}" if classifier.test_acc is not None else "")
 
 
 def default_run(runs: Sequence[RunDir]) -> RunDir | None:
@@ -86,8 +50,8 @@ def probabilities(classifier: Classifier, images28: Sequence[np.ndarray]) -> np.
 
 def answer(classifier: Classifier, images28: Sequence[np.ndarray],
            familiarity: FamiliarityFit | None = None) -> tuple[np.ndarray, list[Verdict] | None]:
-    """The class probabilities of N uint8 28×28 pictures and, given ``familiarity``, how unlike the garments the network
-    learned from each one is (see unfamiliar.py), from one forward pass."""
+    """The class probabilities of N uint8 28×28 pictures and, given ``familiarity``, how unlike the garments the
+    network learned from each one is (see unfamiliar.py), from one forward pass."""
     if familiarity is None:
         return probabilities(classifier, images28), None
     features, logits = features_and_logits(classifier.net, classifier.size,

@@ -3,7 +3,6 @@ queue keeper is at work."""
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -16,7 +15,6 @@ ACTIVE_STATES = ("queued", "starting", "running")  # not over yet
 ON_DEVICE = ("starting", "running")  # holding their hardware (a queued run waits for it, without a process)
 LOCK_NAME = ".launch.lock"
 KEEPER_LOCK_NAME = ".queue.lock"  # held by the queue keeper process for as long as it runs
-PROCESS_FILE = "process.json"
 LOG_MARKER = "=== training process launched"
 DIED = "the training process ended unexpectedly"
 NEVER_STARTED = "the training process never started"
@@ -113,21 +111,10 @@ def _held(lock: Path) -> bool:
         os.close(fd)
 
 
-def launched(run: RunDir) -> dict:
-    """What the launcher recorded when it started the run's process: pid, time, the hardware units it took."""
-    try:
-        record = json.loads((run.path / PROCESS_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
-
-
 def launched_pid(run: RunDir) -> int | None:
     """The pid the launcher started for this run, if any."""
-    try:
-        return int(launched(run)["pid"])
-    except (ValueError, KeyError, TypeError):
-        return None
+    launch = run.read_launch()
+    return launch.pid if launch else None
 
 
 def refresh_status(run: RunDir, lock_held: bool = False) -> dict:
@@ -154,8 +141,8 @@ def refresh_status(run: RunDir, lock_held: bool = False) -> dict:
 def _just_launched(run: RunDir, pid: int) -> bool:
     """Whether the launcher started this live, non-zombie pid moments ago: until the child has exec'd the training
     command, its command line is still its parent's."""
-    record = launched(run)
-    if record.get("pid") != pid or time.time() - record.get("launched", 0.0) > EXEC_GRACE_SECONDS:
+    launch = run.read_launch()
+    if launch is None or launch.pid != pid or time.time() - launch.launched > EXEC_GRACE_SECONDS:
         return False
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"

@@ -1,14 +1,17 @@
 """Run directories: configuration, metrics, status, checkpoints and conv1 snapshots on disk."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
+import math
 import os
 import pickle
 import re
 import threading
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ import torch
 from torch import nn
 
 from .config import RunConfig, build_model
-from .events import Ended, EpochEnd, Event, Progress, Started, to_record
+from .events import Ended, EpochEnd, Event, Progress, Started, from_record, to_record
 
 CHECKPOINT_FORMAT = "alexnet-explorer/1"
 RUNS_ENV = "ALEXNET_EXPLORER_RUNS"
@@ -75,40 +78,88 @@ def write_atomically(path: Path, write: Any) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def load_checkpoint(path: str | Path) -> dict:
+@dataclass
+class Checkpoint:
+    """Everything a run saves to go on or to be looked at: its settings, the network's and the optimizer's state, and
+    where training stood (the next batch, the epoch's running sums, the time spent, the random state)."""
+
+    config: RunConfig
+    model: dict[str, torch.Tensor]
+    optimizer: dict | None  # None: the run cannot be resumed from it, only looked at
+    epoch: int  # epochs completed
+    batch: int  # batches into the next epoch (a run stopped mid-epoch), else 0
+    train_seconds: float = 0.0
+    sums: torch.Tensor | None = None  # the epoch's loss·n and correct answers so far, over all processes
+    count: int = 0  # the images those sums are over
+    shuffle_state: torch.Tensor | None = None  # the shuffling generator's state at the start of the epoch
+    torch_state: torch.Tensor | None = None  # torch's global random state (dropout)
+    metrics: tuple[float, float, float] = (math.nan, math.nan, math.nan)  # train loss, train acc, test acc
+
+    @property
+    def test_acc(self) -> float | None:
+        """The test accuracy after the last completed epoch, None before the first."""
+        return None if math.isnan(self.metrics[2]) else float(self.metrics[2])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The form saved in checkpoint.pt: plain tensors and numbers, loadable with weights_only."""
+        saved = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return saved | {"format": CHECKPOINT_FORMAT, "config": self.config.to_dict(), "metrics": list(self.metrics)}
+
+    @classmethod
+    def from_dict(cls, saved: object, path: Path | str = "the checkpoint") -> Checkpoint:
+        """The checkpoint a loaded checkpoint.pt holds; CheckpointError when it is not one of ours."""
+        if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{path} is a PyTorch file but not an AlexNet Explorer checkpoint")
+        try:
+            config = RunConfig.from_dict(saved["config"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise CheckpointError(f"{path} holds an unusable configuration ({error})") from error
+        if not isinstance(saved.get("model"), dict):
+            raise CheckpointError(f"{path} holds no network")
+        known = {f.name for f in dataclasses.fields(cls)} - {"config", "metrics"}
+        fields = {name: value for name, value in saved.items() if name in known}
+        metrics = tuple(float(value) for value in saved.get("metrics", cls.metrics))
+        return cls(config=config, metrics=metrics, **{"optimizer": None, "epoch": 0, "batch": 0} | fields)
+
+    def network(self) -> nn.Sequential:
+        """The trained network (on the CPU, in eval mode)."""
+        net = build_model(self.config)
+        try:
+            net.load_state_dict(self.model)
+        except (RuntimeError, KeyError) as error:
+            raise CheckpointError(f"the checkpoint's weights do not fit its network "
+                                  f"({str(error).splitlines()[0]})") from error
+        return net.eval()
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
     """Load one of our checkpoints safely (weights_only) onto the CPU, or raise CheckpointError saying why."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"there is no checkpoint at {path}")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        saved = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
         # PyTorch's own text suggests weights_only=False, which we never do: say it plainly instead.
         raise CheckpointError(f"{path} is damaged or is not an AlexNet Explorer checkpoint "
                               f"({type(error).__name__}); it was not loaded") from error
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is a PyTorch file but not an AlexNet Explorer checkpoint")
-    try:
-        RunConfig.from_dict(checkpoint["config"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"{path} holds an unusable configuration ({error})") from error
-    return checkpoint
+    return Checkpoint.from_dict(saved, path)
 
 
-def model_from_checkpoint(checkpoint: dict) -> tuple[nn.Sequential, RunConfig]:
-    """The trained network (on the CPU, in eval mode) and its configuration from a loaded checkpoint."""
-    config = RunConfig.from_dict(checkpoint["config"])
-    net = build_model(config)
-    try:
-        net.load_state_dict(checkpoint["model"])
-    except (RuntimeError, KeyError) as error:
-        raise CheckpointError(f"the checkpoint's weights do not fit its network ({str(error).splitlines()[0]})") from error
-    return net.eval(), config
+@dataclass(frozen=True)
+class Launch:
+    """What the launcher recorded when it started a run's process: its pid, when, and the hardware it was given."""
+
+    pid: int
+    launched: float
+    hardware: tuple[str, ...]
 
 
 class RunDir:
-    """One run's folder: config.json, metrics.jsonl, status.json, checkpoint.pt and filters/epoch_NNN.pt; run.json
-    holds the name people read (the folder's name stays unique underneath) and who started it."""
+    """One run's folder, and the one place that names its files: config.json, metrics.jsonl, status.json,
+    checkpoint.pt, filters/epoch_NNN.pt and its frames, evaluation.npz, the top images' rankings, the process
+    record and the log; run.json holds the name people read (the folder's name stays unique underneath) and who
+    started it."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -122,6 +173,8 @@ class RunDir:
         self.stop_path = self.path / "STOP"
         self.log_path = self.path / "train.log"
         self.evaluation_path = self.path / "evaluation.npz"  # its network on its test set (evaluation.py)
+        self.top_images_dir = self.path / "responses"  # the test images each unit responds to most (top_images.py)
+        self.launch_path = self.path / "process.json"
 
     @property
     def name(self) -> str:
@@ -213,14 +266,15 @@ class RunDir:
         except (OSError, json.JSONDecodeError) as error:
             return {"state": "failed", "error": f"the run's status file cannot be read ({error})"}
 
-    def append_event(self, record: dict) -> None:
+    def append_event(self, event: Event) -> None:
         """Append one event as a JSON line and flush it, so live readers see it at once."""
         with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(json.dumps(to_record(event)) + "\n")
             f.flush()
 
-    def read_events(self) -> list[dict]:
-        """All complete events so far (a line still being written is left for the next read)."""
+    def read_events(self) -> list[Event]:
+        """All complete events so far (a line still being written is left for the next read; a damaged one is
+        passed over)."""
         try:
             lines = self.metrics_path.read_text().splitlines(keepends=True)
         except OSError:
@@ -230,16 +284,38 @@ class RunDir:
             if not line.endswith("\n"):
                 break
             try:
-                events.append(json.loads(line))
+                event = from_record(json.loads(line))
             except json.JSONDecodeError:
                 continue
+            if event is not None:
+                events.append(event)
         return events
 
-    def save_checkpoint(self, checkpoint: dict) -> None:
-        """Replace the run's one checkpoint atomically (keeps disk use to one checkpoint per run)."""
-        write_atomically(self.checkpoint_path, lambda p: torch.save(checkpoint, p))
+    def write_launch(self, launch: Launch) -> None:
+        """Record the process the launcher started for the run."""
+        write_atomically(self.launch_path, lambda p: p.write_text(json.dumps(dataclasses.asdict(launch))))
 
-    def load_checkpoint(self) -> dict:
+    def read_launch(self) -> Launch | None:
+        """What the launcher recorded when it last started the run's process; None if nothing (readable) was."""
+        try:
+            record = json.loads(self.launch_path.read_text())
+            return Launch(int(record["pid"]), float(record["launched"]), tuple(map(str, record["hardware"])))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def forget_launch(self) -> None:
+        """Forget an earlier process: its record says nothing about the next one."""
+        self.launch_path.unlink(missing_ok=True)
+
+    def top_images_path(self, epoch: int, batch: int) -> Path:
+        """Where the ranking of the test images for the network saved at this epoch and batch is kept."""
+        return self.top_images_dir / f"epoch_{epoch:03d}_batch_{batch:05d}.pt"
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Replace the run's one checkpoint atomically (keeps disk use to one checkpoint per run)."""
+        write_atomically(self.checkpoint_path, lambda p: torch.save(checkpoint.to_dict(), p))
+
+    def load_checkpoint(self) -> Checkpoint:
         return load_checkpoint(self.checkpoint_path)
 
     def has_checkpoint(self) -> bool:
@@ -298,7 +374,7 @@ class RunRecorder:
     def __call__(self, event: Event) -> None:
         if event.kind == "step":
             return
-        self.run.append_event(to_record(event))
+        self.run.append_event(event)
         if isinstance(event, Started):
             if event.start_epoch == 0 and event.conv1 is not None:
                 self.run.save_filters(0, event.conv1)

@@ -1,13 +1,13 @@
 """What each unit of the network responds to: the test images that excite it most, and where in each image.
 
 Ranking all test images for every unit of every layer takes one pass over the test set, so it is done once per
-checkpoint and kept in the run's folder (``responses/``).
+checkpoint and kept in the run's folder (``RunDir.top_images_dir``).
 """
 from __future__ import annotations
 
 import pickle
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,26 +16,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .activations import in_batches, layer_outputs
 from .data import to_model_input
-from .model import CONV_LAYERS, INSPECTABLE_LAYERS, split_after
+from .model import CONV_LAYERS, INSPECTABLE_LAYERS
 from .runs import RunDir, write_atomically
 
 TOP = 9
 RESPONSES_FORMAT = "alexnet-explorer-responses/1"
 BATCH = 128  # images per forward pass: conv1's maps of a batch at 224 px take about 140 MB
-
-
-def layer_outputs(net: nn.Sequential, x: torch.Tensor, layers: Sequence[str] = INSPECTABLE_LAYERS
-                  ) -> dict[str, torch.Tensor]:
-    """Each named layer's output after its activation, from one pass of ``x`` through the network (layers in
-    network order)."""
-    outputs, rest = {}, net
-    with torch.no_grad():
-        for layer in layers:
-            head, rest = split_after(rest, layer)
-            x = head(x)
-            outputs[layer] = x
-    return outputs
 
 
 def unit_strengths(output: torch.Tensor) -> torch.Tensor:
@@ -56,14 +44,12 @@ def rank_images(net: nn.Sequential, images: torch.Tensor, input_size: int, top: 
                 progress: Callable[[int, int], None] = lambda done, total: None) -> TopImages:
     """The ``top`` of uint8 N×1×28×28 images that excite each unit of every inspectable layer most (equal responses:
     the earlier image first); ``progress`` hears (images done, images) after each batch."""
-    device = next(net.parameters()).device
     indices: dict[str, torch.Tensor] = {}
     values: dict[str, torch.Tensor] = {}
-    for start in range(0, len(images), batch):
-        x = to_model_input(images[start:start + batch].to(device), input_size)
-        for layer, output in layer_outputs(net, x, INSPECTABLE_LAYERS).items():
+    for start, outputs in in_batches(net, images, input_size, INSPECTABLE_LAYERS, batch):
+        for layer, output in outputs.items():
             strengths = unit_strengths(output).T.float().cpu()  # units × images of this batch
-            numbers = torch.arange(start, start + len(x)).expand_as(strengths)
+            numbers = torch.arange(start, start + len(output)).expand_as(strengths)
             if layer in values:  # the kept ones come first: their indices are smaller
                 strengths, numbers = torch.cat([values[layer], strengths], 1), torch.cat([indices[layer], numbers], 1)
             order = torch.sort(strengths, dim=1, descending=True, stable=True).indices[:, :top]
@@ -82,11 +68,6 @@ def unit_maps(net: nn.Sequential, images: torch.Tensor, input_size: int, layer: 
     maps = F.interpolate(maps.float().cpu(), size=images.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
     peaks = maps.flatten(1).amax(dim=1).clamp(min=1e-12)[:, None, None]
     return (maps.clamp(min=0) / peaks).numpy()
-
-
-def cache_path(run: RunDir, epoch: int, batch: int) -> Path:
-    """Where the ranking for the checkpoint saved at this epoch and batch is kept."""
-    return run.path / "responses" / f"epoch_{epoch:03d}_batch_{batch:05d}.pt"
 
 
 def load_ranking(path: Path, images: int) -> TopImages | None:
@@ -113,7 +94,7 @@ def save_ranking(path: Path, ranking: TopImages) -> None:
 def ranking_for(run: RunDir, net: nn.Sequential, input_size: int, epoch: int, batch: int, images: torch.Tensor,
                 progress: Callable[[int, int], None] = lambda done, total: None) -> TopImages:
     """The run's ranking for its checkpoint at this epoch and batch: read from its folder, else computed and kept."""
-    path = cache_path(run, epoch, batch)
+    path = run.top_images_path(epoch, batch)
     kept = load_ranking(path, len(images))
     if kept is not None:
         return kept

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -15,7 +16,7 @@ from .data import DeviceBatches, FashionMNIST, subset
 from .devices import autocast, kept_heap, move_to_device, to_fast_layout
 from .distributed import SINGLE, Ranks, all_sum, any_rank, device_label, rank_device, wrap
 from .events import Ended, EpochEnd, Event, Progress, Started, Step
-from .runs import CHECKPOINT_FORMAT
+from .runs import Checkpoint
 
 POINTS_PER_EPOCH = 5  # as d2l's Animator: five train-loss/acc points per epoch
 
@@ -67,8 +68,9 @@ def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor
 
 
 def train(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], None] = lambda event: None,
-          should_stop: Callable[[], bool] = lambda: False, resume: dict | None = None, ranks: Ranks = SINGLE) -> Ended:
-    """Train AlexNet as configured, emitting events; resume from a checkpoint dict if given.
+          should_stop: Callable[[], bool] = lambda: False, resume: Checkpoint | None = None,
+          ranks: Ranks = SINGLE) -> Ended:
+    """Train AlexNet as configured, emitting events; resume from a checkpoint if given.
 
     With ``ranks`` of several processes (see distributed.py) this process trains its share of every batch, and
     every process returns the same result; only the leader's ``emit`` should write anything.
@@ -78,112 +80,168 @@ def train(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], None] =
         return _train(config, data, device, emit, should_stop, resume, ranks)
 
 
+@dataclass
+class TrainingState:
+    """Where training stands besides the weights: the next batch, the epoch's running sums, the time spent training,
+    the last metrics, and the shuffling state that makes a resumed run take exactly the steps it would have taken."""
+
+    epoch: int
+    batch: int
+    sums: torch.Tensor  # loss·n and correct answers within the epoch, of this process's images
+    count: int  # images within the epoch, of all processes (kept on the host)
+    train_seconds: float  # evaluation excluded
+    shuffle_state: torch.Tensor  # the shuffling generator's state at the start of the epoch
+    train_loss: float = math.nan
+    train_acc: float = math.nan
+    test_acc: float = math.nan
+
+    @classmethod
+    def start(cls, batches: DeviceBatches) -> TrainingState:
+        """Before the first step of a new run."""
+        return cls(0, 0, torch.zeros(2, device=batches.device), 0, 0.0, batches.generator.get_state())
+
+    @classmethod
+    def resumed(cls, checkpoint: Checkpoint, device: torch.device, ranks: Ranks) -> TrainingState:
+        """Where a checkpoint left off (torch's own random state, for dropout, is restored too)."""
+        torch.set_rng_state(checkpoint.torch_state)
+        # The saved sums are all processes' together: the leader carries them on, the others start from zero.
+        sums = checkpoint.sums.to(device) if ranks.leader else torch.zeros(2, device=device)
+        return cls(checkpoint.epoch, checkpoint.batch, sums, checkpoint.count, checkpoint.train_seconds,
+                   checkpoint.shuffle_state, *checkpoint.metrics)
+
+    def to_checkpoint(self, config: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
+                      ranks: Ranks) -> Checkpoint:
+        """The run's checkpoint at this point."""
+        return Checkpoint(config, model.state_dict(), optimizer.state_dict(), self.epoch, self.batch,
+                          self.train_seconds, all_sum(self.sums, ranks).detach().cpu(), self.count,
+                          self.shuffle_state, torch.get_rng_state(), (self.train_loss, self.train_acc, self.test_acc))
+
+    def begin_epoch(self, epoch: int, batches: DeviceBatches) -> None:
+        """Shuffle as the epoch shuffled the first time; a new epoch's sums start from zero."""
+        if epoch != self.epoch:
+            self.epoch, self.batch = epoch, 0
+        batches.generator.set_state(self.shuffle_state)
+        if self.batch == 0:
+            self.sums.zero_()
+            self.count = 0
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor, images: int) -> None:
+        """Count one step's loss and correct answers, on the device (no host sync)."""
+        with torch.no_grad():
+            self.sums += torch.stack([loss.float() * len(y), (logits.argmax(1) == y).sum().float()])
+        self.count += images
+        self.batch += 1
+
+    def update_means(self, ranks: Ranks) -> None:
+        """The epoch's running train loss and accuracy so far: the only host sync of the loop."""
+        if self.count:
+            self.train_loss, self.train_acc = (all_sum(self.sums, ranks) / self.count).tolist()
+
+    def end_epoch(self, test_acc: float, batches: DeviceBatches) -> None:
+        """The epoch is trained and tested: the next one starts at its first batch."""
+        self.test_acc, self.epoch, self.batch = test_acc, self.epoch + 1, 0
+        self.shuffle_state = batches.generator.get_state()
+
+    def speed(self, epoch_images: int, epochs_done: int) -> float:
+        """Training images per second, evaluation excluded."""
+        return (epochs_done * epoch_images + self.count) / max(self.train_seconds, 1e-9)
+
+
+class Clock:
+    """Wall time since this session of the run began, the forecast of the rest, and laps of training time."""
+
+    def __init__(self, first_step: int, total_steps: int) -> None:
+        self.first_step, self.total_steps = first_step, total_steps
+        self.started = self.lap_started = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def remaining(self, step: int) -> float:
+        """The rest of the run at this session's pace so far."""
+        return self.elapsed() / max(1, step - self.first_step) * (self.total_steps - step)
+
+    def lap(self) -> float:
+        """Seconds since the last lap (or the start), and a new lap begins."""
+        now = time.perf_counter()
+        seconds, self.lap_started = now - self.lap_started, now
+        return seconds
+
+
 def _train(config: RunConfig, data: FashionMNIST, device: torch.device, emit: Callable[[Event], None],
-           should_stop: Callable[[], bool], resume: dict | None, ranks: Ranks) -> Ended:
+           should_stop: Callable[[], bool], resume: Checkpoint | None, ranks: Ranks) -> Ended:
     torch.manual_seed(config.seed)
     model = move_to_device(build_model(config), device)
     net = wrap(model, device, ranks)  # what the steps call; ``model`` is what checkpoints and snapshots read
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
+    train_batches, test_batches = _batches(config, data, device, ranks)
+    steps_per_epoch, images = len(train_batches), len(train_batches.images)
+    total_steps = config.epochs * steps_per_epoch
+    state = TrainingState.start(train_batches)
+    if resume is not None:
+        model.load_state_dict(resume.model)
+        optimizer.load_state_dict(resume.optimizer)
+        state = TrainingState.resumed(resume, device, ranks)
+    hardware = device_label(device, ranks)
+    clock = Clock(state.epoch * steps_per_epoch + state.batch, total_steps)
+    emit(Started(hardware, config.epochs, state.epoch, steps_per_epoch, images, len(test_batches.images),
+                 time.time(), conv1=_conv1(model)))
+
+    points = {max(1, steps_per_epoch * k // POINTS_PER_EPOCH) for k in range(1, POINTS_PER_EPOCH + 1)}
+    net.train()
+    for epoch in range(state.epoch, config.epochs):
+        state.begin_epoch(epoch, train_batches)
+        clock.lap()  # the time since the last epoch's end was evaluation
+        for i, (x, y) in enumerate(train_batches.starting_at(state.batch), start=state.batch):
+            step = epoch * steps_per_epoch + i
+            if any_rank(should_stop(), ranks):
+                state.train_seconds += clock.lap()
+                state.update_means(ranks)
+                return _end(emit, Ended("stopped", step / steps_per_epoch, state.train_loss, state.train_acc,
+                                        state.test_acc, state.speed(images, epoch), clock.elapsed(), hardware,
+                                        checkpoint=state.to_checkpoint(config, model, optimizer, ranks)))
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, step, total_steps, steps_per_epoch)
+            loss, logits = train_step(net, optimizer, x, y, config.label_smoothing)
+            state.add(loss, logits, y, train_batches.global_batch_size(i))
+            emit(Step(epoch, i + 1, steps_per_epoch))
+            if i + 1 in points:
+                state.update_means(ranks)
+                state.train_seconds += clock.lap()
+                emit(Progress((step + 1) / steps_per_epoch, state.train_loss, state.train_acc,
+                              state.speed(images, epoch), clock.elapsed(), clock.remaining(step + 1),
+                              conv1=_conv1(model)))
+                if not math.isfinite(state.train_loss):  # every later step would be NaN too: say why now
+                    raise TrainingDiverged(config, (step + 1) / steps_per_epoch, state.train_loss)
+        state.end_epoch(evaluate(model, test_batches, ranks), train_batches)
+        emit(EpochEnd(epoch + 1, state.train_loss, state.train_acc, state.test_acc, state.speed(images, epoch),
+                      clock.elapsed(), clock.remaining((epoch + 1) * steps_per_epoch), conv1=_conv1(model),
+                      checkpoint=state.to_checkpoint(config, model, optimizer, ranks)))
+    # The test set's answers and the unlike-the-training-data fit, on the training device: the app finds them ready.
+    fits = images >= unfamiliar.MIN_IMAGES
+    measured = evaluation.evaluate(model, config, data, config.epochs, 0) if ranks.leader and fits else None
+    return _end(emit, Ended("finished", float(config.epochs), state.train_loss, state.train_acc, state.test_acc,
+                            state.speed(images, config.epochs - 1), clock.elapsed(), hardware, evaluation=measured))
+
+
+def _batches(config: RunConfig, data: FashionMNIST, device: torch.device,
+             ranks: Ranks) -> tuple[DeviceBatches, DeviceBatches]:
+    """The run's training and test images on the device, this process's share of each batch."""
     shard = (ranks.rank, ranks.world_size)
     train_batches = DeviceBatches(*subset(data.train_images, data.train_labels, config.limit_train, config.seed),
                                   config.batch_size, config.resize, device, shuffle=True, augment=config.augment,
                                   seed=config.seed, shard=shard)
     test_batches = DeviceBatches(*subset(data.test_images, data.test_labels, config.limit_test, config.seed),
                                  config.batch_size, config.resize, device, shard=shard)
-    hardware = device_label(device, ranks)
-    steps_per_epoch = len(train_batches)
-    total_steps = config.epochs * steps_per_epoch
-
-    start_epoch, start_batch, train_seconds = 0, 0, 0.0
-    train_loss = train_acc = test_acc = float("nan")
-    # loss·n and correct within the epoch, of this rank's images; n, over all ranks, stays on the host
-    sums, count = torch.zeros(2, device=device), 0
-    epoch_generator_state = train_batches.generator.get_state()
-    if resume is not None:
-        model.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
-        start_epoch, start_batch, train_seconds = resume["epoch"], resume["batch"], resume["train_seconds"]
-        count = resume["count"]
-        if ranks.leader:  # the saved sums are all ranks' together: the leader carries them on
-            sums = resume["sums"].to(device)
-        epoch_generator_state = resume["shuffle_state"]
-        torch.set_rng_state(resume["torch_state"])
-        train_loss, train_acc, test_acc = resume["metrics"]
-
-    def checkpoint(epoch: int, batch: int) -> dict:
-        return {"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "epoch": epoch, "batch": batch,
-                "train_seconds": train_seconds, "sums": all_sum(sums, ranks).detach().cpu(), "count": count,
-                "shuffle_state": epoch_generator_state, "torch_state": torch.get_rng_state(),
-                "metrics": [train_loss, train_acc, test_acc]}
-
-    def conv1() -> torch.Tensor:
-        return model.conv1.weight.detach().float().cpu().clone()
-
-    started = time.perf_counter()
-    first_step = start_epoch * steps_per_epoch + start_batch
-    emit(Started(hardware, config.epochs, start_epoch, steps_per_epoch, len(train_batches.images),
-                 len(test_batches.images), time.time(), conv1=conv1()))
-
-    def timing(step: int, epoch: int) -> tuple[float, float, float]:
-        """Elapsed and remaining wall time, and training examples per second (evaluation excluded)."""
-        elapsed = time.perf_counter() - started
-        remaining = elapsed / max(1, step - first_step) * (total_steps - step)
-        seen = epoch * len(train_batches.images) + count
-        return elapsed, remaining, seen / max(train_seconds, 1e-9)
-
-    points = {max(1, steps_per_epoch * k // POINTS_PER_EPOCH) for k in range(1, POINTS_PER_EPOCH + 1)}
-    net.train()
-    for epoch in range(start_epoch, config.epochs):
-        train_batches.generator.set_state(epoch_generator_state)
-        first = start_batch if epoch == start_epoch else 0
-        if first == 0:
-            sums.zero_()
-            count = 0
-        tic = time.perf_counter()
-        for i, (x, y) in enumerate(train_batches.starting_at(first), start=first):
-            step = epoch * steps_per_epoch + i
-            if any_rank(should_stop(), ranks):
-                train_seconds += time.perf_counter() - tic
-                if count:
-                    train_loss, train_acc = (all_sum(sums, ranks) / count).tolist()
-                elapsed, _, speed = timing(step, epoch)
-                return _end(emit, "stopped", step / steps_per_epoch, train_loss, train_acc, test_acc, speed,
-                            elapsed, hardware, checkpoint(epoch, i))
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(config, step, total_steps, steps_per_epoch)
-            loss, logits = train_step(net, optimizer, x, y, config.label_smoothing)
-            with torch.no_grad():
-                sums += torch.stack([loss.float() * len(y), (logits.argmax(1) == y).sum().float()])
-            count += train_batches.global_batch_size(i)
-            emit(Step(epoch, i + 1, steps_per_epoch))
-            if i + 1 in points:
-                train_loss, train_acc = (all_sum(sums, ranks) / count).tolist()  # the only host sync of the loop
-                train_seconds += time.perf_counter() - tic
-                tic = time.perf_counter()
-                elapsed, remaining, speed = timing(step + 1, epoch)
-                emit(Progress((step + 1) / steps_per_epoch, train_loss, train_acc, speed, elapsed, remaining,
-                              conv1=conv1()))
-                if not math.isfinite(train_loss):  # every later step would be NaN too: say why now
-                    raise TrainingDiverged(config, (step + 1) / steps_per_epoch, train_loss)
-        test_acc = evaluate(model, test_batches, ranks)
-        epoch_generator_state = train_batches.generator.get_state()
-        elapsed, remaining, speed = timing((epoch + 1) * steps_per_epoch, epoch)
-        emit(EpochEnd(epoch + 1, train_loss, train_acc, test_acc, speed, elapsed, remaining,
-                      conv1=conv1(), checkpoint=checkpoint(epoch + 1, 0)))
-    elapsed, _, speed = timing(total_steps, config.epochs - 1)
-    # The test set's answers and the unlike-the-training-data fit, on the training device: the app finds them ready.
-    fits = len(train_batches.images) >= unfamiliar.MIN_IMAGES
-    measured = evaluation.evaluate(model, config, data, config.epochs, 0, device) if ranks.leader and fits else None
-    return _end(emit, "finished", float(config.epochs), train_loss, train_acc, test_acc, speed, elapsed, hardware,
-                measured=measured)
+    return train_batches, test_batches
 
 
-def _end(emit: Callable[[Event], None], status: str, epoch: float, loss: float, acc: float, test_acc: float,
-         speed: float, elapsed: float, hardware: str, checkpoint: dict | None = None,
-         measured: evaluation.Evaluation | None = None) -> Ended:
-    event = Ended(status, epoch, loss, acc, test_acc, speed, elapsed, hardware, checkpoint=checkpoint,
-                  evaluation=measured)
+def _conv1(model: nn.Module) -> torch.Tensor:
+    """conv1's weights as the run store keeps them: float32 on the CPU, a copy."""
+    return model.conv1.weight.detach().float().cpu().clone()
+
+
+def _end(emit: Callable[[Event], None], event: Ended) -> Ended:
     emit(event)
     return event

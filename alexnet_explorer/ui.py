@@ -30,7 +30,8 @@ from .data import (
     locate,
     subset,
 )
-from .prediction import Classifier, answer_uploads, load_classifier
+from .classifier import Classifier, load_classifier
+from .prediction import answer_uploads
 from .preprocess import (
     FILE_TYPES,
     MAX_UPLOAD_BYTES,

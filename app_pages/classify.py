@@ -6,6 +6,7 @@ import os
 
 import streamlit as st
 
+from alexnet_explorer.classifier import Classifier, describe_progress
 from alexnet_explorer import class_test_set, prediction, processes, ui
 from alexnet_explorer.data import DATA_ENV
 from alexnet_explorer.preprocess import PreprocessOptions
@@ -21,7 +22,7 @@ PICTURE_TABS = ui.PictureSources("classify", {ui.DRAW: "Draw", ui.UPLOAD: "Uploa
                                  answer_beside=True)
 
 
-def choose_classifier() -> tuple[RunDir, prediction.Classifier] | None:
+def choose_classifier() -> tuple[RunDir, Classifier] | None:
     """The run picker (the latest finished run first), the run and its network; None, after saying why, if there is
     none."""
     runs = [run for run in list_runs() if run.has_checkpoint()]
@@ -43,7 +44,7 @@ def choose_classifier() -> tuple[RunDir, prediction.Classifier] | None:
     state = processes.refresh_status(run).get("state", "failed")
     training = " — replaced after each epoch while it trains" if state in processes.ACTIVE_STATES else ""
     about.caption(f"Run **{state}** — {model.config.summary()}. Its network as saved "
-                  f"{prediction.describe_progress(model)}. A run keeps only its latest network (earlier epochs keep "
+                  f"{describe_progress(model)}. A run keeps only its latest network (earlier epochs keep "
                   f"just conv1's filters, for the Filters page), so this is the one epoch that can answer{training}.")
     return run, model
 

@@ -21,10 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from alexnet_explorer.events import Ended
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import AUGMENTATIONS, DeviceBatches, FashionMNIST, load_fashion_mnist
 from alexnet_explorer.config import build_model
-from alexnet_explorer.prediction import load_classifier, probabilities
+from alexnet_explorer.classifier import load_classifier
+from alexnet_explorer.prediction import probabilities
 from alexnet_explorer.preprocess import preprocess
 from alexnet_explorer.runs import RunDir
 from alexnet_explorer.train import evaluate, train_step
@@ -72,10 +74,10 @@ def measure(folder: Path, drawings: list, data: FashionMNIST) -> str:
     """One table row: the run's augmentation, time, test accuracy and accuracy on each style of drawing."""
     run = RunDir(folder)
     model = load_classifier(run.checkpoint_path)
-    ended = [event for event in run.read_events() if event["kind"] == "ended"][-1]
+    ended = [event for event in run.read_events() if isinstance(event, Ended)][-1]
     batches = DeviceBatches(data.test_images, data.test_labels, 256, model.size, torch.device("cpu"))
     test_acc = evaluate(model.net, batches)
-    row = (f"| {run.name} | {model.config.augment} | {ended['elapsed']:.0f} s | {ended['examples_per_sec']:.0f} | "
+    row = (f"| {run.name} | {model.config.augment} | {ended.elapsed:.0f} s | {ended.examples_per_sec:.0f} | "
            f"{test_acc:.4f} |")
     for style in STYLES:
         items = [(image28, label) for image28, label, drawn in drawings if drawn == style]

@@ -42,6 +42,8 @@ from PIL import Image
 from playwright.async_api import Page, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+from alexnet_explorer.events import Progress
+from alexnet_explorer.classifier import load_classifier
 from alexnet_explorer import classroom, inspection, launcher, plots, prediction
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import CLASSES, load_fashion_mnist, to_model_input
@@ -85,7 +87,7 @@ class Reference:
 
 def references(checkpoint: Path, sessions: int) -> list[Reference]:
     """Each session's own test image's conv1 maps and its own picture's probabilities, from the pinned network."""
-    model = prediction.load_classifier(checkpoint)
+    model = load_classifier(checkpoint)
     data = load_fashion_mnist()
     labels = data.test_labels.numpy()
     shirts = np.flatnonzero(labels == 0)
@@ -355,7 +357,7 @@ def main(argv: list[str] | None = None) -> None:
         with app_server(runs, log) as (url, server_pid), PeakMemory(server_pid) as memory:
             config = PRESETS[args.preset].replace(device=args.device)
             run = launcher.launch(config.replace(epochs=args.epochs or config.epochs), label=args.preset, root=runs)
-            while not any(e["kind"] == "progress" and e["epoch"] >= args.unwatched for e in run.read_events()):
+            while not any(isinstance(e, Progress) and e.epoch >= args.unwatched for e in run.read_events()):
                 if not launcher.active_runs(runs):
                     raise SystemExit(f"the classroom run ended early: {run.read_status()}")
                 time.sleep(1)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from alexnet_explorer.events import Event, Progress, Started
 from alexnet_explorer.model import count_macs
 
 # Dense bf16 tensor-core peaks from NVIDIA's data sheets (TFLOP/s, without sparsity); matched against the
@@ -94,14 +95,14 @@ def load_average() -> str:
     return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def interval_speeds(events: list[dict]) -> list[tuple[float, float, float]]:
+def interval_speeds(events: list[Event]) -> list[tuple[float, float, float]]:
     """Training images per second between consecutive progress points: (epoch at the start, epoch at the end,
     images/s). Evaluation is excluded: each point's examples/sec is the images seen over the training seconds."""
-    started = next(e for e in events if e["kind"] == "started")
-    points = [e for e in events if e["kind"] == "progress"]
-    seen = [p["epoch"] * started["train_examples"] for p in points]
-    seconds = [s / p["examples_per_sec"] for s, p in zip(seen, points)]
-    return [(points[i - 1]["epoch"], points[i]["epoch"], (seen[i] - seen[i - 1]) / (seconds[i] - seconds[i - 1]))
+    started = next(e for e in events if isinstance(e, Started))
+    points = [e for e in events if isinstance(e, Progress)]
+    seen = [p.epoch * started.train_examples for p in points]
+    seconds = [s / p.examples_per_sec for s, p in zip(seen, points)]
+    return [(points[i - 1].epoch, points[i].epoch, (seen[i] - seen[i - 1]) / (seconds[i] - seconds[i - 1]))
             for i in range(1, len(points))]
 
 
@@ -111,11 +112,11 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
-def speeds_by_stretch(events: list[dict], stretches: list[tuple[float, float]]) -> list[list[float]]:
+def speeds_by_stretch(events: list[Event], stretches: list[tuple[float, float]]) -> list[list[float]]:
     """Training images/s between progress points wholly outside every stretch of time, then wholly inside each one
     (the first point of the run, its warm-up, left out)."""
-    started = next(e["time"] for e in events if e["kind"] == "started")
-    at = {e["epoch"]: started + e["elapsed"] for e in events if e["kind"] == "progress"}
+    started = next(e.time for e in events if isinstance(e, Started))
+    at = {e.epoch: started + e.elapsed for e in events if isinstance(e, Progress)}
     outside, *inside = [[] for _ in range(len(stretches) + 1)]
     for start, end, speed in interval_speeds(events)[1:]:
         if all(at[end] <= stretch[0] or at[start] >= stretch[1] for stretch in stretches):

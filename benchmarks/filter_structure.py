@@ -21,7 +21,7 @@ import torch
 from alexnet_explorer.data import DeviceBatches, FashionMNIST, load_fashion_mnist
 from alexnet_explorer.inspection import relative_change
 from alexnet_explorer.config import build_model
-from alexnet_explorer.runs import RunDir, model_from_checkpoint
+from alexnet_explorer.runs import RunDir
 from alexnet_explorer.train import evaluate
 
 LOW_RADIUS = 2  # in frequency bins of the 11×11 spectrum: waves of 11/2 pixels and longer
@@ -73,7 +73,7 @@ def final_network(run: RunDir, data: FashionMNIST) -> list[str]:
     """The run's last network: its accuracy on every test image, and its conv1 filters that no test image excites
     (dead: ReLU'd to 0 everywhere, so they no longer learn)."""
     checkpoint = run.load_checkpoint()
-    net, config = model_from_checkpoint(checkpoint)
+    net, config = checkpoint.network(), checkpoint.config
     batches = DeviceBatches(data.test_images, data.test_labels, 256, config.resize, torch.device("cpu"))
     peaks = torch.zeros(net.conv1.out_channels)
     with torch.no_grad():

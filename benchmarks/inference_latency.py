@@ -4,7 +4,7 @@
 
 Each run takes a drawn garment (an RGBA canvas, as the drawing widget returns it) through the app's classify path:
 ``canvas_to_image`` → ``preprocess`` → ``prediction.probabilities`` (``to_tensor``, ``to_model_input``, the network
-in eval mode as ``runs.model_from_checkpoint`` builds it: float32 on the CPU, then softmax). Preprocessing and the
+in eval mode as ``runs.Checkpoint.network`` builds it: float32 on the CPU, then softmax). Preprocessing and the
 network are timed apart. Prints the median and p95 of each part and of the total.
 """
 from __future__ import annotations
@@ -17,9 +17,10 @@ import torch
 
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.config import build_model
-from alexnet_explorer.prediction import Classifier, probabilities
+from alexnet_explorer.classifier import Classifier
+from alexnet_explorer.prediction import probabilities
 from alexnet_explorer.preprocess import canvas_to_image, preprocess
-from alexnet_explorer.runs import model_from_checkpoint
+from alexnet_explorer.runs import Checkpoint
 
 from .common import load_average, machine
 
@@ -41,8 +42,8 @@ def drawn_shirt(side: int = CANVAS_SIDE) -> np.ndarray:
 def classifier(size: int) -> Classifier:
     """A classroom network at this input size, loaded the way the app loads a run's checkpoint."""
     config = PRESETS["classroom"].replace(resize=size)
-    net, config = model_from_checkpoint({"config": config.to_dict(), "model": build_model(config).state_dict()})
-    return Classifier(net, config, epoch=0, batch=0, test_acc=None)
+    checkpoint = Checkpoint(config, build_model(config).state_dict(), optimizer=None, epoch=0, batch=0)
+    return Classifier(checkpoint.network(), config, epoch=0, batch=0, test_acc=None)
 
 
 def classify(model: Classifier, rgba: np.ndarray) -> tuple[np.ndarray, float, float]:

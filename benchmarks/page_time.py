@@ -19,6 +19,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from alexnet_explorer.events import Progress
 from alexnet_explorer import launcher
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.runs import RUNS_ENV
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
             launcher.TRAINING_NICENESS = niceness
             run = launcher.launch(PRESETS[args.preset].replace(device="cpu", epochs=50), args.preset, runs)
             try:
-                while not any(e["kind"] == "progress" for e in run.read_events()):
+                while not any(isinstance(e, Progress) for e in run.read_events()):
                     if not launcher.active_runs(runs):
                         raise SystemExit(f"the {args.preset} run ended early: {run.read_status()}")
                     time.sleep(0.5)

@@ -19,7 +19,7 @@ from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import load_fashion_mnist, subset
 from alexnet_explorer.inspection import FEATURE_KINDS, PROJECTIONS, holdout_probe, project, sample_features
 from alexnet_explorer.config import build_model
-from alexnet_explorer.runs import load_checkpoint, model_from_checkpoint
+from alexnet_explorer.runs import load_checkpoint
 
 from .common import load_average, machine
 
@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-root")
     args = parser.parse_args(argv)
     if args.checkpoint:
-        net, config = model_from_checkpoint(load_checkpoint(args.checkpoint))
+        checkpoint = load_checkpoint(args.checkpoint)
+        net, config = checkpoint.network(), checkpoint.config
     else:
         config = PRESETS["classroom"]
         net = build_model(config).eval()

@@ -113,7 +113,7 @@ def run(config: RunConfig, data: FashionMNIST, curve: Curve, every: float | None
         state["pending"].pop(0)
         tic = time.perf_counter()
         net = move_to_device(build_model(config), device)
-        net.load_state_dict(ended.checkpoint["model"])
+        net.load_state_dict(ended.checkpoint.model)
         accuracy = evaluate(net, test)
         curve.add(ended.epoch, accuracy)
         state["mark"] = time.perf_counter()

@@ -27,7 +27,8 @@ from PIL import Image
 
 from alexnet_explorer.data import load_fashion_mnist
 from alexnet_explorer.evaluation import evaluate
-from alexnet_explorer.prediction import judge, load_classifier, probabilities
+from alexnet_explorer.classifier import load_classifier
+from alexnet_explorer.prediction import judge, probabilities
 from alexnet_explorer.preprocess import PictureError, preprocess
 from alexnet_explorer.runs import RunDir
 from alexnet_explorer.unfamiliar import HINTS
@@ -112,7 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     for name, pictures in foreign_sets(args.count, test, seed=2).items():
         images, refused = prepared(pictures)
         print(report(name, model, familiarity, images, None, len(refused)))
-    print(f"\nlimits: distance {familiarity.distance_limit:.1f}, energy {familiarity.energy_limit:.2f}; {load_average()}")
+    print(f"\nlimits: distance {familiarity.distance_limit:.1f}, energy {familiarity.energy_limit:.2f}; "
+          f"{load_average()}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from alexnet_explorer.events import Ended, EpochEnd, Event, Progress, Started
 from alexnet_explorer import estimate, launcher
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.history import duration
@@ -81,8 +82,8 @@ def main(argv: list[str] | None = None) -> None:
             phases = len(viewers)
             phase = -1
             while launcher.active_runs(runs):
-                progress = [e for e in run.read_events() if e["kind"] in ("progress", "epoch")]
-                now_phase = phase_of(progress[-1]["epoch"] if progress else 0.0, config.epochs, phases)
+                progress = [e for e in run.read_events() if isinstance(e, (Progress, EpochEnd))]
+                now_phase = phase_of(progress[-1].epoch if progress else 0.0, config.epochs, phases)
                 if now_phase != phase:
                     phase = now_phase
                     pages = watch(browser, url, pages, viewers[phase])
@@ -107,14 +108,14 @@ def main(argv: list[str] | None = None) -> None:
         print(wall_time_parts(events, launched, wall))
 
 
-def wall_time_parts(events: list[dict], launched: float, wall: float) -> str:
+def wall_time_parts(events: list[Event], launched: float, wall: float) -> str:
     """Where the wall time went: the process's start, training steps, evaluation and saving, the process's exit."""
-    started = next(e for e in events if e["kind"] == "started")
-    ended = next(e for e in reversed(events) if e["kind"] == "ended")
-    training = ended["epoch"] * started["train_examples"] / ended["examples_per_sec"]
-    start = started["time"] - launched
+    started = next(e for e in events if isinstance(e, Started))
+    ended = next(e for e in reversed(events) if isinstance(e, Ended))
+    training = ended.epoch * started.train_examples / ended.examples_per_sec
+    start = started.time - launched
     return (f"wall time {wall:.0f} s: process start {start:.1f} s, training steps {training:.1f} s, evaluation "
-            f"and saving {ended['elapsed'] - training:.1f} s, process exit {wall - start - ended['elapsed']:.1f} s")
+            f"and saving {ended.elapsed - training:.1f} s, process exit {wall - start - ended.elapsed:.1f} s")
 
 
 def watch(browser, url: str, pages: list, count: int) -> list:

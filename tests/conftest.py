@@ -1,13 +1,16 @@
-"""Shared fixtures: tiny Fashion-MNIST-shaped IDX files that the tests write themselves."""
+"""Shared fixtures: tiny Fashion-MNIST-shaped IDX files that the tests write themselves, and events made by hand."""
 from __future__ import annotations
 
+import dataclasses
 import gzip
+import typing
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from alexnet_explorer.data import DEBIAN_DIR, IDX_FILES, find_idx_files
+from alexnet_explorer.events import KINDS, Event, from_record
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -62,3 +65,13 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 real_data = pytest.mark.skipif(find_idx_files(DEBIAN_DIR) is None,
                                reason=f"real Fashion-MNIST not installed in {DEBIAN_DIR}")
+
+
+def event(kind: str, **given: object) -> Event:
+    """An event of this kind with the fields a test gives, the others zero or empty (what the test is not about)."""
+    made = KINDS[kind]
+    hints = typing.get_type_hints(made)
+    zeros = {f.name: hints[f.name]() for f in dataclasses.fields(made) if not f.metadata.get("transient")}
+    recorded = from_record({"kind": kind} | zeros | given)
+    assert recorded is not None, f"not a {kind} event: {given}"
+    return recorded

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from alexnet_explorer.classifier import load_classifier
 from alexnet_explorer import evaluation, launcher, prediction, ui
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import CLASSES, DATA_ENV, load_fashion_mnist, subset_indices
@@ -105,7 +106,7 @@ def explanation_map(at: AppTest) -> np.ndarray:
 
 def truth(run: RunDir, image28: np.ndarray) -> np.ndarray:
     """The ten probabilities the run's network gives a 28×28 picture, computed without the page."""
-    return prediction.probabilities(prediction.load_classifier(run.checkpoint_path), [image28])[0]
+    return prediction.probabilities(load_classifier(run.checkpoint_path), [image28])[0]
 
 
 def prepared(data: bytes, **options: bool) -> np.ndarray:
@@ -164,7 +165,7 @@ def test_pick_a_test_image_answers_with_probabilities_and_explanations(runs: Pat
     assert at.selectbox(key="classify_cam_layer_65").value == "conv2"  # conv5 is 3×3 at 65 px: too coarse
     assert any("Grad-CAM: the parts of conv2's 7×7 grid" in c.value for c in at.caption)
     picture = nth_test_image(fixture_data_dir, 3, 2)
-    network = prediction.load_classifier(run.checkpoint_path)
+    network = load_classifier(run.checkpoint_path)
     top = int(truth(run, picture).argmax())
     assert np.allclose(explanation_map(at), prediction.grad_cam(network, picture, top, "conv2"), atol=1e-6)
     at.selectbox(key="classify_cam_layer_65").set_value("conv5").run()
@@ -345,7 +346,7 @@ def test_every_answer_says_whether_the_picture_is_unlike_what_the_network_learne
     open_tab(at, "Upload")
     at.file_uploader(key="classify_upload").set_value(("outline.png", png(outline()), "image/png")).run()
     assert not at.exception and not at.error
-    network = prediction.load_classifier(run.checkpoint_path)
+    network = load_classifier(run.checkpoint_path)
     evaluation = Evaluation.load(run.evaluation_path)
     verdict = prediction.judge(network, evaluation.familiarity, [prepared(png(outline()))])[0]
     assert verdict.hints == ("hollow",)
@@ -363,7 +364,7 @@ def test_where_it_errs_on_the_runs_test_set_with_a_cells_pictures(runs: Path, tr
     at = classify_page()
     assert not at.exception and not at.error
     data = load_fashion_mnist(fixture_data_dir, allow_download=False)
-    network = prediction.load_classifier(run.checkpoint_path)
+    network = load_classifier(run.checkpoint_path)
     config = network.config
     order = subset_indices(len(data.test_images), config.limit_test, config.seed)
     answers = prediction.probabilities(network, list(data.test_images[order, 0].numpy())).argmax(1)

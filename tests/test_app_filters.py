@@ -140,7 +140,7 @@ def test_what_training_added_shows_each_filter_minus_its_random_start(runs: Path
     assert "what training added to the conv1 filters" in texts(at, "markdown")
     learned = next(f for f in charts(at) if f["layout"].get("annotations", [{}])[0].get("text", "").startswith("filter "))
     first = int(learned["layout"]["annotations"][0]["text"].split()[1])
-    network = run.load_checkpoint()["model"]["conv1.weight"]  # the network the tab explains
+    network = run.load_checkpoint().model["conv1.weight"]  # the network the tab explains
     kernel = (network - trained_run.load_filters(0))[first, 0].double().numpy()
     kernel -= kernel.mean()
     np.testing.assert_allclose(array(learned["data"][0]["z"]), kernel / np.abs(kernel).max(), atol=1e-6)
@@ -301,7 +301,7 @@ def test_what_a_unit_responds_to_is_ranked_once_and_kept_with_the_run(runs: Path
     at.number_input(key="responses_unit_conv2").set_value(5).run()
     at.button(key="responses_rank").click().run()
     assert not at.exception and not at.error
-    assert list((run.path / "responses").iterdir())  # kept with the run
+    assert list(run.top_images_dir.iterdir())  # kept with the run
     [figure] = responses_figure(at)
     shown = [int(title["text"].split()[0].lstrip("#")) for title in figure["layout"]["annotations"]]
     data = load_fashion_mnist(fixture_data_dir, allow_download=False)
@@ -315,7 +315,7 @@ def test_what_a_unit_responds_to_is_ranked_once_and_kept_with_the_run(runs: Path
     again = open_page()  # another visit finds the ranking in the run's folder
     again.selectbox(key="responses_layer").set_value("fc7").run()
     assert not again.get("button") or all(button.key != "responses_rank" for button in again.button)
-    strongest = top_images.load_ranking(next((run.path / "responses").iterdir()), 100).values["fc7"][:, 0]
+    strongest = top_images.load_ranking(next(run.top_images_dir.iterdir()), 100).values["fc7"][:, 0]
     alive, dead = int(strongest.argmax()), int(strongest.argmin())
     assert strongest[dead] == 0  # the made-up network has fc7 units that no image excites
     again.number_input(key="responses_unit_fc7").set_value(alive).run()
@@ -332,7 +332,7 @@ def responses_figure(at: AppTest) -> list[dict]:
 
 def run_network(run: RunDir) -> torch.nn.Sequential:
     net = build_model(TINY).eval()
-    net.load_state_dict(run.load_checkpoint()["model"])
+    net.load_state_dict(run.load_checkpoint().model)
     return net
 
 

@@ -9,6 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from torch import nn
 
+from conftest import event
+
 from alexnet_explorer import launcher, model, processes
 from alexnet_explorer.__main__ import build_parser, config_from_args
 from alexnet_explorer.config import PRESETS, RunConfig, settings
@@ -134,7 +136,7 @@ def test_start_training_runs_to_the_end_with_live_curves(app_env: Path) -> None:
     assert summary[1].endswith(" examples/sec on cpu")
     history = at.dataframe[0].value
     assert history["run"].tolist() == [run.title] and history["duration"][0].endswith(" s")
-    assert history["best test acc"][0] == max(e["test_acc"] for e in run.read_events() if e["kind"] == "epoch")
+    assert history["best test acc"][0] == max(e.test_acc for e in run.read_events() if e.kind == "epoch")
 
 
 def test_every_setting_is_described_once_and_is_a_flag_and_a_widget(app_env: Path) -> None:
@@ -187,10 +189,10 @@ def test_the_history_table_has_a_row_per_run_and_no_duration_while_training(tmp_
 def past_run(runs: Path, state: str, owner: str | None = None, **details: object) -> RunDir:
     """A run folder as a training process would have left it, without training."""
     run = RunDir.create(runs, PRESETS["smoke"], label="smoke", owner=owner)
-    run.append_event({"kind": "started", "device": "cpu", "epochs": 2, "start_epoch": 0, "batches_per_epoch": 8,
-                      "train_examples": 256, "test_examples": 128, "time": 1.0})
-    run.append_event({"kind": "progress", "epoch": 0.5, "train_loss": 2.3, "train_acc": 0.1,
-                      "examples_per_sec": 50.0, "elapsed": 3.0, "remaining": 9.0})
+    run.append_event(event("started", device="cpu", epochs=2, start_epoch=0, batches_per_epoch=8, train_examples=256,
+                           test_examples=128, time=1.0))
+    run.append_event(event("progress", epoch=0.5, train_loss=2.3, train_acc=0.1, examples_per_sec=50.0, elapsed=3.0,
+                           remaining=9.0))
     run.write_status(state, **details)
     return run
 

@@ -2,6 +2,8 @@
 import pytest
 import torch
 
+from conftest import event
+
 from alexnet_explorer.config import EXPERIMENTS, PRESETS
 from alexnet_explorer.data import load_fashion_mnist
 from alexnet_explorer.model import alexnet, count_macs, layer_macs
@@ -34,8 +36,8 @@ def test_training_flops_and_mfu_follow_from_the_mac_count():
 
 def test_training_speed_is_split_by_stretches_of_time_an_interval_lies_wholly_within():
     training_seconds = [10, 20, 30, 50, 70, 80]  # at six progress points, 20 images apart: 2, 2, 1, 1, 2 images/s
-    events = [{"kind": "started", "time": 1000.0, "train_examples": 100}]
-    events += [{"kind": "progress", "epoch": 0.2 * (i + 1), "elapsed": t, "examples_per_sec": 20 * (i + 1) / t}
+    events = [event("started", time=1000.0, train_examples=100)]
+    events += [event("progress", epoch=0.2 * (i + 1), elapsed=t, examples_per_sec=20 * (i + 1) / t)
                for i, t in enumerate(training_seconds)]
     # The first interval (warm-up) is left out; 1070-1080 straddles the second stretch, so it counts nowhere.
     outside, first, second = speeds_by_stretch(events, [(1030.0, 1070.0), (1075.0, 1100.0)])

@@ -14,7 +14,8 @@ from alexnet_explorer import class_test_set
 from alexnet_explorer.classroom import TERMINAL, Person
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.config import build_model
-from alexnet_explorer.prediction import Classifier, probabilities
+from alexnet_explorer.classifier import Classifier
+from alexnet_explorer.prediction import probabilities
 from alexnet_explorer.preprocess import preprocess
 from alexnet_explorer.runs import class_test_set_dir
 

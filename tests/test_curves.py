@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import event
+
 from alexnet_explorer import history, plots
 from alexnet_explorer.config import PRESETS, RunConfig
+from alexnet_explorer.events import training_curves
 from alexnet_explorer.runs import RunDir
 from alexnet_explorer.ui import PAGES
 
@@ -27,8 +30,8 @@ def logged_run(steps_per_epoch: int, epochs: int, batch_losses: np.ndarray) -> l
     for epoch in range(epochs):
         losses = batch_losses[epoch * steps_per_epoch:(epoch + 1) * steps_per_epoch]
         for step in sorted(points):
-            events.append({"kind": "progress", "epoch": epoch + step / steps_per_epoch,
-                           "train_loss": float(losses[:step].mean()), "train_acc": 0.5})
+            events.append(event("progress", epoch=epoch + step / steps_per_epoch,
+                                train_loss=float(losses[:step].mean()), train_acc=0.5))
     return events
 
 
@@ -36,7 +39,7 @@ def test_train_loss_is_the_mean_over_each_fifth_of_an_epoch_not_the_running_mean
     steps, epochs = 13, 3  # 13 steps: the fifths are 2, 3, 2, 3 and 3 steps long
     rng = np.random.default_rng(0)
     batch_losses = rng.uniform(0.2, 2.5, size=steps * epochs)
-    xs, ys = plots.training_curves(logged_run(steps, epochs, batch_losses))["train loss"]
+    xs, ys = training_curves(logged_run(steps, epochs, batch_losses))["train loss"]
     bounds = [0, 2, 5, 7, 10, 13]
     expected = [batch_losses[e * steps + a:e * steps + b].mean() for e in range(epochs)
                 for a, b in zip(bounds, bounds[1:])]
@@ -47,7 +50,7 @@ def test_train_loss_is_the_mean_over_each_fifth_of_an_epoch_not_the_running_mean
 def test_a_falling_loss_has_no_step_at_the_epoch_boundary() -> None:
     steps = 10
     batch_losses = np.linspace(2.0, 0.5, 3 * steps)  # falls evenly, whatever the epoch
-    _, ys = plots.training_curves(logged_run(steps, 3, batch_losses))["train loss"]
+    _, ys = training_curves(logged_run(steps, 3, batch_losses))["train loss"]
     assert (np.diff(ys) < 0).all()
     falls = -np.diff(ys)
     assert falls.max() == pytest.approx(falls.min())  # the running mean would jump up at each new epoch
@@ -61,7 +64,7 @@ def chance_lines(figure: dict) -> dict[float, str]:
 
 
 def test_the_empty_chart_already_has_its_axes_panels_and_chance_lines() -> None:
-    empty = json.loads(plots.training_figure(plots.training_curves([]), 4).to_json())
+    empty = json.loads(plots.training_figure(training_curves([]), 4).to_json())
     layout = empty["layout"]
     assert [a["text"] for a in layout["annotations"] if a["text"] != "chance"] == ["loss", "accuracy"]
     assert layout["xaxis"]["range"] == [0, 4] and layout["xaxis2"]["range"] == [0, 4]
@@ -77,24 +80,23 @@ def test_the_empty_chart_already_has_its_axes_panels_and_chance_lines() -> None:
 def test_a_loss_above_the_axis_widens_it() -> None:
     curves = {"train loss": ([0.2, 0.4], [3.5, 4.0]), "train acc": ([0.2, 0.4], [0.1, 0.1]), "test acc": ([], [])}
     assert plots.training_figure(curves, 2).layout.yaxis.range[1] >= 4.0
-    compared = plots.comparison_figure({"a": curves, "b": plots.training_curves([])}, 2)
+    compared = plots.comparison_figure({"a": curves, "b": training_curves([])}, 2)
     assert compared.layout.yaxis.range[1] >= 4.0 and compared.layout.yaxis2.range == (0, 1.02)
 
 
 def finished_run(runs: Path, label: str, config: RunConfig, losses: list[float], test_accs: list[float]) -> RunDir:
     """A finished run's folder with made-up metrics: five points per epoch, a test accuracy per epoch."""
     run = RunDir.create(runs, config, label=label)
-    run.append_event({"kind": "started", "device": "cpu", "epochs": config.epochs, "start_epoch": 0,
-                      "batches_per_epoch": 10, "train_examples": 640, "test_examples": 2000, "time": 0.0})
+    run.append_event(event("started", device="cpu", epochs=config.epochs, start_epoch=0, batches_per_epoch=10,
+                           train_examples=640, test_examples=2000, time=0.0))
     for epoch, (loss, test_acc) in enumerate(zip(losses, test_accs)):
         for k in range(1, 6):
-            run.append_event({"kind": "progress", "epoch": epoch + k / 5, "train_loss": loss, "train_acc": 0.5,
-                              "examples_per_sec": 100.0, "elapsed": 1.0, "remaining": 1.0})
-        run.append_event({"kind": "epoch", "epoch": epoch + 1, "train_loss": loss, "train_acc": 0.5,
-                          "test_acc": test_acc, "examples_per_sec": 100.0, "elapsed": 1.0, "remaining": 1.0})
-    run.append_event({"kind": "ended", "status": "finished", "epoch": float(config.epochs), "train_loss": losses[-1],
-                      "train_acc": 0.5, "test_acc": test_accs[-1], "examples_per_sec": 100.0, "elapsed": 2.0,
-                      "device": "cpu"})
+            run.append_event(event("progress", epoch=epoch + k / 5, train_loss=loss, train_acc=0.5,
+                                   examples_per_sec=100.0, elapsed=1.0, remaining=1.0))
+        run.append_event(event("epoch", epoch=epoch + 1, train_loss=loss, train_acc=0.5, test_acc=test_acc,
+                               examples_per_sec=100.0, elapsed=1.0, remaining=1.0))
+    run.append_event(event("ended", status="finished", epoch=float(config.epochs), train_loss=losses[-1],
+                           train_acc=0.5, test_acc=test_accs[-1], examples_per_sec=100.0, elapsed=2.0, device="cpu"))
     run.write_status("finished")
     return run
 
@@ -106,10 +108,9 @@ def test_overlaid_runs_are_named_by_what_differs_and_a_run_at_chance_is_called_s
     overviews = [history.overview(sigmoid), history.overview(relu)]
     assert history.comparison_line(overviews) == "sigmoid: 0.10 test acc — chance; ReLU: 0.88 test acc"
     # 0.12 on 2,000 test images is 2.1 standard errors above chance (0.0067 each): still guessing; 0.15 is not.
-    assert history.outcome(sigmoid.read_events()[:-1] + [{"kind": "epoch", "epoch": 4, "test_acc": 0.12}], 4) == \
+    assert history.outcome(sigmoid.read_events()[:-1] + [event("epoch", epoch=4, test_acc=0.12)], 4) == \
         "0.12 test acc — chance"
-    assert history.outcome([{"kind": "started", "test_examples": 2000}, {"kind": "epoch", "epoch": 2,
-                                                                         "test_acc": 0.15}], 4) == \
+    assert history.outcome([event("started", test_examples=2000), event("epoch", epoch=2, test_acc=0.15)], 4) == \
         "0.15 test acc (after epoch 2 of 4)"
     assert history.outcome([], 4) == "no test accuracy yet"
 

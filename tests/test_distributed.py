@@ -17,7 +17,7 @@ from alexnet_explorer.config import PRESETS, RunConfig
 from alexnet_explorer.data import DeviceBatches, load_fashion_mnist
 from alexnet_explorer.devices import ALL_GPUS
 from alexnet_explorer.events import EpochEnd, Event
-from alexnet_explorer.runs import RunDir
+from alexnet_explorer.runs import Checkpoint, RunDir
 from alexnet_explorer.train import train, train_step
 
 # Dropout off: each process would draw its own masks, which no single process can reproduce.
@@ -39,7 +39,7 @@ def last_checkpoint(config: RunConfig, data_dir: Path, ranks: distributed.Ranks 
             epochs.append(event)
 
     train(config, load_fashion_mnist(data_dir), keep, ranks=ranks)
-    return epochs[-1].checkpoint | {"test_acc": epochs[-1].test_acc}
+    return epochs[-1].checkpoint.to_dict() | {"test_acc": epochs[-1].test_acc}
 
 
 def rank_process(rank: int, world_size: int, port: int, data_dir: Path, out: Path) -> None:
@@ -82,13 +82,14 @@ def test_two_processes_train_the_weights_one_process_trains_with_the_same_global
             torch.testing.assert_close(checkpoint["model"][name], weights, rtol=1e-4, atol=1e-5, msg=name)
         ours, theirs = checkpoint["metrics"], reference["metrics"]
         assert ours[0] == pytest.approx(theirs[0], rel=1e-5)  # train loss over both processes' images
-        assert ours[1:] == theirs[1:] and checkpoint["test_acc"] == reference["test_acc"]
+        assert ours[1:] == theirs[1:] and checkpoint["test_acc"] == reference.test_acc
         assert checkpoint["count"] == reference["count"]
         assert checkpoint["images_trained_on"] == CONFIG.epochs * CONFIG.limit_train // 2  # its half of each batch
 
 
 def test_a_ddp_checkpoint_resumes_in_a_single_process(ddp_checkpoints, fixture_data_dir):
-    resumed = train(CONFIG.replace(epochs=3), load_fashion_mnist(fixture_data_dir), resume=ddp_checkpoints[0])
+    resumed = train(CONFIG.replace(epochs=3), load_fashion_mnist(fixture_data_dir),
+                    resume=Checkpoint.from_dict(ddp_checkpoints[0]))
     assert resumed.status == "finished" and resumed.epoch == 3.0
 
 
@@ -116,19 +117,19 @@ def test_torchrun_trains_one_run_that_rank_zero_alone_prints_and_writes_and_resu
     assert first.stdout.count("training on 2×cpu") == 1 and first.stdout.count("examples/sec on 2×cpu") == 1
     assert "a batch of 30 does not divide" not in first.stdout  # 30 does divide by 2
     run = RunDir(folder)
-    assert run.read_status()["state"] == "finished" and run.load_checkpoint()["epoch"] == 1
+    assert run.read_status()["state"] == "finished" and run.load_checkpoint().epoch == 1
     run.write_config(run.read_config().replace(epochs=2, batch_size=31))  # one more epoch, an odd batch
     second = torchrun("--data-root", str(fixture_data_dir), "--run-dir", str(folder), "--resume")
     assert second.returncode == 0, second.stderr
     assert "a batch of 31 does not divide among them, so they take 16 or 15 images" in second.stdout
     assert "resuming at epoch 2" in second.stdout
-    assert [e["epoch"] for e in run.read_events() if e["kind"] == "epoch"] == [1, 2]
-    assert run.load_checkpoint()["epoch"] == 2
+    assert [e.epoch for e in run.read_events() if e.kind == "epoch"] == [1, 2]
+    assert run.load_checkpoint().epoch == 2
     run.write_config(run.read_config().replace(epochs=3))  # and one more, in a single process
     third = subprocess.run([sys.executable, "-m", "alexnet_explorer", "train", "--data-root", str(fixture_data_dir),
                             "--run-dir", str(folder), "--resume"], capture_output=True, text=True, timeout=600)
     assert third.returncode == 0, third.stderr
-    assert "training on cpu (resuming at epoch 3)" in third.stdout and run.load_checkpoint()["epoch"] == 3
+    assert "training on cpu (resuming at epoch 3)" in third.stdout and run.load_checkpoint().epoch == 3
 
 
 def test_a_run_on_every_gpu_is_launched_under_torchrun_with_a_process_per_gpu(tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ from sklearn.metrics import confusion_matrix as sklearn_confusion
 
 from conftest import real_data
 
+from alexnet_explorer.classifier import Classifier, load_classifier
 from alexnet_explorer import evaluation, prediction
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import load_fashion_mnist, subset_indices
@@ -53,7 +54,7 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory, fixture_data_dir: Pat
 
 def test_a_finished_run_keeps_its_test_answers_and_signal(finished_run: RunDir, fixture_data_dir: Path):
     saved = Evaluation.load(finished_run.evaluation_path)
-    network = prediction.load_classifier(finished_run.checkpoint_path)
+    network = load_classifier(finished_run.checkpoint_path)
     data = load_fashion_mnist(fixture_data_dir, allow_download=False)
     assert (saved.epoch, saved.batch) == (network.epoch, network.batch) == (1, 0)
     order = subset_indices(len(data.test_images), CONFIG.limit_test, CONFIG.seed)
@@ -69,7 +70,7 @@ def test_a_finished_run_keeps_its_test_answers_and_signal(finished_run: RunDir, 
 def test_the_cache_is_measured_again_for_another_network_and_survives_bad_files(finished_run: RunDir,
                                                                                  fixture_data_dir: Path,
                                                                                  tmp_path: Path):
-    network = prediction.load_classifier(finished_run.checkpoint_path)
+    network = load_classifier(finished_run.checkpoint_path)
     data = load_fashion_mnist(fixture_data_dir, allow_download=False)
     path = tmp_path / "evaluation.npz"
     path.write_bytes(b"not an npz file")
@@ -79,7 +80,7 @@ def test_the_cache_is_measured_again_for_another_network_and_survives_bad_files(
     again = evaluation.cached(path, network, data)
     np.testing.assert_array_equal(first.probabilities, again.probabilities)
     assert again.familiarity.distance_limit == first.familiarity.distance_limit
-    later = prediction.Classifier(network.net, network.config, epoch=2, batch=0, test_acc=None)  # a later save
+    later = Classifier(network.net, network.config, epoch=2, batch=0, test_acc=None)  # a later save
     assert not evaluation.is_saved_for(path, later)
     assert evaluation.cached(path, later, data).epoch == 2 and Evaluation.load(path).epoch == 2
     assert evaluation.is_saved_for(path, later) and not evaluation.is_saved_for(path, network)

@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from alexnet_explorer.classifier import Classifier, describe_progress, load_classifier
 from alexnet_explorer import prediction, unfamiliar
 from alexnet_explorer.config import RunConfig
 from alexnet_explorer.data import CLASSES, DEBIAN_DIR, find_idx_files, load_fashion_mnist, subset, to_model_input
@@ -36,8 +37,8 @@ def checkpoint_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def model(checkpoint_path: Path) -> prediction.Classifier:
-    return prediction.load_classifier(checkpoint_path)
+def model(checkpoint_path: Path) -> Classifier:
+    return load_classifier(checkpoint_path)
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +53,13 @@ def png_bytes(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def test_load_classifier_reads_the_network_settings_and_progress(model: prediction.Classifier) -> None:
+def test_load_classifier_reads_the_network_settings_and_progress(model: Classifier) -> None:
     assert model.size == 65 and model.config == CONFIG
     assert (model.epoch, model.batch, model.test_acc) == (2, 0, 0.75)
     assert not model.net.training  # dropout off: the same picture always gets the same answer
 
 
-def test_probabilities_are_ten_per_picture_and_sum_to_one(model: prediction.Classifier, images: np.ndarray) -> None:
+def test_probabilities_are_ten_per_picture_and_sum_to_one(model: Classifier, images: np.ndarray) -> None:
     probs = prediction.probabilities(model, list(images))
     assert probs.shape == (8, 10)
     assert np.allclose(probs.sum(axis=1), 1.0) and (probs >= 0).all()
@@ -67,7 +68,7 @@ def test_probabilities_are_ten_per_picture_and_sum_to_one(model: prediction.Clas
     assert np.allclose(alone[0], probs[3], atol=1e-6)  # a batch answers each picture as if it were alone
 
 
-def test_one_pass_answers_as_probabilities_and_the_fc7_features_do(model: prediction.Classifier,
+def test_one_pass_answers_as_probabilities_and_the_fc7_features_do(model: Classifier,
                                                                     fixture_data_dir: Path) -> None:
     data = load_fashion_mnist(fixture_data_dir, allow_download=False)
 
@@ -85,14 +86,14 @@ def test_one_pass_answers_as_probabilities_and_the_fc7_features_do(model: predic
     assert prediction.answer(model, pictures)[1] is None  # no fit, no verdicts
 
 
-def test_describe_progress_says_how_far_training_had_come(model: prediction.Classifier) -> None:
-    assert prediction.describe_progress(model) == "after epoch 2 of 2, test accuracy 75.0%"
+def test_describe_progress_says_how_far_training_had_come(model: Classifier) -> None:
+    assert describe_progress(model) == "after epoch 2 of 2, test accuracy 75.0%"
     stopped = dataclasses.replace(model, epoch=1, batch=3, test_acc=None)
-    assert prediction.describe_progress(stopped) == ("after epoch 1 of 2 and 3 batches of the next (it was stopped "
+    assert describe_progress(stopped) == ("after epoch 1 of 2 and 3 batches of the next (it was stopped "
                                                      "mid-epoch)")
 
 
-def test_uploads_are_answered_in_one_table_with_their_problems(model: prediction.Classifier,
+def test_uploads_are_answered_in_one_table_with_their_problems(model: Classifier,
                                                                images: np.ndarray) -> None:
     uploads = [prepare_upload(png_bytes(images[0]), "one.png"), prepare_upload(b"a shopping list", "notes.png"),
                prepare_upload(png_bytes(images[5]), "two.png")]
@@ -106,7 +107,7 @@ def test_uploads_are_answered_in_one_table_with_their_problems(model: prediction
     assert prediction.answer_uploads(model, uploads[1:2])[0].problem == rows[1].problem  # none usable: no batch
 
 
-def test_feature_grid_side_is_the_side_of_the_layer_output(model: prediction.Classifier) -> None:
+def test_feature_grid_side_is_the_side_of_the_layer_output(model: Classifier) -> None:
     shapes = []
     hook = model.net.conv5.register_forward_hook(lambda module, inputs, output: shapes.append(output.shape))
     try:
@@ -120,7 +121,7 @@ def test_feature_grid_side_is_the_side_of_the_layer_output(model: prediction.Cla
 
 @pytest.mark.real_data
 @pytest.mark.skipif(find_idx_files(DEBIAN_DIR) is None, reason=f"real Fashion-MNIST not installed in {DEBIAN_DIR}")
-def test_a_test_image_keeps_its_answer_through_the_upload_path(model: prediction.Classifier) -> None:
+def test_a_test_image_keeps_its_answer_through_the_upload_path(model: Classifier) -> None:
     data = load_fashion_mnist(DEBIAN_DIR, allow_download=False)
     originals = subset(data.test_images, data.test_labels, 100, seed=0)[0][:, 0].numpy()
     direct = prediction.probabilities(model, list(originals)).argmax(axis=1)
@@ -134,7 +135,7 @@ def test_a_test_image_keeps_its_answer_through_the_upload_path(model: prediction
 
 
 @pytest.mark.parametrize("explain", [prediction.saliency, prediction.grad_cam])
-def test_explanations_are_28x28_non_negative_maps_peaking_at_one(model: prediction.Classifier, images: np.ndarray,
+def test_explanations_are_28x28_non_negative_maps_peaking_at_one(model: Classifier, images: np.ndarray,
                                                                   explain) -> None:
     top = int(prediction.probabilities(model, [images[0]])[0].argmax())
     heat = explain(model, images[0])
@@ -146,7 +147,7 @@ def test_explanations_are_28x28_non_negative_maps_peaking_at_one(model: predicti
     assert not model.net.training
 
 
-def test_saliency_is_the_size_of_the_input_gradient(model: prediction.Classifier, images: np.ndarray) -> None:
+def test_saliency_is_the_size_of_the_input_gradient(model: Classifier, images: np.ndarray) -> None:
     pixels = torch.tensor(images[1], dtype=torch.float32).div(255).reshape(1, 1, 28, 28).requires_grad_()
     logits = model.net(torch.nn.functional.interpolate(pixels, size=65, mode="bilinear", align_corners=False))
     logits[0, 4].backward()
@@ -154,7 +155,7 @@ def test_saliency_is_the_size_of_the_input_gradient(model: prediction.Classifier
     assert np.allclose(prediction.saliency(model, images[1], target=4), expected / expected.max(), atol=1e-5)
 
 
-def test_grad_cam_refuses_a_layer_that_is_not_a_convolution(model: prediction.Classifier, images: np.ndarray) -> None:
+def test_grad_cam_refuses_a_layer_that_is_not_a_convolution(model: Classifier, images: np.ndarray) -> None:
     with pytest.raises(ValueError, match="layer must be one of conv1"):
         prediction.grad_cam(model, images[0], layer="fc7")
 
@@ -199,18 +200,18 @@ def test_an_unusable_checkpoint_is_a_checkpoint_error(tmp_path: Path, checkpoint
     path = tmp_path / "checkpoint.pt"
     spoil(path, checkpoint_path)
     with pytest.raises(CheckpointError):
-        prediction.load_classifier(path)
+        load_classifier(path)
 
 
 def test_a_missing_checkpoint_is_a_checkpoint_error(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="there is no checkpoint"):
-        prediction.load_classifier(tmp_path / "checkpoint.pt")
+        load_classifier(tmp_path / "checkpoint.pt")
 
 
 def test_grad_cam_defaults_to_the_deepest_layer_with_a_fine_enough_grid() -> None:
-    def classifier(size: int) -> prediction.Classifier:
+    def classifier(size: int) -> Classifier:
         config = CONFIG.replace(resize=size)
-        return prediction.Classifier(build_model(config).eval(), config, 0, 0, None)
+        return Classifier(build_model(config).eval(), config, 0, 0, None)
 
     small, book = classifier(67), classifier(224)
     assert [prediction.feature_grid_side(small, layer) for layer in prediction.GRAD_CAM_LAYERS] == [7, 3, 3, 3]
@@ -220,7 +221,7 @@ def test_grad_cam_defaults_to_the_deepest_layer_with_a_fine_enough_grid() -> Non
     assert heat.shape == (28, 28)
 
 
-def hand_occlusion(model: prediction.Classifier, image: np.ndarray, target: int, patch: int, stride: int,
+def hand_occlusion(model: Classifier, image: np.ndarray, target: int, patch: int, stride: int,
                    fill: int) -> np.ndarray:
     """The occlusion map one patch at a time, pixel by pixel: each pixel's mean fall over the patches covering it."""
     def probability(picture: np.ndarray) -> float:
@@ -254,7 +255,7 @@ def hand_occlusion(model: prediction.Classifier, image: np.ndarray, target: int,
 def test_occlusion_matches_a_patch_by_patch_computation_on_a_tiny_network(images: np.ndarray) -> None:
     torch.manual_seed(3)
     tiny = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(65 * 65, 10)).eval()
-    model = prediction.Classifier(tiny, CONFIG, 0, 0, None)
+    model = Classifier(tiny, CONFIG, 0, 0, None)
     for patch, stride in ((8, 2), (5, 3)):  # 28 − 5 is not a multiple of 3: the last patch is moved to the edge
         hidden = prediction.occlusion(model, images[2], target=4, patch=patch, stride=stride, fill=128)
         np.testing.assert_allclose(hidden.drop, hand_occlusion(model, images[2], 4, patch, stride, 128), atol=1e-6)
@@ -271,7 +272,7 @@ def test_occlusion_finds_the_only_pixels_a_network_reads(images: np.ndarray) -> 
     with torch.no_grad():
         tiny[1].weight.copy_(weights.flatten(1))
         tiny[1].bias.zero_()
-    model = prediction.Classifier(tiny, CONFIG, 0, 0, None)
+    model = Classifier(tiny, CONFIG, 0, 0, None)
     bright_corner = np.zeros((28, 28), np.uint8)
     bright_corner[:4, :4] = 255
     hidden = prediction.occlusion(model, bright_corner, target=0)

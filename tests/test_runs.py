@@ -4,6 +4,8 @@ import json
 import pytest
 import torch
 
+from conftest import event
+
 from alexnet_explorer.config import RunConfig
 from alexnet_explorer.events import Ended, EpochEnd, Progress, Started
 from alexnet_explorer.model import alexnet
@@ -11,9 +13,9 @@ from alexnet_explorer.runs import (
     CHECKPOINT_FORMAT,
     CheckpointError,
     RunDir,
+    Checkpoint,
     RunRecorder,
     load_checkpoint,
-    model_from_checkpoint,
     write_atomically,
 )
 
@@ -21,7 +23,7 @@ CONFIG = RunConfig(resize=65, epochs=1, device="cpu")
 
 
 def small_checkpoint(config=CONFIG):
-    return {"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "model": alexnet(65).state_dict()}
+    return Checkpoint(config, alexnet(65).state_dict(), optimizer=None, epoch=0, batch=0)
 
 
 def test_create_writes_config_and_queued_status(tmp_path):
@@ -41,21 +43,23 @@ def test_recorder_writes_metrics_status_filters_and_checkpoint(tmp_path):
     record(Progress(1.0, 1.6, 0.3, 10.0, 1.5, 0.5, conv1=conv1 * 2))
     record(EpochEnd(1, 1.5, 0.4, 0.5, 10.0, 2.0, 0.0, conv1=conv1 * 2, checkpoint=small_checkpoint()))
     record(Ended("finished", 1.0, 1.5, 0.4, 0.5, 10.0, 2.0, "cpu"))
-    assert [e["kind"] for e in run.read_events()] == ["started", "progress", "progress", "epoch", "ended"]
-    assert "conv1" not in run.read_events()[0] and "checkpoint" not in run.read_events()[3]
+    assert [e.kind for e in run.read_events()] == ["started", "progress", "progress", "epoch", "ended"]
+    lines = [json.loads(line) for line in run.metrics_path.read_text().splitlines()]
+    assert "conv1" not in lines[0] and "checkpoint" not in lines[3]  # tensors travel in-process only
     assert run.filter_epochs() == [0, 1] and torch.equal(run.load_filters(1), conv1 * 2)
     assert run.frame_epochs() == [0.667] and torch.equal(run.load_frame(0.667), conv1 * 1.5)  # epoch ends: above
     assert run.read_status()["state"] == "finished" and run.read_status()["test_acc"] == 0.5
-    net, config = model_from_checkpoint(run.load_checkpoint())
+    checkpoint = run.load_checkpoint()
+    net, config = checkpoint.network(), checkpoint.config
     assert config == CONFIG and not net.training
 
 
 def test_a_half_written_metrics_line_is_left_for_the_next_read(tmp_path):
     run = RunDir.create(tmp_path, CONFIG)
-    run.append_event({"kind": "progress", "epoch": 0.2})
+    run.append_event(event("progress", epoch=0.2))
     with open(run.metrics_path, "a") as f:
         f.write('{"kind": "progr')
-    assert run.read_events() == [{"kind": "progress", "epoch": 0.2}]
+    assert run.read_events() == [event("progress", epoch=0.2)]
 
 
 def test_a_failed_checkpoint_write_keeps_the_previous_one(tmp_path):
@@ -83,7 +87,7 @@ def test_corrupt_and_foreign_checkpoints_give_clear_errors(tmp_path):
     with pytest.raises(CheckpointError, match="not an AlexNet Explorer checkpoint"):
         load_checkpoint(tmp_path / "foreign.pt")
     good = tmp_path / "good.pt"
-    torch.save(small_checkpoint(), good)
+    torch.save(small_checkpoint().to_dict(), good)
     good.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(CheckpointError, match="damaged"):
         load_checkpoint(good)
@@ -92,7 +96,25 @@ def test_corrupt_and_foreign_checkpoints_give_clear_errors(tmp_path):
 def test_weights_that_do_not_fit_the_configuration_are_refused(tmp_path):
     checkpoint = small_checkpoint(CONFIG.replace(resize=224))  # 65-px weights under a 224-px configuration
     with pytest.raises(CheckpointError, match="do not fit"):
-        model_from_checkpoint(checkpoint)
+        checkpoint.network()
+
+
+def test_a_checkpoint_saved_as_a_plain_dict_before_the_record_loads_with_every_field(tmp_path):
+    weights = alexnet(65).state_dict()
+    saved = {"format": CHECKPOINT_FORMAT, "config": CONFIG.to_dict(), "model": weights, "optimizer": {"state": {}},
+             "epoch": 2, "batch": 3, "train_seconds": 4.5, "sums": torch.tensor([1.0, 2.0]), "count": 7,
+             "shuffle_state": torch.tensor([1, 2], dtype=torch.uint8), "torch_state": torch.get_rng_state(),
+             "metrics": [0.5, 0.75, 0.8]}
+    torch.save(saved, tmp_path / "old.pt")
+    loaded = load_checkpoint(tmp_path / "old.pt")
+    assert (loaded.config, loaded.epoch, loaded.batch, loaded.count) == (CONFIG, 2, 3, 7)
+    assert loaded.metrics == (0.5, 0.75, 0.8)
+    assert loaded.test_acc == 0.8 and loaded.optimizer == {"state": {}}
+    torch.testing.assert_close(loaded.model, weights)
+    assert loaded.to_dict().keys() == saved.keys()  # written back in the same form
+    torch.save({"format": CHECKPOINT_FORMAT, "config": CONFIG.to_dict(), "model": weights}, tmp_path / "bare.pt")
+    bare = load_checkpoint(tmp_path / "bare.pt")  # only a network: looked at, not resumed
+    assert (bare.optimizer, bare.epoch, bare.test_acc) == (None, 0, None)
 
 
 def test_unreadable_status_reads_as_failed(tmp_path):

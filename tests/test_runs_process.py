@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from alexnet_explorer import estimate, history, launcher, plots, processes
+from conftest import event
+
+from alexnet_explorer import estimate, history, launcher, processes
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.devices import available_devices
+from alexnet_explorer.events import training_curves
 from alexnet_explorer.runs import RunDir, list_runs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,11 +56,11 @@ def kill(run: RunDir) -> None:
 
 def test_stop_then_resume_continues_from_the_checkpoint(runs: Path) -> None:
     run = launcher.launch(STOPPABLE, label="smoke", root=runs)
-    wait_for(lambda: any(e["kind"] == "epoch" for e in run.read_events()), "the first epoch")
+    wait_for(lambda: any(e.kind == "epoch" for e in run.read_events()), "the first epoch")
     launcher.stop(run)
     wait_for(lambda: state(run) not in processes.ACTIVE_STATES, "the run to stop")
     assert state(run) == "stopped", (run.read_status(), run.log_path.read_text())
-    assert run.has_checkpoint() and run.load_checkpoint()["epoch"] >= 1
+    assert run.has_checkpoint() and run.load_checkpoint().epoch >= 1
     pid = processes.launched_pid(run)
     wait_for(lambda: not processes.process_alive(pid, run), "the stopped process to exit", 20)
     assert not run.stop_path.exists()  # cleared on the way out, so that a resumed run does not stop at once
@@ -66,10 +69,10 @@ def test_stop_then_resume_continues_from_the_checkpoint(runs: Path) -> None:
     wait_for(lambda: state(run) not in processes.ACTIVE_STATES, "the resumed run to end")
     assert state(run) == "finished", (run.read_status(), run.log_path.read_text())
     events = run.read_events()
-    starts = [e["start_epoch"] for e in events if e["kind"] == "started"]
+    starts = [e.start_epoch for e in events if e.kind == "started"]
     assert starts[0] == 0 and starts[1] >= 1
-    assert [e["status"] for e in events if e["kind"] == "ended"] == ["stopped", "finished"]
-    assert sorted({e["epoch"] for e in events if e["kind"] == "epoch"}) == [1, 2, 3]
+    assert [e.status for e in events if e.kind == "ended"] == ["stopped", "finished"]
+    assert sorted({e.epoch for e in events if e.kind == "epoch"}) == [1, 2, 3]
 
 
 def test_a_killed_process_is_reported_failed_and_can_be_deleted(runs: Path) -> None:
@@ -179,21 +182,18 @@ def test_two_simultaneous_launches_start_one_run(runs: Path, monkeypatch: pytest
 
 # A run killed during epoch 2 and resumed from its epoch-1 checkpoint: it logs 1.5 again, then goes on.
 KILLED_AND_RESUMED = [
-    {"kind": "started", "device": "cpu", "epochs": 2, "start_epoch": 0, "time": 100.0},
-    {"kind": "progress", "epoch": 0.5, "train_loss": 2.0, "train_acc": 0.2, "examples_per_sec": 10.0,
-     "elapsed": 5.0, "remaining": 15.0},
-    {"kind": "epoch", "epoch": 1, "train_loss": 1.8, "train_acc": 0.3, "test_acc": 0.4, "examples_per_sec": 10.0,
-     "elapsed": 10.0, "remaining": 10.0},
-    {"kind": "progress", "epoch": 1.5, "train_loss": 1.6, "train_acc": 0.4, "examples_per_sec": 10.0,
-     "elapsed": 15.0, "remaining": 5.0},
-    {"kind": "started", "device": "cpu", "epochs": 2, "start_epoch": 1, "time": 500.0},
-    {"kind": "progress", "epoch": 1.5, "train_loss": 1.5, "train_acc": 0.45, "examples_per_sec": 12.0,
-     "elapsed": 4.0, "remaining": 6.0},
+    event("started", device="cpu", epochs=2, start_epoch=0, time=100.0),
+    event("progress", epoch=0.5, train_loss=2.0, train_acc=0.2, examples_per_sec=10.0, elapsed=5.0, remaining=15.0),
+    event("epoch", epoch=1, train_loss=1.8, train_acc=0.3, test_acc=0.4, examples_per_sec=10.0, elapsed=10.0,
+          remaining=10.0),
+    event("progress", epoch=1.5, train_loss=1.6, train_acc=0.4, examples_per_sec=10.0, elapsed=15.0, remaining=5.0),
+    event("started", device="cpu", epochs=2, start_epoch=1, time=500.0),
+    event("progress", epoch=1.5, train_loss=1.5, train_acc=0.45, examples_per_sec=12.0, elapsed=4.0, remaining=6.0),
 ]
 
 
 def test_a_redone_stretch_replaces_the_old_points_in_the_curves() -> None:
-    curves = plots.training_curves(KILLED_AND_RESUMED)
+    curves = training_curves(KILLED_AND_RESUMED)
     assert curves["train loss"] == ([0.5, 1.5], [2.0, 1.5])
     assert curves["test acc"] == ([1], [0.4])
 
@@ -203,8 +203,8 @@ def test_progress_adds_up_sessions_and_counts_on_while_training() -> None:
     assert (done.epoch, done.examples_per_sec, done.elapsed, done.remaining) == (1.5, 12.0, 19.0, 6.0)
     live = history.progress_so_far(KILLED_AND_RESUMED, now=500.0 + 4.0 + 2.0)  # two seconds after the last record
     assert (live.elapsed, live.remaining) == (21.0, 4.0)
-    resuming = history.progress_so_far(KILLED_AND_RESUMED[:4] + [{"kind": "ended", "status": "stopped", "epoch": 1.5,
-                                                             "examples_per_sec": 10.0, "elapsed": 16.0}], now=900.0)
+    stopped = event("ended", status="stopped", epoch=1.5, examples_per_sec=10.0, elapsed=16.0)
+    resuming = history.progress_so_far(KILLED_AND_RESUMED[:4] + [stopped], now=900.0)
     assert (resuming.elapsed, resuming.remaining) == (16.0, None)  # the new process has not reported yet
 
 
@@ -225,7 +225,7 @@ def keeper_pids(runs: Path) -> list[int]:
 
 def trained_one_after_another(runs: list[RunDir]) -> bool:
     """Whether each run began training only after the one before it had ended (from its events and status)."""
-    began = [next(e["time"] for e in run.read_events() if e["kind"] == "started") for run in runs]
+    began = [next(e.time for e in run.read_events() if e.kind == "started") for run in runs]
     ended = [run.read_status()["updated"] for run in runs]
     return all(ended[i] <= began[i + 1] for i in range(len(runs) - 1)) and began == sorted(began)
 
@@ -276,7 +276,7 @@ def test_a_cancelled_queued_run_never_starts(runs: Path) -> None:
     blocker = launcher.launch(STOPPABLE, label="smoke", root=runs)
     fresh = launcher.launch(TINY, label="smoke", root=runs)
     stopped = RunDir.create(runs, TINY, label="stopped")
-    stopped.append_event({"kind": "started", "device": "cpu", "epochs": 3, "start_epoch": 0, "time": 1.0})
+    stopped.append_event(event("started", device="cpu", epochs=3, start_epoch=0, time=1.0))
     stopped.write_status("stopped")
     failed = RunDir.create(runs, TINY, label="failed")
     failed.write_status("failed", error="no Fashion-MNIST here", cause="data")
@@ -316,7 +316,7 @@ def niceness(pid: int, tid: int) -> int:
 
 def test_a_launched_run_trains_below_the_pages_in_every_thread(runs: Path) -> None:
     run = launcher.launch(STOPPABLE, label="smoke", root=runs)
-    wait_for(lambda: any(e["kind"] == "progress" for e in run.read_events()), "the first progress point")
+    wait_for(lambda: any(e.kind == "progress" for e in run.read_events()), "the first progress point")
     pid = processes.launched_pid(run)
     levels = [niceness(pid, int(tid)) for tid in os.listdir(f"/proc/{pid}/task")]
     launcher.stop(run)

@@ -1,5 +1,7 @@
 """The queue's policy on a machine of any shape: which runs start, their places in line and their waits; how long
 a queued run should take."""
+from conftest import event
+
 from alexnet_explorer import estimate, history
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.devices import claims
@@ -68,9 +70,9 @@ def test_ordinals():
 def test_a_queued_runs_duration_comes_from_the_speed_runs_like_it_reached_here(tmp_path):
     classroom = PRESETS["classroom"].replace(device="cpu")
     past = RunDir.create(tmp_path, classroom, label="classroom")
-    past.append_event({"kind": "started", "device": "cpu", "epochs": 4, "start_epoch": 0, "time": 1.0})
-    past.append_event({"kind": "progress", "epoch": 0.2, "examples_per_sec": 200.0, "elapsed": 12.0,
-                       "remaining": 230.0, "train_loss": 2.0, "train_acc": 0.3})
+    past.append_event(event("started", device="cpu", epochs=4, start_epoch=0, time=1.0))
+    past.append_event(event("progress", epoch=0.2, examples_per_sec=200.0, elapsed=12.0, remaining=230.0,
+                            train_loss=2.0, train_acc=0.3))
     queued = RunDir.create(tmp_path, classroom.replace(resize=134), label="classroom")
     runs = [queued, past]
     assert history.observed_speed(queued.read_config(), runs) == 50.0  # four times the pixels: a quarter the speed

@@ -81,14 +81,14 @@ def test_a_ranking_is_kept_per_checkpoint_and_recomputed_for_a_newer_one(tmp_pat
     run = RunDir.create(tmp_path, CONFIG, label="kept")
     computed = []
     first = top_images.ranking_for(run, net, 65, 1, 0, images, lambda done, total: computed.append(done))
-    assert computed and top_images.cache_path(run, 1, 0).is_file()
+    assert computed and run.top_images_path(1, 0).is_file()
     computed.clear()
     again = top_images.ranking_for(run, net, 65, 1, 0, images, lambda done, total: computed.append(done))
     assert not computed  # read from the run's folder
     for layer in INSPECTABLE_LAYERS:
         assert torch.equal(again.indices[layer], first.indices[layer])
-    assert top_images.load_ranking(top_images.cache_path(run, 1, 0), len(images) - 1) is None  # other test images
+    assert top_images.load_ranking(run.top_images_path(1, 0), len(images) - 1) is None  # other test images
     top_images.ranking_for(run, net, 65, 2, 0, images)
-    assert [path.name for path in (run.path / "responses").iterdir()] == ["epoch_002_batch_00000.pt"]
-    top_images.cache_path(run, 2, 0).write_bytes(b"damaged")
-    assert top_images.load_ranking(top_images.cache_path(run, 2, 0), len(images)) is None
+    assert [path.name for path in run.top_images_dir.iterdir()] == ["epoch_002_batch_00000.pt"]
+    run.top_images_path(2, 0).write_bytes(b"damaged")
+    assert top_images.load_ranking(run.top_images_path(2, 0), len(images)) is None

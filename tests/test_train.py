@@ -65,7 +65,7 @@ def test_stop_then_resume_ends_exactly_where_an_uninterrupted_run_does(fixture_d
     stopped = train(config, fixture_data, lambda event: steps.append(event) if isinstance(event, Step) else None,
                     should_stop=lambda: len(steps) >= 4)
     assert stopped.status == "stopped" and stopped.epoch == pytest.approx(4 / 3)
-    assert stopped.checkpoint["epoch"] == 1 and stopped.checkpoint["batch"] == 1
+    assert stopped.checkpoint.epoch == 1 and stopped.checkpoint.batch == 1
     resumed_events, resumed = collect(config, fixture_data, resume=stopped.checkpoint)
     assert resumed_events[0].start_epoch == 1
     assert resumed.status == "finished"

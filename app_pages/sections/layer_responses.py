@@ -58,7 +58,7 @@ def layer_responses_section(run: RunDir, network: ui.TrainedNetwork, data_source
     right.button("Another at random", icon=":material/casino:", key="responses_random", on_click=pick_random_unit,
                  args=(layer, units))
     unit = middle.number_input(f"{kind.capitalize()} (0 to {units - 1})", 0, units - 1, key=f"responses_unit_{layer}")
-    ranking = top_images.load_ranking(top_images.cache_path(run, classifier.epoch, classifier.batch),
+    ranking = top_images.load_ranking(run.top_images_path(classifier.epoch, classifier.batch),
                                      len(data.test_labels))
     if ranking is None:
         st.info(f"Finding the test images that excite each unit most takes one pass over all "

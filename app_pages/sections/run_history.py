@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from alexnet_explorer.events import training_curves
 from alexnet_explorer import classroom, history, launcher, plots, ui
 from alexnet_explorer.runs import RunDir, list_runs, runs_root
 from app_pages.sections.run_actions import do_then_redraw, redraw_saying
@@ -34,7 +35,7 @@ def run_history() -> None:
                           column_config={"best test acc": st.column_config.NumberColumn(format="%.3f")})
     chosen = [overviews[i] for i in picked.selection.rows if i < len(overviews)]
     if chosen:
-        curves = {o.run.title: plots.training_curves(o.run.read_events()) for o in chosen}
+        curves = {o.run.title: training_curves(o.run.read_events()) for o in chosen}
         epochs = max((o.config.epochs for o in chosen if o.config), default=1)
         st.plotly_chart(plots.comparison_figure(curves, epochs), key="comparison", config={"displaylogo": False})
         st.markdown(history.comparison_line(chosen))

@@ -6,6 +6,7 @@ import time
 import plotly.graph_objects as go
 import streamlit as st
 
+from alexnet_explorer.events import training_curves
 from alexnet_explorer import classroom, history, launcher, plots, processes, ui
 from alexnet_explorer.history import duration
 from alexnet_explorer.runs import RunDir, list_runs
@@ -136,7 +137,7 @@ def progress_text(run: RunDir, state: str, epoch: float, epochs: int) -> str:
 def training_chart(path: str, events_seen: int, epochs: int) -> go.Figure:
     """The curves of a run's first ``events_seen`` events: built once per new event for every viewer (a figure takes
     a tenth of a second to build), and only read by them."""
-    return plots.training_figure(plots.training_curves(RunDir(path).read_events()[:events_seen]), epochs)
+    return plots.training_figure(training_curves(RunDir(path).read_events()[:events_seen]), epochs)
 
 
 def resume_button(run: RunDir, status: dict, me: classroom.Person) -> None:

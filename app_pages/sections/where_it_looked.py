@@ -7,6 +7,7 @@ import os
 import numpy as np
 import streamlit as st
 
+from alexnet_explorer.classifier import Classifier
 from alexnet_explorer import exports, plots, prediction, ui
 from alexnet_explorer.data import CLASSES, DATA_ENV
 
@@ -17,7 +18,7 @@ EXAMPLES = 5
 PLOT_CONFIG = {"displaylogo": False, "displayModeBar": False}
 
 
-def grad_cam_layer_key(model: prediction.Classifier) -> str:
+def grad_cam_layer_key(model: Classifier) -> str:
     """The Grad-CAM layer widget's key, one per input size: it starts at the finest meaningful layer for that size.
     Its value is written back on every run, so that the choice survives runs that do not draw the widget."""
     key = f"classify_cam_layer_{model.size}"
@@ -25,7 +26,7 @@ def grad_cam_layer_key(model: prediction.Classifier) -> str:
     return key
 
 
-def grad_cam_layer(model: prediction.Classifier) -> str:
+def grad_cam_layer(model: Classifier) -> str:
     """The layer Grad-CAM reads, shown with the size of its grid."""
     key = grad_cam_layer_key(model)
     sides = {layer: prediction.feature_grid_side(model, layer) for layer in prediction.GRAD_CAM_LAYERS}
@@ -35,7 +36,7 @@ def grad_cam_layer(model: prediction.Classifier) -> str:
                              "layers' grid is too coarse to point at a part of the garment.")
 
 
-def explanation(model: prediction.Classifier, image28: np.ndarray, top: int, how: str) -> tuple[np.ndarray, str]:
+def explanation(model: Classifier, image28: np.ndarray, top: int, how: str) -> tuple[np.ndarray, str]:
     """The chosen map over the picture, in [0, 1], and one line on how to read it."""
     name = CLASSES[top]
     if how == "Saliency":
@@ -61,7 +62,7 @@ def explanation(model: prediction.Classifier, image28: np.ndarray, top: int, how
 
 
 @ui.guarded
-def show_where_it_looked(model: prediction.Classifier, image28: np.ndarray, top: int) -> None:
+def show_where_it_looked(model: Classifier, image28: np.ndarray, top: int) -> None:
     """Saliency, Grad-CAM or occlusion over the input, beside real test images of the predicted class."""
     overlay, examples = st.columns([2, 3], gap="large")
     with overlay:

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
+from alexnet_explorer.classifier import load_classifier
 from alexnet_explorer import prediction
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import CLASSES, load_fashion_mnist
@@ -81,7 +82,7 @@ def test_draw_upload_and_come_back_to_the_drawing(app_server: tuple[str, Path], 
     expect(page.get_by_role("heading", name=ANSWER)).to_have_count(0, timeout=WAIT_MS)  # the drawing's is gone
     expect(page.get_by_text("Drop pictures here or browse")).to_be_visible(timeout=WAIT_MS)
     upload(page, picture)
-    network = prediction.load_classifier(run.checkpoint_path)
+    network = load_classifier(run.checkpoint_path)
     expected = prediction.probabilities(network, [preprocess(open_picture(picture.read_bytes())).image28])[0]
     assert answered(page) == CLASSES[expected.argmax()] == chart_answer(page)
     bars = page.locator(".js-plotly-plot").filter(has=page.locator(".barlayer"))

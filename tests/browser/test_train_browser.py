@@ -60,7 +60,7 @@ def test_start_watch_reload_and_finish(app_server: tuple[str, Path], page: Page)
     expect(legend).to_have_text(["train loss", "train acc", "test acc"], timeout=WAIT_MS)
 
     deadline = time.monotonic() + WAIT_MS / 1000
-    while not any(e["kind"] == "progress" for e in run.read_events()) and time.monotonic() < deadline:
+    while not any(e.kind == "progress" for e in run.read_events()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert processes.refresh_status(run)["state"] == "running", "the run is not training: nothing to reload during"
     page.reload()
@@ -74,7 +74,7 @@ def test_start_watch_reload_and_finish(app_server: tuple[str, Path], page: Page)
 
     assert [r.path for r in list_runs(runs)] == [run.path]  # the reload neither stopped nor duplicated it
     assert run.read_status()["state"] == "finished"
-    assert [e["start_epoch"] for e in run.read_events() if e["kind"] == "started"] == [0]
+    assert [e.start_epoch for e in run.read_events() if e.kind == "started"] == [0]
 
 
 def test_train_opened_first_on_a_fresh_server_uses_the_app_navigation(app_server: tuple[str, Path], page: Page) -> None:

@@ -6,6 +6,7 @@ form and the checks of simple ranges and choices are all made from these descrip
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from .devices import ALL_GPUS, available_devices
 from .options import Option
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
+SEEDS = range(-2 ** 63, 2 ** 64)  # what torch's generators take
 SCHEDULES = {"constant": "constant", "cosine": "cosine"}
 # The settings' groups in the order of the Train page's columns: each group's heading, and a note after it.
 GROUPS = {"Optimisation": "", "Network": "the chapter's ablations", "Data and device": ""}
@@ -46,11 +48,12 @@ class Setting:
 
     def validate(self, name: str, config: RunConfig) -> None:
         """Raise ValueError with a one-line reason when the config's value of this setting cannot work."""
-        if self.check is not None:
-            self.check(config)
         noun, value = self.noun or name.replace("_", " "), getattr(config, name)
         if value is None and type(None) in typing.get_args(_HINTS[name]):
             return
+        _check_kind(noun, value, setting_type(name))
+        if self.check is not None:
+            self.check(config)
         if self.choices is not None and value not in self.choices():
             raise ValueError(f"{noun} must be one of {', '.join(self.choices())}, not {value!r}")
         if self.below is not None and not self.min <= value < self.below:
@@ -61,6 +64,19 @@ class Setting:
             raise ValueError(f"{noun} must be at least {self.min:g}, not {value}")
         if self.positive and not value > 0:
             raise ValueError(f"{noun} must be positive, not {value}")
+
+
+def _check_kind(noun: str, value: object, kind: type) -> None:
+    """Raise ValueError unless the value is of the setting's kind (a config.json is typed by hand sometimes):
+    a finite number, a whole number, a truth value or a word."""
+    if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ValueError(f"{noun} must be a number, not {value!r}")
+    if kind is float and not math.isfinite(value):
+        raise ValueError(f"{noun} must be a finite number, not {value}")
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError(f"{noun} must be a whole number, not {value!r}")
+    if kind in (bool, str) and not isinstance(value, kind):
+        raise ValueError(f"{noun} must be {'true or false' if kind is bool else 'a word'}, not {value!r}")
 
 
 def setting(default: object, label: str, group: str, help: str, **details: object) -> typing.Any:
@@ -89,6 +105,12 @@ def _check_warmup(config: RunConfig) -> None:
     """A warm-up no longer than the run."""
     if not 0 <= config.warmup_epochs <= config.epochs:
         raise ValueError(f"warm-up must be between 0 and {config.epochs} epochs, not {config.warmup_epochs}")
+
+
+def _check_seed(config: RunConfig) -> None:
+    """A seed torch's generators take."""
+    if config.seed not in SEEDS:
+        raise ValueError(f"seed must be a whole number from -2**63 to 2**64 - 1, not {config.seed}")
 
 
 def _check_device(config: RunConfig) -> None:
@@ -140,7 +162,7 @@ class RunConfig:
     limit_test: int | None = setting(None, "test images", "Data and device", "test on a seeded random subset of this "
                                      "many images (empty: all 10,000)", min=1, step=1000, placeholder="all 10,000")
     seed: int = setting(0, "seed", "Data and device", "seed of the initial weights, the subsets, the shuffling and "
-                        "dropout", step=1)
+                        "dropout", step=1, check=_check_seed)
     device: str = setting("auto", "device", "Data and device", f"{', '.join(DEVICES)}, cuda:N, or {ALL_GPUS} (every GPU, "
                           "a DDP process each)",
                           offered=lambda: ["auto", *available_devices()], check=_check_device)

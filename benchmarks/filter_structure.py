@@ -80,7 +80,7 @@ def final_network(run: RunDir, data: FashionMNIST) -> list[str]:
         for x, _ in batches:
             peaks = torch.maximum(peaks, torch.relu(net.conv1(x)).amax(dim=(0, 2, 3)))
     dead = int((peaks <= 0).sum())
-    return [f"full test set ({len(data.test_labels):,} images) after epoch {checkpoint['epoch']}: "
+    return [f"full test set ({len(data.test_labels):,} images) after epoch {checkpoint.epoch}: "
             f"accuracy {evaluate(net, batches):.4f}",
             f"dead conv1 filters (no test image excites them): {dead} of {len(peaks)}"]
 

@@ -30,8 +30,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def last_checkpoint(config: RunConfig, data_dir: Path, ranks: distributed.Ranks = distributed.SINGLE) -> dict:
-    """Train and return the checkpoint of the last epoch (as the run folder would keep it)."""
+def last_epoch(config: RunConfig, data_dir: Path, ranks: distributed.Ranks = distributed.SINGLE) -> EpochEnd:
+    """Train and return the last epoch's end, with its checkpoint."""
     epochs: list[EpochEnd] = []
 
     def keep(event: Event) -> None:
@@ -39,7 +39,7 @@ def last_checkpoint(config: RunConfig, data_dir: Path, ranks: distributed.Ranks 
             epochs.append(event)
 
     train(config, load_fashion_mnist(data_dir), keep, ranks=ranks)
-    return epochs[-1].checkpoint.to_dict() | {"test_acc": epochs[-1].test_acc}
+    return epochs[-1]
 
 
 def rank_process(rank: int, world_size: int, port: int, data_dir: Path, out: Path) -> None:
@@ -59,37 +59,41 @@ def rank_process(rank: int, world_size: int, port: int, data_dir: Path, out: Pat
     ranks = distributed.from_environment()
     distributed.start(distributed.rank_device(CONFIG.device, ranks))
     try:
-        checkpoint = last_checkpoint(CONFIG, data_dir, ranks)
+        last = last_epoch(CONFIG, data_dir, ranks)
     finally:
         distributed.finish()
-    torch.save(checkpoint | {"images_trained_on": sum(trained_on)}, out / f"rank{rank}.pt")
+    torch.save({"checkpoint": last.checkpoint.to_dict(), "test_acc": last.test_acc,
+                "images_trained_on": sum(trained_on)}, out / f"rank{rank}.pt")
 
 
 @pytest.fixture(scope="module")
-def ddp_checkpoints(fixture_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+def ddp_results(fixture_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    """Each process's checkpoint (as its run folder would keep it), test accuracy and images trained on."""
     out = tmp_path_factory.mktemp("ddp")
     mp.spawn(rank_process, args=(2, free_port(), fixture_data_dir, out), nprocs=2, join=True)
-    return [torch.load(out / f"rank{rank}.pt", weights_only=True) for rank in range(2)]
+    results = [torch.load(out / f"rank{rank}.pt", weights_only=True) for rank in range(2)]
+    return [result | {"checkpoint": Checkpoint.from_dict(result["checkpoint"])} for result in results]
 
 
 def test_two_processes_train_the_weights_one_process_trains_with_the_same_global_batch(
-        ddp_checkpoints, fixture_data_dir, monkeypatch):
+        ddp_results, fixture_data_dir, monkeypatch):
     monkeypatch.setattr(devices, "_cpu_has_amx", lambda: False)
-    reference = last_checkpoint(CONFIG, fixture_data_dir)
-    for checkpoint in ddp_checkpoints:
-        assert checkpoint["model"].keys() == reference["model"].keys()  # no DDP "module." prefix in checkpoints
-        for name, weights in reference["model"].items():
-            torch.testing.assert_close(checkpoint["model"][name], weights, rtol=1e-4, atol=1e-5, msg=name)
-        ours, theirs = checkpoint["metrics"], reference["metrics"]
+    last = last_epoch(CONFIG, fixture_data_dir)
+    reference = last.checkpoint
+    for result in ddp_results:
+        checkpoint = result["checkpoint"]
+        assert checkpoint.model.keys() == reference.model.keys()  # no DDP "module." prefix in checkpoints
+        for name, weights in reference.model.items():
+            torch.testing.assert_close(checkpoint.model[name], weights, rtol=1e-4, atol=1e-5, msg=name)
+        ours, theirs = checkpoint.metrics, reference.metrics
         assert ours[0] == pytest.approx(theirs[0], rel=1e-5)  # train loss over both processes' images
-        assert ours[1:] == theirs[1:] and checkpoint["test_acc"] == reference.test_acc
-        assert checkpoint["count"] == reference["count"]
-        assert checkpoint["images_trained_on"] == CONFIG.epochs * CONFIG.limit_train // 2  # its half of each batch
+        assert ours[1:] == theirs[1:] and result["test_acc"] == last.test_acc
+        assert checkpoint.count == reference.count
+        assert result["images_trained_on"] == CONFIG.epochs * CONFIG.limit_train // 2  # its half of each batch
 
 
-def test_a_ddp_checkpoint_resumes_in_a_single_process(ddp_checkpoints, fixture_data_dir):
-    resumed = train(CONFIG.replace(epochs=3), load_fashion_mnist(fixture_data_dir),
-                    resume=Checkpoint.from_dict(ddp_checkpoints[0]))
+def test_a_ddp_checkpoint_resumes_in_a_single_process(ddp_results, fixture_data_dir):
+    resumed = train(CONFIG.replace(epochs=3), load_fashion_mnist(fixture_data_dir), resume=ddp_results[0]["checkpoint"])
     assert resumed.status == "finished" and resumed.epoch == 3.0
 
 

@@ -10,7 +10,7 @@ import torch
 from alexnet_explorer.config import RunConfig
 from alexnet_explorer.data import load_fashion_mnist
 from alexnet_explorer.config import build_model
-from alexnet_explorer.runs import CHECKPOINT_FORMAT, RunDir
+from alexnet_explorer.runs import Checkpoint, RunDir
 from benchmarks import filter_structure, separability_time
 
 TINY = RunConfig(epochs=1, resize=65, init="kaiming", limit_train=32, limit_test=16, device="cpu")
@@ -39,8 +39,7 @@ def test_the_report_has_a_row_per_epoch_and_counts_dead_filters_as_a_brute_force
         net.conv1.bias[:5] = -1.0
         net.conv1.weight[5:] += 0.05 * torch.randn_like(net.conv1.weight[5:])
     run.save_filters(1, net.conv1.weight.detach().clone())
-    run.save_checkpoint({"format": CHECKPOINT_FORMAT, "config": TINY.to_dict(), "model": net.state_dict(),
-                         "epoch": 1, "batch": 0})
+    run.save_checkpoint(Checkpoint(TINY, net.state_dict(), optimizer=None, epoch=1, batch=0))
     rows = filter_structure.report(run)
     assert [row.split("|")[1].strip() for row in rows[3:]] == ["0", "1"]
     data = load_fashion_mnist(fixture_data_dir, allow_download=False)

@@ -72,6 +72,22 @@ def _digest(text: str) -> bytes:
     return hashlib.sha256(text.encode()).digest()
 
 
+def browser_id(cookie: object) -> str | None:
+    """The id of the browser a session runs in, from the secret of Streamlit's XSRF cookie (which lasts as long as
+    the browser session, so it names the browser, not the tab); None without one (AppTest). The cookie holds the
+    secret masked afresh on every page load, in Tornado's format '2|mask|masked token|time': unmasked by XOR with
+    the repeated 4-byte mask."""
+    if not isinstance(cookie, str) or not cookie.startswith("2|"):
+        return None
+    try:
+        _, mask, masked, _ = cookie.split("|")
+        mask, masked = bytes.fromhex(mask), bytes.fromhex(masked)
+    except ValueError:
+        return None
+    token = bytes(byte ^ mask[i % len(mask)] for i, byte in enumerate(masked)) if mask else None
+    return hashlib.sha256(token).hexdigest()[:16] if token else None
+
+
 @dataclass(frozen=True)
 class Caps:
     """What the instructor lets students start (None: no limit)."""

@@ -155,6 +155,15 @@ def load_fashion_mnist(data_root: str | Path | None = None, allow_download: bool
         source=str(files["train_images"].parent))
 
 
+def missing_data() -> str | None:
+    """Why training cannot find Fashion-MNIST here (the paragraph the command line prints), or None when it can."""
+    try:
+        locate(allow_download=False)
+    except DataUnavailableError as error:
+        return str(error)
+    return None
+
+
 def subset_indices(count: int, limit: int | None, seed: int) -> torch.Tensor:
     """The positions ``subset`` takes from ``count`` examples: a seeded random ``limit`` of them, or all in order."""
     if limit is None or limit >= count:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alexnet_explorer import plots, prediction, ui
+from alexnet_explorer import plots, prediction
 from alexnet_explorer.data import CLASSES
 from alexnet_explorer.unfamiliar import HINTS, FamiliarityFit, Verdict
+from app_pages.widgets.pictures import Picture
 
 PLOT_CONFIG = {"displaylogo": False, "displayModeBar": False}
 
 
-def show_answer(model: prediction.Classifier, picture: ui.Picture, familiarity: FamiliarityFit | None) -> int:
+def show_answer(model: prediction.Classifier, picture: Picture, familiarity: FamiliarityFit | None) -> int:
     """The predicted class, its confidence, whether the answer is a guess, and every class's probability; returns
     the predicted class."""
     all_probs, verdicts = prediction.answer(model, [picture.image28], familiarity)

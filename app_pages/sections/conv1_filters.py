@@ -5,8 +5,9 @@ import streamlit as st
 import torch
 from streamlit.delta_generator import DeltaGenerator
 
-from alexnet_explorer import exports, inspection, plots, ui
+from alexnet_explorer import exports, inspection, plots
 from alexnet_explorer.inspection import FilterHistory
+from app_pages.widgets.guard import guarded
 
 NOISE_HIDES_BELOW = 0.5  # relative change of conv1 since its random start under which the grid still looks random
 
@@ -39,7 +40,7 @@ def suggest_what_training_added(snapshots: dict[int, torch.Tensor], epoch: int) 
                 icon=":material/lightbulb:")
 
 
-@ui.guarded
+@guarded
 def filters_section(history: FilterHistory, name: str, show_added: bool) -> None:
     """The conv1 grid at a chosen epoch, one filter enlarged, and the PNG export."""
     controls = st.columns([3, 2, 2], vertical_alignment="bottom")
@@ -88,7 +89,7 @@ def filters_section(history: FilterHistory, name: str, show_added: bool) -> None
                      f"{'' if shown.added else ' (epoch 0: random init)'}.")
 
 
-@ui.guarded
+@guarded
 def evolution_section(history: FilterHistory, show_added: bool) -> None:
     """The grid animated over the saved epochs and the frames within them, and how much it changed per epoch."""
     if len(history.timeline) < 2:

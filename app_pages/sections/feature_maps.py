@@ -6,11 +6,14 @@ import streamlit as st
 import torch
 from torch import nn
 
-from alexnet_explorer import exports, handcrafted, inspection, plots, ui
+from alexnet_explorer import exports, handcrafted, inspection, plots
 from alexnet_explorer.config import RunConfig
 from alexnet_explorer.data import to_model_input
 from alexnet_explorer.model import ACTIVATIONS, CONV_LAYERS
 from alexnet_explorer.preprocess import to_tensor
+from app_pages.widgets import picture_tabs
+from app_pages.widgets.guard import guarded
+from app_pages.widgets.pictures import PICK, RANDOM, UPLOAD, PictureSources
 
 STORY = (
     "Before 2012, vision systems used features **designed by hand** — edge and orientation detectors such as "
@@ -19,13 +22,13 @@ STORY = (
     "thing: edge, stripe and blob detectors."
 )
 
-PICTURE_TABS = ui.PictureSources("maps", {ui.PICK: "Test image", ui.RANDOM: "Random test image", ui.UPLOAD: "Upload"},
-                                 download=True)
+PICTURE_TABS = PictureSources("maps", {PICK: "Test image", RANDOM: "Random test image", UPLOAD: "Upload"},
+                              download=True)
 
 
 def choose_image(data_source: str | None) -> np.ndarray | None:
     """A 28×28 uint8 image from the open tab: a test image by class and index, a random one, or an upload."""
-    choice = ui.choose_picture(PICTURE_TABS, data_source)
+    choice = picture_tabs.choose_picture(PICTURE_TABS, data_source)
     if choice.problem:
         choice.area.error(choice.problem, icon=":material/error:")
     if choice.picture is None:
@@ -43,7 +46,7 @@ def model_input(config: RunConfig, data_source: str | None) -> torch.Tensor | No
     return to_model_input(to_tensor(image28), config.resize)
 
 
-@ui.guarded
+@guarded
 def feature_maps_section(net: nn.Sequential, config: RunConfig, x: torch.Tensor, name: str) -> None:
     """The input as the network sees it and its activation maps at a chosen layer, strongest first."""
     left, right = st.columns([1, 3])
@@ -69,7 +72,7 @@ def feature_maps_section(net: nn.Sequential, config: RunConfig, x: torch.Tensor,
                            file_name=f"{name}-{layer}-maps.png", mime="image/png", icon=":material/download:")
 
 
-@ui.guarded
+@guarded
 def handcrafted_section(net: nn.Sequential, x: torch.Tensor, start: torch.Tensor | None, show_added: bool) -> None:
     """The same image through hand-made kernels and HOG, beside the learned filters it excites most."""
     st.markdown(STORY)

@@ -6,18 +6,20 @@ import time
 
 import streamlit as st
 
-from alexnet_explorer import plots, top_images, ui
+from alexnet_explorer import plots, top_images
 from alexnet_explorer.data import CLASSES, FashionMNIST
 from alexnet_explorer.history import duration
 from alexnet_explorer.model import CONV_LAYERS, INSPECTABLE_LAYERS
 from alexnet_explorer.runs import RunDir
+from app_pages.widgets import loaders, test_images
+from app_pages.widgets.guard import guarded
 
 STORY = ("Which test images excite one unit of the network most? Units of the low layers respond to edges and "
          "strokes wherever they are; units of the high layers to sleeves, soles, handles — and in fc6 and fc7 to "
          "whole classes.")
 
 
-def unit_count(network: ui.TrainedNetwork, layer: str) -> int:
+def unit_count(network: loaders.TrainedNetwork, layer: str) -> int:
     """How many channels (conv) or units (fc) a layer has."""
     module = getattr(network.classifier.net, layer)
     return module.out_channels if layer in CONV_LAYERS else module.out_features
@@ -28,7 +30,7 @@ def pick_random_unit(layer: str, units: int) -> None:
     st.session_state[f"responses_unit_{layer}"] = random.randrange(units)
 
 
-def rank_with_progress(run: RunDir, network: ui.TrainedNetwork, data: FashionMNIST) -> None:
+def rank_with_progress(run: RunDir, network: loaders.TrainedNetwork, data: FashionMNIST) -> None:
     """Rank every test image for every unit and keep the ranking, under a progress bar that says how long is left."""
     bar, started = st.progress(0.0), time.perf_counter()
 
@@ -43,11 +45,11 @@ def rank_with_progress(run: RunDir, network: ui.TrainedNetwork, data: FashionMNI
     bar.empty()
 
 
-@ui.guarded
-def layer_responses_section(run: RunDir, network: ui.TrainedNetwork, data_source: str | None) -> None:
+@guarded
+def layer_responses_section(run: RunDir, network: loaders.TrainedNetwork, data_source: str | None) -> None:
     """A layer and unit, and the nine test images that excite it most with where it responds in each."""
     st.markdown(STORY)
-    data = ui.load_test_set(data_source, download=True)
+    data = test_images.load_test_set(data_source, download=True)
     if data is None:
         return
     classifier = network.classifier

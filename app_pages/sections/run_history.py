@@ -5,16 +5,18 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from alexnet_explorer import classroom, history, launcher, plots, ui
+from alexnet_explorer import classroom, history, launcher, plots
 from alexnet_explorer.runs import RunDir, list_runs, runs_root
 from app_pages.sections.run_actions import do_then_redraw, redraw_saying
+from app_pages.widgets import identity
+from app_pages.widgets.guard import guarded
 
 
-@ui.guarded
+@guarded
 def run_history() -> None:
     """Every run with its outcome; overlay the curves of the selected rows; act on them."""
     st.subheader("Run history")
-    me = ui.person()
+    me = identity.person()
     for refusal in st.session_state.pop("delete_refusals", []):
         st.warning(refusal, icon=":material/block:")
     overviews = [history.overview(run) for run in list_runs()]
@@ -28,7 +30,7 @@ def run_history() -> None:
     # with the list of runs, so a run added or deleted meanwhile clears the selection instead of shifting it onto
     # another run.
     names = hashlib.sha256("/".join(o.run.name for o in overviews).encode()).hexdigest()[:12]
-    mine = me.id if ui.instructor_passcode() else None
+    mine = me.id if identity.instructor_passcode() else None
     picked = st.dataframe(history.table_rows(overviews, mine), hide_index=True, on_select="rerun",
                           selection_mode="multi-row", key=f"history_{names}", placeholder="–",
                           column_config={"best test acc": st.column_config.NumberColumn(format="%.3f")})

@@ -7,11 +7,12 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
-from alexnet_explorer import exports, plots, ui
+from alexnet_explorer import exports, plots
 from alexnet_explorer.class_test_set import Prepared
 from alexnet_explorer.data import CLASSES, FashionMNIST
 from alexnet_explorer.evaluation import Answers, Evaluation, most_confused
 from app_pages.sections.class_test_set import manage_class_test_set
+from app_pages.widgets.guard import guarded
 
 CELL_KEY = "classify_cell"  # (which set, true class, answer) of the cell whose pictures are shown
 SHOWN = 24  # pictures of a cell at most
@@ -42,7 +43,7 @@ def show_matrix(which: str, answers: Answers) -> None:
                  format_func=mistakes.get, key=f"classify_mistakes_{which}", on_change=lambda: pick_cell(which))
 
 
-@ui.guarded
+@guarded
 def where_it_errs_section(evaluation: Evaluation, data: FashionMNIST, ours: tuple[Prepared, Answers] | None) -> None:
     """The two confusion matrices side by side, then the chosen cell's pictures."""
     st.subheader("Where it errs")

@@ -7,8 +7,10 @@ import os
 import numpy as np
 import streamlit as st
 
-from alexnet_explorer import exports, plots, prediction, ui
+from alexnet_explorer import exports, plots, prediction
 from alexnet_explorer.data import CLASSES, DATA_ENV
+from app_pages.widgets import test_images
+from app_pages.widgets.guard import guarded
 
 EXPLANATIONS = ("Saliency", "Grad-CAM", "Occlusion")
 # What the occluding square is painted with: grey, as in the method's paper, or Fashion-MNIST's black background.
@@ -60,7 +62,7 @@ def explanation(model: prediction.Classifier, image28: np.ndarray, top: int, how
         f"{max(hidden.largest_drop, 0):.0%} points. It only asks the network for answers, so it works at any size.")
 
 
-@ui.guarded
+@guarded
 def show_where_it_looked(model: prediction.Classifier, image28: np.ndarray, top: int) -> None:
     """Saliency, Grad-CAM or occlusion over the input, beside real test images of the predicted class."""
     overlay, examples = st.columns([2, 3], gap="large")
@@ -73,7 +75,7 @@ def show_where_it_looked(model: prediction.Classifier, image28: np.ndarray, top:
         st.caption(note)
     with examples:
         st.markdown(f"**Test images of {CLASSES[top]}**, for comparison")
-        data = ui.load_test_set(os.environ.get(DATA_ENV))
+        data = test_images.load_test_set(os.environ.get(DATA_ENV))
         if data is not None:
             chosen = prediction.class_examples(data.test_labels, top, EXAMPLES)
             st.image([exports.fitted(data.test_images[i, 0].numpy(), 84) for i in chosen],

@@ -15,12 +15,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .config import EXPERIMENTS, PRESETS, RunConfig, starting_config
+from .processes import RESUMABLE_STATES
 from .runs import RunDir, write_atomically
 
 PASSCODE_ENV = "ALEXNET_EXPLORER_INSTRUCTOR_PASSCODE"
 PASSCODE_SECRET = "instructor_passcode"  # its key in .streamlit/secrets.toml
 WRONG_PASSCODE_DELAY = 1.0  # seconds before a wrong passcode is answered: guessing stays slow
 SETTINGS_FILE = "classroom.json"
+STOP, CANCEL, RESUME = "stop", "cancel", "resume"  # what a person may do to a run
 _guessing = threading.Lock()
 
 
@@ -50,6 +52,23 @@ def holds(person: Person, run: RunDir) -> bool:
     """Whether this person stopping or unqueueing the run holds it: the instructor acting on a student's run (so
     that a stop made to free the machine for the class is not undone by a click)."""
     return person.instructor and run.owner is not None and run.owner != person.id
+
+
+def allowed_actions(person: Person, run: RunDir, state: str, stopping: bool = False) -> frozenset[str]:
+    """What this person may do to a run in this state: STOP it while it runs (unless a stop is pending), CANCEL it
+    while it is queued, RESUME it once it stopped or failed (see may_resume); nothing unless they may manage it."""
+    if not may_manage(person, run):
+        return frozenset()
+    offered = {STOP: state == "running" and not stopping, CANCEL: state == "queued",
+               RESUME: state in RESUMABLE_STATES and may_resume(person, run)}
+    return frozenset(action for action, allowed in offered.items() if allowed)
+
+
+def started_by(run: RunDir, person: Person) -> str:
+    """Who started the run, as this person is told: 'you', 'another browser' or 'a terminal'."""
+    if run.owner == person.id:
+        return "you"
+    return "a terminal" if run.owner in (None, TERMINAL.id) else "another browser"
 
 
 def passcode_matches(given: str, expected: str) -> bool:

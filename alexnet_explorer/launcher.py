@@ -24,6 +24,7 @@ from .processes import (
     NEVER_STARTED,
     ON_DEVICE,
     PROCESS_FILE,
+    RESUMABLE_STATES,
     become_keeper,
     launch_lock,
     launched,
@@ -31,7 +32,6 @@ from .processes import (
 )
 from .runs import RunDir, list_runs, runs_root
 
-RESUMABLE_STATES = ("stopped", "failed")
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 KEEPER_POLL_SECONDS = 1.0
 KEEPER_LOG = "queue.log"

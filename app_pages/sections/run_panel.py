@@ -11,7 +11,7 @@ from alexnet_explorer.data import missing_data
 from alexnet_explorer.history import duration
 from alexnet_explorer.runs import RunDir, list_runs
 from app_pages.sections.run_actions import do_then_redraw, queue_now, say_what_was_done
-from app_pages.sections.run_queue import queue_section, started_by
+from app_pages.sections.run_queue import queue_section
 from app_pages.widgets import identity
 from app_pages.widgets.guard import guarded
 from app_pages.widgets.run_picker import run_picker, status_badge
@@ -107,10 +107,10 @@ def show_run(run: RunDir, me: classroom.Person) -> str:
     if state == "failed":
         st.error(f"Training failed: {status.get('error') or 'no reason was recorded'}", icon=":material/error:")
     in_class = identity.instructor_passcode() is not None  # without one, everybody is the instructor: nothing is held
-    if in_class and run.held and state in launcher.RESUMABLE_STATES:
+    if in_class and run.held and state in processes.RESUMABLE_STATES:
         st.info("This student's run is held: they cannot resume it, you can." if me.instructor else
                 "The instructor stopped this run: only the instructor can resume it.", icon=":material/front_hand:")
-    who = started_by(run, me)
+    who = classroom.started_by(run, me)
     if not classroom.may_manage(me, run):
         if active:
             st.caption(f"Started by {who}: only {'it or ' * (who == 'another browser')}the instructor can stop or "
@@ -118,12 +118,13 @@ def show_run(run: RunDir, me: classroom.Person) -> str:
         return state
     if who != "you" and in_class:
         st.caption(f"Started by {who}.")
-    if state == "running" and not launcher.is_stopping(run):
+    allowed = classroom.allowed_actions(me, run, state, launcher.is_stopping(run))
+    if classroom.STOP in allowed:
         if st.button("Stop", key=f"stop_{run.name}", icon=":material/stop_circle:"):
             do_then_redraw(launcher.stop, run, me, f"Run {run.title} stops at its next batch, with a checkpoint.")
-    if state == "queued" and st.button("Cancel", key=f"cancel_{run.name}", icon=":material/cancel:"):
+    if classroom.CANCEL in allowed and st.button("Cancel", key=f"cancel_{run.name}", icon=":material/cancel:"):
         do_then_redraw(launcher.cancel, run, me, f"Run {run.title} is out of the queue.")
-    if state in launcher.RESUMABLE_STATES and classroom.may_resume(me, run):
+    if classroom.RESUME in allowed:
         resume_button(run, status, me)
     return state
 

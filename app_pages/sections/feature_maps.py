@@ -9,7 +9,7 @@ from torch import nn
 from alexnet_explorer import exports, handcrafted, inspection, plots
 from alexnet_explorer.config import RunConfig
 from alexnet_explorer.data import to_model_input
-from alexnet_explorer.model import ACTIVATIONS, CONV_LAYERS
+from alexnet_explorer.model import ACTIVATIONS, CONV_LAYERS, layer_units
 from alexnet_explorer.preprocess import to_tensor
 from app_pages.widgets import picture_tabs
 from app_pages.widgets.guard import guarded
@@ -91,7 +91,7 @@ def handcrafted_section(net: nn.Sequential, x: torch.Tensor, start: torch.Tensor
     st.markdown("**Learned by AlexNet**: " + ("what training added to the conv1 filters" if added else
                                               "conv1 filters") + ", at first the ones that respond most to this image")
     # No key: a new image resets the choice to its own strongest filters.
-    top = st.multiselect("Learned filters shown", range(net.conv1.out_channels),
+    top = st.multiselect("Learned filters shown", range(layer_units(net, "conv1")),
                          max_selections=handcrafted.LEARNED_SHOWN, default=handcrafted.strongest_learned(net, x),
                          help="Pick filters you spotted in the grid, e.g. ones that look like edges.")
     if not top:

@@ -9,7 +9,7 @@ import streamlit as st
 from alexnet_explorer import plots, top_images
 from alexnet_explorer.data import CLASSES, FashionMNIST
 from alexnet_explorer.history import duration
-from alexnet_explorer.model import CONV_LAYERS, INSPECTABLE_LAYERS
+from alexnet_explorer.model import CONV_LAYERS, INSPECTABLE_LAYERS, layer_units
 from alexnet_explorer.runs import RunDir
 from app_pages.widgets import loaders, test_images
 from app_pages.widgets.guard import guarded
@@ -17,12 +17,6 @@ from app_pages.widgets.guard import guarded
 STORY = ("Which test images excite one unit of the network most? Units of the low layers respond to edges and "
          "strokes wherever they are; units of the high layers to sleeves, soles, handles — and in fc6 and fc7 to "
          "whole classes.")
-
-
-def unit_count(network: loaders.TrainedNetwork, layer: str) -> int:
-    """How many channels (conv) or units (fc) a layer has."""
-    module = getattr(network.classifier.net, layer)
-    return module.out_channels if layer in CONV_LAYERS else module.out_features
 
 
 def pick_random_unit(layer: str, units: int) -> None:
@@ -55,7 +49,7 @@ def layer_responses_section(run: RunDir, network: loaders.TrainedNetwork, data_s
     classifier = network.classifier
     left, middle, right = st.columns([2, 2, 1], vertical_alignment="bottom")
     layer = left.selectbox("Layer", INSPECTABLE_LAYERS, key="responses_layer")
-    units = unit_count(network, layer)
+    units = layer_units(classifier.net, layer)
     kind = "channel" if layer in CONV_LAYERS else "unit"
     right.button("Another at random", icon=":material/casino:", key="responses_random", on_click=pick_random_unit,
                  args=(layer, units))

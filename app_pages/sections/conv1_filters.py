@@ -9,8 +9,6 @@ from alexnet_explorer import exports, inspection, plots
 from alexnet_explorer.inspection import FilterHistory
 from app_pages.widgets.guard import guarded
 
-NOISE_HIDES_BELOW = 0.5  # relative change of conv1 since its random start under which the grid still looks random
-
 
 def pick_tile() -> None:
     """Clicking a tile of the grid selects that filter (the tile's marker index is the filter's)."""
@@ -34,7 +32,7 @@ def choose_epoch(column: DeltaGenerator, epochs: list[int], key: str) -> int:
 def suggest_what_training_added(snapshots: dict[int, torch.Tensor], epoch: int) -> None:
     """Point to the 'What training added' view while the random start still dominates the weights."""
     moved = inspection.relative_change(snapshots[0], snapshots[epoch])
-    if moved < NOISE_HIDES_BELOW:
+    if moved < inspection.NOISE_HIDES_BELOW:
         st.info(f"By epoch {epoch} the filters moved only {moved:.0%} away from their random start, so the start's "
                 "noise still hides what they learned. Switch on **What training added** to see it.",
                 icon=":material/lightbulb:")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from alexnet_explorer import classroom, history, launcher, plots
-from alexnet_explorer.runs import RunDir, list_runs, runs_root
+from alexnet_explorer.runs import RunDir, list_runs, runs_root, slug
 from app_pages.sections.run_actions import do_then_redraw, redraw_saying
 from app_pages.widgets import identity
 from app_pages.widgets.guard import guarded
@@ -67,7 +67,7 @@ def manage(runs: list[RunDir], me: classroom.Person, class_run: str | None) -> N
 def one_run(run: RunDir, me: classroom.Person, class_run: str | None) -> None:
     """Downloads of a run's metrics and checkpoint, its new name, and the class-run pin."""
     csv_col, checkpoint_col, pin_col = st.columns(3)
-    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in run.title)
+    stem = slug(run.title)
     csv_col.download_button("Metrics (CSV)", history.metrics_csv(run.read_events()), f"{stem}-metrics.csv",
                             "text/csv", icon=":material/download:", on_click="ignore", key="download_csv")
     checkpoint_col.download_button("Checkpoint", run.checkpoint_path.read_bytes, f"{stem}-checkpoint.pt",

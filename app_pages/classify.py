@@ -2,12 +2,10 @@
 picture is unlike what it learned from, where it looked, and where it errs on its test set and on ours."""
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
 from alexnet_explorer import class_test_set, prediction, processes
-from alexnet_explorer.data import DATA_ENV
+from alexnet_explorer.data import data_root_from_env
 from alexnet_explorer.preprocess import PreprocessOptions
 from alexnet_explorer.runs import CheckpointError, RunDir, list_runs
 from app_pages.sections.answer import show_answer
@@ -68,7 +66,7 @@ def classify_page() -> None:
     if chosen is None:
         return
     run, model = chosen
-    source = os.environ.get(DATA_ENV)
+    source = data_root_from_env()
     evaluation = loaders.run_evaluation(run, source)
     familiarity = evaluation.familiarity if evaluation is not None else None
     choice = picture_tabs.choose_picture(PICTURE_TABS, source, keep_settings(), model, familiarity)

@@ -1,13 +1,12 @@
 """Filters page: what AlexNet's first layer learns, what it sees in an image, and why its features separate classes."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import streamlit as st
 
 from alexnet_explorer import inspection, processes
-from alexnet_explorer.data import DATA_ENV
+from alexnet_explorer.data import data_root_from_env
 from alexnet_explorer.inspection import FilterHistory
 from alexnet_explorer.runs import CheckpointError, RunDir, list_runs, runs_root
 from app_pages.sections.conv1_filters import evolution_section, filters_section
@@ -59,7 +58,7 @@ def page() -> None:
     st.title("Filters and features")
     st.caption("What AlexNet's first layer learns, what the network sees in an image, and why its features "
                "separate the classes.")
-    data_source = os.environ.get(DATA_ENV)
+    data_source = data_root_from_env()
     with st.sidebar:  # keeps the main area for the figures, on one projector screen
         run = pick_run()
     network, problem = None, "Feature maps and projections need a trained network: train a run first."

@@ -173,3 +173,10 @@ def test_missing_data_says_why_or_nothing(fixture_data_dir, tmp_path, offline, m
     assert "empty (no IDX files)" in message and "a download into" not in message  # nothing is downloaded
     monkeypatch.setenv("ALEXNET_EXPLORER_DATA", str(fixture_data_dir))
     assert data.missing_data() is None
+
+
+def test_the_data_folder_is_read_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("ALEXNET_EXPLORER_DATA", raising=False)
+    assert data.data_root_from_env() is None
+    monkeypatch.setenv("ALEXNET_EXPLORER_DATA", str(tmp_path))
+    assert data.data_root_from_env() == str(tmp_path)

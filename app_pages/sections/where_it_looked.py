@@ -2,13 +2,11 @@
 of the class it answered."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import streamlit as st
 
 from alexnet_explorer import exports, plots, prediction
-from alexnet_explorer.data import CLASSES, DATA_ENV
+from alexnet_explorer.data import CLASSES, data_root_from_env
 from app_pages.widgets import test_images
 from app_pages.widgets.guard import guarded
 
@@ -75,7 +73,7 @@ def show_where_it_looked(model: prediction.Classifier, image28: np.ndarray, top:
         st.caption(note)
     with examples:
         st.markdown(f"**Test images of {CLASSES[top]}**, for comparison")
-        data = test_images.load_test_set(os.environ.get(DATA_ENV))
+        data = test_images.load_test_set(data_root_from_env())
         if data is not None:
             chosen = prediction.class_examples(data.test_labels, top, EXAMPLES)
             st.image([exports.fitted(data.test_images[i, 0].numpy(), 84) for i in chosen],

@@ -7,6 +7,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from alexnet_explorer import exports, inspection, plots
 from alexnet_explorer.inspection import FilterHistory
+from app_pages.widgets.figures import PLOTLY_CONFIG
 from app_pages.widgets.guard import guarded
 
 
@@ -60,7 +61,7 @@ def filters_section(history: FilterHistory, name: str, show_added: bool) -> None
     st.session_state.filter_index = min(st.session_state.get("filter_index", 0), count - 1)
     st.plotly_chart(plots.filters_figure(weights, normalization, st.session_state.filter_index), key="filter_grid",
                     on_select=pick_tile, selection_mode="points", width="content",
-                    config={"displaylogo": False})
+                    config=PLOTLY_CONFIG)
     if shown.added:
         what = (f"What training added to the {count} filters of {kernel}×{kernel} pixels by epoch {epoch} (less "
                 "the shift of each filter's weights as a whole)")
@@ -98,7 +99,7 @@ def evolution_section(history: FilterHistory, show_added: bool) -> None:
     shown = inspection.filter_view(history.timeline, show_added)
     if len(shown.filters) > 1:
         st.plotly_chart(plots.filter_evolution_figure(shown.filters, "shared" if shared else "per_filter"),
-                        key="filter_evolution", width="content", config={"displaylogo": False})
+                        key="filter_evolution", width="content", config=PLOTLY_CONFIG)
         watch = "what training added grow" if shown.added else "structure emerge from the random noise of epoch 0"
         steps = (", in steps of a fraction of an epoch (one at each point of the training curves)"
                  if history.frames else "")

@@ -12,6 +12,7 @@ from alexnet_explorer.data import to_model_input
 from alexnet_explorer.model import ACTIVATIONS, CONV_LAYERS, layer_units
 from alexnet_explorer.preprocess import to_tensor
 from app_pages.widgets import picture_tabs
+from app_pages.widgets.figures import PLOTLY_CONFIG
 from app_pages.widgets.guard import guarded
 from app_pages.widgets.pictures import PICK, RANDOM, UPLOAD, PictureSources
 
@@ -62,7 +63,7 @@ def feature_maps_section(net: nn.Sequential, config: RunConfig, x: torch.Tensor,
     order = inspection.strongest_first(maps)[:shown]
     with right:
         st.plotly_chart(plots.feature_maps_figure(maps, order), key="maps_grid", width="content",
-                        config={"displaylogo": False})
+                        config=PLOTLY_CONFIG)
         st.caption(f"The {shown} {'strongest ' if shown < channels else ''}activation maps after the "
                    f"{ACTIVATIONS[config.activation].display}, strongest "
                    "(highest mean) first, each scaled to its own maximum; dark tiles are filters this image does "
@@ -79,7 +80,7 @@ def handcrafted_section(net: nn.Sequential, x: torch.Tensor, start: torch.Tensor
     handmade = handcrafted.handmade_responses(x)
     st.markdown("**Designed by hand**: Sobel and Prewitt edge detectors and Gabor filters at four orientations")
     st.plotly_chart(plots.kernels_and_responses_figure(handmade.kernels, handmade.responses), key="handmade",
-                    width="content", config={"displaylogo": False})
+                    width="content", config=PLOTLY_CONFIG)
     picture, hog, words = st.columns([1, 1, 2], vertical_alignment="center")
     picture.plotly_chart(plots.image_figure(x[0, 0].numpy(), "the image", height=200), key="hog_input")
     hog.plotly_chart(plots.image_figure(handcrafted.hog_picture(x), "its HOG", height=200), key="hog")
@@ -98,7 +99,7 @@ def handcrafted_section(net: nn.Sequential, x: torch.Tensor, start: torch.Tensor
         return
     learned = handcrafted.learned_responses(net, x, top, start if added else None)
     st.plotly_chart(plots.kernels_and_responses_figure(learned.kernels, learned.responses), key="learned",
-                    width="content", config={"displaylogo": False})
+                    width="content", config=PLOTLY_CONFIG)
     if added:
         st.caption("Top: what training added to each filter (its weights minus their random start); below: that "
                    "kernel's response to the image, computed as for the hand-made kernels. Switch **What training "

@@ -12,6 +12,7 @@ from alexnet_explorer.history import duration
 from alexnet_explorer.model import CONV_LAYERS, INSPECTABLE_LAYERS, layer_units
 from alexnet_explorer.runs import RunDir
 from app_pages.widgets import loaders, test_images
+from app_pages.widgets.figures import PLOTLY_CONFIG_NO_TOOLBAR
 from app_pages.widgets.guard import guarded
 
 STORY = ("Which test images excite one unit of the network most? Units of the low layers respond to edges and "
@@ -74,7 +75,7 @@ def layer_responses_section(run: RunDir, network: loaders.TrainedNetwork, data_s
     heats = top_images.unit_maps(classifier.net, images, classifier.size, layer, unit)
     titles = [f"#{i} {CLASSES[int(data.test_labels[i])]} · {value:.2f}" for i, value in zip(chosen, strengths)]
     st.plotly_chart(plots.top_images_figure(images[:, 0].numpy(), heats, titles), key="responses_top",
-                    width="content", config={"displaylogo": False, "displayModeBar": False})
+                    width="content", config=PLOTLY_CONFIG_NO_TOOLBAR)
     where = ("Red to yellow: where in each image it responds (its map after the activation, scaled to each image's "
              "strongest place)." if heats is not None else
              f"{layer} has no map: each unit sees the whole image at once.")

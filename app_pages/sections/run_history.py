@@ -9,6 +9,7 @@ from alexnet_explorer import classroom, history, launcher, plots
 from alexnet_explorer.runs import RunDir, list_runs, runs_root, slug
 from app_pages.sections.run_actions import do_then_redraw, redraw_saying
 from app_pages.widgets import identity
+from app_pages.widgets.figures import PLOTLY_CONFIG
 from app_pages.widgets.guard import guarded
 
 
@@ -38,7 +39,7 @@ def run_history() -> None:
     if chosen:
         curves = {o.run.title: plots.training_curves(o.run.read_events()) for o in chosen}
         epochs = max((o.config.epochs for o in chosen if o.config), default=1)
-        st.plotly_chart(plots.comparison_figure(curves, epochs), key="comparison", config={"displaylogo": False})
+        st.plotly_chart(plots.comparison_figure(curves, epochs), key="comparison", config=PLOTLY_CONFIG)
         st.markdown(history.comparison_line(chosen))
         st.caption(plots.CURVES_NOTE)
         manage([o.run for o in chosen], me, class_run)

@@ -13,6 +13,7 @@ from alexnet_explorer.runs import RunDir, list_runs
 from app_pages.sections.run_actions import do_then_redraw, queue_now, say_what_was_done
 from app_pages.sections.run_queue import queue_section
 from app_pages.widgets import identity
+from app_pages.widgets.figures import PLOTLY_CONFIG
 from app_pages.widgets.guard import guarded
 from app_pages.widgets.run_picker import run_picker, status_badge
 
@@ -98,7 +99,7 @@ def show_run(run: RunDir, me: classroom.Person) -> str:
     elapsed.metric("elapsed", duration(done.elapsed))
     remaining.metric("remaining", duration(done.remaining) if active else "–")
     st.plotly_chart(training_chart(str(run.path), len(events), config.epochs), key=f"live_chart_{run.name}",
-                    config={"displaylogo": False})
+                    config=PLOTLY_CONFIG)
     st.caption(plots.CURVES_NOTE)
 
     closing = history.closing_lines(events)

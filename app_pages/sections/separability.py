@@ -10,6 +10,7 @@ from alexnet_explorer.data import CLASSES
 from alexnet_explorer.history import duration
 from alexnet_explorer.inspection import FEATURE_KINDS, PROJECTIONS
 from app_pages.widgets import loaders
+from app_pages.widgets.figures import PLOTLY_CONFIG
 from app_pages.widgets.guard import guarded
 
 SAMPLE_SIZES = (250, 500, 1000, 2000, 5000)
@@ -75,7 +76,7 @@ def separability_section(network: loaders.TrainedNetwork, data_source: str | Non
         st.caption("fc7 does not beat raw pixels yet: this network has not learned much so far. Train it longer.")
     labels = loaders.labelled_sample(data_source, count)[1]
     st.plotly_chart(plots.projections_figure(panels, labels, CLASSES), key="projections",
-                    config={"displaylogo": False})
+                    config=PLOTLY_CONFIG)
     st.caption(f"{len(labels)} test images. PCA keeps the two directions of largest variance; t-SNE keeps "
                "neighbours together. Click a class in the legend to hide it.")
     st.caption(f"Computed in {duration(sum(seconds.values()))}: "

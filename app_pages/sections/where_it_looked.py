@@ -8,13 +8,13 @@ import streamlit as st
 from alexnet_explorer import exports, plots, prediction
 from alexnet_explorer.data import CLASSES, data_root_from_env
 from app_pages.widgets import test_images
+from app_pages.widgets.figures import PLOTLY_CONFIG_NO_TOOLBAR
 from app_pages.widgets.guard import guarded
 
 EXPLANATIONS = ("Saliency", "Grad-CAM", "Occlusion")
 # What the occluding square is painted with: grey, as in the method's paper, or Fashion-MNIST's black background.
 COVERS = {"grey": prediction.OCCLUSION_GREY, "black": 0}
 EXAMPLES = 5
-PLOT_CONFIG = {"displaylogo": False, "displayModeBar": False}
 
 
 def grad_cam_layer_key(model: prediction.Classifier) -> str:
@@ -69,7 +69,7 @@ def show_where_it_looked(model: prediction.Classifier, image28: np.ndarray, top:
         st.session_state.classify_cover = st.session_state.get("classify_cover", next(iter(COVERS)))
         how = st.segmented_control("Where the network looked", EXPLANATIONS, required=True, key="classify_explain")
         heat, note = explanation(model, image28, top, how)
-        st.plotly_chart(plots.saliency_figure(image28, heat), key="classify_saliency", config=PLOT_CONFIG)
+        st.plotly_chart(plots.saliency_figure(image28, heat), key="classify_saliency", config=PLOTLY_CONFIG_NO_TOOLBAR)
         st.caption(note)
     with examples:
         st.markdown(f"**Test images of {CLASSES[top]}**, for comparison")

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from alexnet_explorer.ui import HOME, PAGES
+from app_pages.widgets.pages import HOME, PAGES
 
 # A file served by the app itself: a material icon as the page icon makes browsers fetch it from a font server.
 ICON = Path(__file__).parent / "assets" / "icon.png"

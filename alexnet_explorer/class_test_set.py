@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import re
 import shutil
 import zipfile
 from dataclasses import dataclass
@@ -25,12 +24,12 @@ from .evaluation import Answers
 from .classifier import Classifier
 from .prediction import probabilities
 from .preprocess import PictureError, preprocess
-from .runs import class_test_set_dir, write_atomically
+from .runs import class_test_set_dir, slug, write_atomically
 
 
 def class_folder(label: int) -> str:
     """The folder of a class's pictures, e.g. '0-t-shirt-top' (numbered, so that folders sort in class order)."""
-    return f"{label}-{re.sub(r'[^a-z0-9]+', '-', CLASSES[label].lower()).strip('-')}"
+    return f"{label}-{slug(CLASSES[label])}"
 
 
 FOLDERS = {class_folder(label): label for label in range(len(CLASSES))}

@@ -15,12 +15,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .config import EXPERIMENTS, PRESETS, RunConfig, starting_config
+from .processes import RESUMABLE_STATES
 from .runs import RunDir, write_atomically
 
 PASSCODE_ENV = "ALEXNET_EXPLORER_INSTRUCTOR_PASSCODE"
 PASSCODE_SECRET = "instructor_passcode"  # its key in .streamlit/secrets.toml
 WRONG_PASSCODE_DELAY = 1.0  # seconds before a wrong passcode is answered: guessing stays slow
 SETTINGS_FILE = "classroom.json"
+STOP, CANCEL, RESUME = "stop", "cancel", "resume"  # what a person may do to a run
 _guessing = threading.Lock()
 
 
@@ -52,6 +54,23 @@ def holds(person: Person, run: RunDir) -> bool:
     return person.instructor and run.owner is not None and run.owner != person.id
 
 
+def allowed_actions(person: Person, run: RunDir, state: str, stopping: bool = False) -> frozenset[str]:
+    """What this person may do to a run in this state: STOP it while it runs (unless a stop is pending), CANCEL it
+    while it is queued, RESUME it once it stopped or failed (see may_resume); nothing unless they may manage it."""
+    if not may_manage(person, run):
+        return frozenset()
+    offered = {STOP: state == "running" and not stopping, CANCEL: state == "queued",
+               RESUME: state in RESUMABLE_STATES and may_resume(person, run)}
+    return frozenset(action for action, allowed in offered.items() if allowed)
+
+
+def started_by(run: RunDir, person: Person) -> str:
+    """Who started the run, as this person is told: 'you', 'another browser' or 'a terminal'."""
+    if run.owner == person.id:
+        return "you"
+    return "a terminal" if run.owner in (None, TERMINAL.id) else "another browser"
+
+
 def passcode_matches(given: str, expected: str) -> bool:
     """Whether a typed passcode is the instructor's, compared in constant time (digests, so the length leaks
     nothing either)."""
@@ -70,6 +89,22 @@ def try_passcode(given: str, expected: str) -> bool:
 
 def _digest(text: str) -> bytes:
     return hashlib.sha256(text.encode()).digest()
+
+
+def browser_id(cookie: object) -> str | None:
+    """The id of the browser a session runs in, from the secret of Streamlit's XSRF cookie (which lasts as long as
+    the browser session, so it names the browser, not the tab); None without one (AppTest). The cookie holds the
+    secret masked afresh on every page load, in Tornado's format '2|mask|masked token|time': unmasked by XOR with
+    the repeated 4-byte mask."""
+    if not isinstance(cookie, str) or not cookie.startswith("2|"):
+        return None
+    try:
+        _, mask, masked, _ = cookie.split("|")
+        mask, masked = bytes.fromhex(mask), bytes.fromhex(masked)
+    except ValueError:
+        return None
+    token = bytes(byte ^ mask[i % len(mask)] for i, byte in enumerate(masked)) if mask else None
+    return hashlib.sha256(token).hexdigest()[:16] if token else None
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ def _unavailable(tried: list[str]) -> DataUnavailableError:
 
 def locate(data_root: str | Path | None = None, allow_download: bool = True) -> dict[str, Path]:
     """Find the IDX files: a named folder alone, else Debian's copy, else torchvision's cache and download."""
-    named = data_root or os.environ.get(DATA_ENV)
+    named = data_root or data_root_from_env()
     folders = [Path(named)] if named else [DEBIAN_DIR, default_cache_dir()]
     tried = []
     for folder in folders:
@@ -153,6 +153,20 @@ def load_fashion_mnist(data_root: str | Path | None = None, allow_download: bool
         train_images=tensor("train_images").unsqueeze(1), train_labels=tensor("train_labels").long(),
         test_images=tensor("test_images").unsqueeze(1), test_labels=tensor("test_labels").long(),
         source=str(files["train_images"].parent))
+
+
+def data_root_from_env() -> str | None:
+    """The folder $ALEXNET_EXPLORER_DATA names, or None when it is not set."""
+    return os.environ.get(DATA_ENV)
+
+
+def missing_data() -> str | None:
+    """Why training cannot find Fashion-MNIST here (the paragraph the command line prints), or None when it can."""
+    try:
+        locate(allow_download=False)
+    except DataUnavailableError as error:
+        return str(error)
+    return None
 
 
 def subset_indices(count: int, limit: int | None, seed: int) -> torch.Tensor:

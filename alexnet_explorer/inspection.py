@@ -76,6 +76,11 @@ def filter_norms(weights: torch.Tensor) -> np.ndarray:
     return weights.detach().cpu().double().flatten(1).norm(dim=1).numpy()
 
 
+# A relative_change of conv1 since its random start under which the grid still looks random: the start's noise
+# outweighs what training added, which shows only with the start taken away ('What training added', docs/filters.md).
+NOISE_HIDES_BELOW = 0.5
+
+
 def relative_change(before: torch.Tensor, after: torch.Tensor) -> float:
     """‖after − before‖ / ‖before‖: how far weights moved, as a fraction of where they started."""
     before, after = before.detach().double(), after.detach().double()

@@ -22,13 +22,13 @@ from .processes import (
     LOG_MARKER,
     NEVER_STARTED,
     ON_DEVICE,
+    RESUMABLE_STATES,
     become_keeper,
     launch_lock,
     refresh_status,
 )
 from .runs import Launch, RunDir, list_runs, runs_root
 
-RESUMABLE_STATES = ("stopped", "failed")
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 KEEPER_POLL_SECONDS = 1.0
 KEEPER_LOG = "queue.log"

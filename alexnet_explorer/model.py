@@ -189,3 +189,9 @@ def count_macs(input_size: int = 224) -> int:
 def count_parameters(net: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in net.parameters() if p.requires_grad)
+
+
+def layer_units(net: nn.Sequential, layer: str) -> int:
+    """How many channels (a conv layer) or units (a fully connected one) a layer of the network has."""
+    module = getattr(net, layer)
+    return module.out_channels if layer in CONV_LAYERS else module.out_features

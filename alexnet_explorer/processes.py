@@ -12,6 +12,7 @@ from pathlib import Path
 from .runs import RunDir
 
 ACTIVE_STATES = ("queued", "starting", "running")  # not over yet
+RESUMABLE_STATES = ("stopped", "failed")  # over, and able to go on from the last checkpoint (or the start)
 ON_DEVICE = ("starting", "running")  # holding their hardware (a queued run waits for it, without a process)
 LOCK_NAME = ".launch.lock"
 KEEPER_LOCK_NAME = ".queue.lock"  # held by the queue keeper process for as long as it runs

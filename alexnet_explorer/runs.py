@@ -155,6 +155,12 @@ class Launch:
     hardware: tuple[str, ...]
 
 
+def slug(text: str) -> str:
+    """Text as part of a file or folder name: lower case, each run of characters other than a-z and 0-9 one '-'
+    ('Classroom (ReLU) 2' → 'classroom-relu-2'); 'run' when nothing is left."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "run"
+
+
 class RunDir:
     """One run's folder, and the one place that names its files: config.json, metrics.jsonl, status.json,
     checkpoint.pt, filters/epoch_NNN.pt and its frames, evaluation.npz, the top images' rankings, the process
@@ -229,9 +235,9 @@ class RunDir:
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "run"
+        name = slug(label)
         for n in range(1000):
-            path = root / f"{stamp}-{slug}" if n == 0 else root / f"{stamp}-{slug}-{n}"
+            path = root / f"{stamp}-{name}" if n == 0 else root / f"{stamp}-{name}-{n}"
             try:
                 path.mkdir()
                 break

@@ -2,13 +2,11 @@
 picture is unlike what it learned from, where it looked, and where it errs on its test set and on ours."""
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
+from alexnet_explorer import class_test_set, prediction, processes
 from alexnet_explorer.classifier import Classifier, describe_progress
-from alexnet_explorer import class_test_set, prediction, processes, ui
-from alexnet_explorer.data import DATA_ENV
+from alexnet_explorer.data import data_root_from_env
 from alexnet_explorer.preprocess import PreprocessOptions
 from alexnet_explorer.runs import CheckpointError, RunDir, list_runs
 from app_pages.sections.answer import show_answer
@@ -17,9 +15,13 @@ from app_pages.sections.first_network import TRAIN_PAGE, offer_training
 from app_pages.sections.preprocessing import keep_switches, show_stages, show_switches
 from app_pages.sections.where_it_errs import where_it_errs_section
 from app_pages.sections.where_it_looked import EXPLANATIONS, show_where_it_looked
+from app_pages.widgets import loaders, picture_tabs
+from app_pages.widgets.guard import guarded, plain_message
+from app_pages.widgets.pictures import DRAW, PICK, UPLOAD, PictureSources
+from app_pages.widgets.run_picker import run_picker
 
-PICTURE_TABS = ui.PictureSources("classify", {ui.DRAW: "Draw", ui.UPLOAD: "Upload", ui.PICK: "Pick a test image"},
-                                 answer_beside=True)
+PICTURE_TABS = PictureSources("classify", {DRAW: "Draw", UPLOAD: "Upload", PICK: "Pick a test image"},
+                              answer_beside=True)
 
 
 def choose_classifier() -> tuple[RunDir, Classifier] | None:
@@ -33,11 +35,11 @@ def choose_classifier() -> tuple[RunDir, Classifier] | None:
         st.session_state.classify_run = prediction.default_run(runs).name
     picker, about = st.columns([1, 2], vertical_alignment="bottom")
     with picker:
-        run = ui.run_picker(runs, key="classify_run", label="Trained network (run)")
+        run = run_picker(runs, key="classify_run", label="Trained network (run)")
     try:
-        model = ui.classifier(str(run.checkpoint_path), run.checkpoint_path.stat().st_mtime)
+        model = loaders.classifier(str(run.checkpoint_path), run.checkpoint_path.stat().st_mtime)
     except (CheckpointError, OSError) as error:
-        st.error(f"The network of run `{run.title}` cannot be used: {ui.plain_message(error)}. "
+        st.error(f"The network of run `{run.title}` cannot be used: {plain_message(error)}. "
                  "Choose another run, or train a new one on the Train page.", icon=":material/error:")
         st.page_link(TRAIN_PAGE, label="Go to the Train page", icon=":material/model_training:")
         return None
@@ -57,7 +59,7 @@ def keep_settings() -> PreprocessOptions:
     return keep_switches()
 
 
-@ui.guarded
+@guarded
 def classify_page() -> None:
     """Network; a tab per way to get a picture; the open tab's answer, where it looked and how it was prepared;
     where the network errs."""
@@ -65,10 +67,10 @@ def classify_page() -> None:
     if chosen is None:
         return
     run, model = chosen
-    source = os.environ.get(DATA_ENV)
-    evaluation = ui.run_evaluation(run, source)
+    source = data_root_from_env()
+    evaluation = loaders.run_evaluation(run, source)
     familiarity = evaluation.familiarity if evaluation is not None else None
-    choice = ui.choose_picture(PICTURE_TABS, source, keep_settings(), model, familiarity)
+    choice = picture_tabs.choose_picture(PICTURE_TABS, source, keep_settings(), model, familiarity)
     picture = choice.picture
     if choice.problem:
         choice.area.warning(choice.problem, icon=":material/warning:")
@@ -80,16 +82,16 @@ def classify_page() -> None:
             if picture.prepared is not None:  # a drawing or an upload: it may join the class's test set
                 offer_to_keep(picture)
         show_where_it_looked(model, picture.image28, top)
-    if choice.source != ui.PICK:  # test images go to the network as they are
+    if choice.source != PICK:  # test images go to the network as they are
         st.subheader("How the picture was prepared")
         show_switches()
         if picture is not None:
             show_stages(picture.prepared)
     if evaluation is not None:
         kept = tuple((str(p.path), p.label) for p in class_test_set.kept())
-        network = ui.trained_network(run)
-        ours = ui.class_test_answers(network.path, network.mtime, kept) if kept else None
-        where_it_errs_section(evaluation, ui.dataset(source, allow_download=False), ours)
+        network = loaders.trained_network(run)
+        ours = loaders.class_test_answers(network.path, network.mtime, kept) if kept else None
+        where_it_errs_section(evaluation, loaders.dataset(source, allow_download=False), ours)
 
 
 st.title("Classify a garment")

@@ -1,13 +1,12 @@
 """Filters page: what AlexNet's first layer learns, what it sees in an image, and why its features separate classes."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import streamlit as st
 
-from alexnet_explorer import inspection, processes, ui
-from alexnet_explorer.data import DATA_ENV
+from alexnet_explorer import inspection, processes
+from alexnet_explorer.data import data_root_from_env
 from alexnet_explorer.inspection import FilterHistory
 from alexnet_explorer.runs import CheckpointError, RunDir, list_runs, runs_root
 from app_pages.sections.conv1_filters import evolution_section, filters_section
@@ -20,6 +19,9 @@ from app_pages.sections.feature_maps import (
 from app_pages.sections.layer_responses import STORY as LAYER_STORY
 from app_pages.sections.layer_responses import layer_responses_section
 from app_pages.sections.separability import separability_section
+from app_pages.widgets import loaders
+from app_pages.widgets.guard import guarded, plain_message
+from app_pages.widgets.run_picker import run_picker, status_badge
 
 FOLLOW_SECONDS = 2  # how often the page looks for a new epoch of a run still training
 
@@ -31,12 +33,12 @@ def follow_training(run: RunDir, seen: tuple[str, list[int]]) -> None:
         st.rerun()
 
 
-def load_network(run: RunDir, status: dict) -> ui.TrainedNetwork:
+def load_network(run: RunDir, status: dict) -> loaders.TrainedNetwork:
     """The run's trained network; CheckpointError says, in the page's words, why there is none."""
     if not run.has_checkpoint():
         raise CheckpointError(inspection.missing_network(run.title, status))
     try:
-        return ui.trained_network(run)
+        return loaders.trained_network(run)
     except CheckpointError as error:
         raise CheckpointError(f"The checkpoint cannot be used: {error}") from error
 
@@ -47,16 +49,16 @@ def pick_run() -> RunDir | None:
     if runs and st.session_state.get("filters_run") not in [run.name for run in runs]:
         st.session_state.filters_run = inspection.run_to_open(
             runs, lambda run: processes.refresh_status(run).get("state", "failed")).name
-    return ui.run_picker(runs, key="filters_run")
+    return run_picker(runs, key="filters_run")
 
 
-@ui.guarded
+@guarded
 def page() -> None:
     """The whole page; each section also guards itself, so one failure leaves the others working."""
     st.title("Filters and features")
     st.caption("What AlexNet's first layer learns, what the network sees in an image, and why its features "
                "separate the classes.")
-    data_source = os.environ.get(DATA_ENV)
+    data_source = data_root_from_env()
     with st.sidebar:  # keeps the main area for the figures, on one projector screen
         run = pick_run()
     network, problem = None, "Feature maps and projections need a trained network: train a run first."
@@ -65,13 +67,13 @@ def page() -> None:
                 "pure noise. Train one on the **Train** page, or from a terminal:\n\n"
                 f"`python -m alexnet_explorer train --preset classroom --run-dir {Path(runs_root()) / 'classroom'}`",
                 icon=":material/info:")
-        history, name = FilterHistory({0: ui.random_filters()}), "random-init"
+        history, name = FilterHistory({0: loaders.random_filters()}), "random-init"
     else:
         name = run.name
         status = processes.refresh_status(run)
         state = status.get("state", "failed")
         with st.sidebar:
-            ui.status_badge(state)
+            status_badge(state)
             if state == "failed":
                 st.caption(f"It failed: {status.get('error') or 'no reason was recorded'}")
             try:
@@ -81,9 +83,9 @@ def page() -> None:
             if state in processes.ACTIVE_STATES:
                 st.caption("Still training: the page is redrawn after each epoch.")
                 follow_training(run, (state, run.filter_epochs()))
-        history = ui.filter_history(run)
+        history = loaders.filter_history(run)
         for unread in history.unreadable:
-            st.warning(f"{unread.what} of epoch {unread.epoch:g} skipped: {ui.plain_message(unread.error)}",
+            st.warning(f"{unread.what} of epoch {unread.epoch:g} skipped: {plain_message(unread.error)}",
                        icon=":material/warning:")
         try:
             network = load_network(run, status)
@@ -92,7 +94,7 @@ def page() -> None:
         if not history.snapshots:
             st.warning(f"Run `{name}` has no readable filter snapshots yet; showing a random initialisation.",
                        icon=":material/warning:")
-            history = FilterHistory({0: ui.random_filters()})  # frames without their run's start would mislead
+            history = FilterHistory({0: loaders.random_filters()})  # frames without their run's start would mislead
     show_added = bool(st.session_state.get("filters_change"))
 
     filters_tab, evolution_tab, maps_tab, handmade_tab, units_tab, separable_tab = st.tabs(

@@ -1,7 +1,7 @@
 """Home page: the chapter's story in a few lines, and where to go next."""
 import streamlit as st
 
-from alexnet_explorer.ui import PAGES
+from app_pages.widgets.pages import PAGES
 
 st.title("AlexNet Explorer")
 st.markdown(

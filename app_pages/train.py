@@ -1,7 +1,7 @@
 """Train page: configure a run, watch the live one and the queue, compare and manage past runs."""
 import streamlit as st
 
-from alexnet_explorer import classroom, devices, estimate, launcher, ui
+from alexnet_explorer import classroom, devices, estimate, launcher
 from alexnet_explorer.config import (
     EXPERIMENTS,
     PRESETS,
@@ -12,22 +12,32 @@ from alexnet_explorer.config import (
     settings,
     starting_config,
 )
+from alexnet_explorer.data import missing_data
 from alexnet_explorer.history import duration
 from alexnet_explorer.runs import runs_root
 from app_pages.sections.classroom_controls import classroom_sidebar
 from app_pages.sections.run_actions import forecast, queue_now
 from app_pages.sections.run_history import run_history
 from app_pages.sections.run_panel import run_panel
+from app_pages.widgets import identity
+from app_pages.widgets.guard import guarded
+from app_pages.widgets.settings_form import (
+    fill_settings,
+    keep_for_session,
+    setting_key,
+    settings_form,
+    settings_missing,
+)
 
 LONG_RUN_SECONDS = 3600  # past this, point to the classroom preset
 ESTIMATE_TTL_SECONDS = 900
 # The form's choices, kept for the session while another page is shown.
-FORM_KEYS = ("preset", "experiment", *(ui.setting_key(name) for name in settings()))
+FORM_KEYS = ("preset", "experiment", *(setting_key(name) for name in settings()))
 
 
 def fill_form() -> None:
     """Put the chosen preset's values, with the chosen experiment's change, into the form's fields."""
-    ui.fill_settings(starting_config(st.session_state.preset, st.session_state.get("experiment")))
+    fill_settings(starting_config(st.session_state.preset, st.session_state.get("experiment")))
 
 
 # Timed again after a while: a timing taken while the machine was busy with other work would otherwise stand.
@@ -37,11 +47,11 @@ def images_per_second(resize: int, batch_size: int, device: str) -> float:
     return estimate.measure_throughput(RunConfig(resize=resize, device=device), batch_size)
 
 
-@ui.guarded
+@guarded
 def new_run_form(me: classroom.Person) -> None:
     """Every setting of RunConfig, filled from a preset, with a time estimate and the Start button."""
     st.subheader("New run")
-    missing = ui.missing_data()
+    missing = missing_data()
     if missing:
         st.warning(f"Training needs Fashion-MNIST, and this machine does not have it yet, so nothing can start. "
                    f"{missing}", icon=":material/database:")
@@ -50,7 +60,7 @@ def new_run_form(me: classroom.Person) -> None:
         st.caption(caps.describe())
     if "preset" not in st.session_state:
         st.session_state.preset = "classroom"
-    if ui.settings_missing():
+    if settings_missing():
         fill_form()
     st.segmented_control("Preset", list(PRESETS), key="preset", required=True, on_change=fill_form,
                          help="book: the chapter exactly (224 px, 10 epochs); classroom: minutes on a CPU; "
@@ -65,7 +75,7 @@ def new_run_form(me: classroom.Person) -> None:
     elif experiment:
         st.caption(f"{EXPERIMENTS[experiment].claim} Train the plain **{preset}** run too, then "
                    "select both in the run history to compare their curves.")
-    config, problem = config_or_problem(ui.settings_form(disabled=caps.presets_only))
+    config, problem = config_or_problem(settings_form(disabled=caps.presets_only))
     refused = launcher.start_refusal(config, me) if config is not None else None
     if config is None:
         st.caption(f"These settings cannot run: {problem}")
@@ -120,8 +130,8 @@ def started_note() -> None:
 
 
 st.title("Train AlexNet on Fashion-MNIST")
-ui.keep_for_session(FORM_KEYS)
-person = ui.person()
+keep_for_session(FORM_KEYS)
+person = identity.person()
 classroom_sidebar(person)
 st.subheader("Live run", anchor="live-run")
 run_panel()

@@ -13,14 +13,15 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from alexnet_explorer import evaluation, launcher, prediction
 from alexnet_explorer.classifier import load_classifier
-from alexnet_explorer import evaluation, launcher, prediction, ui
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import CLASSES, DATA_ENV, load_fashion_mnist, subset_indices
 from alexnet_explorer.evaluation import Evaluation
 from alexnet_explorer.preprocess import PreprocessOptions, open_picture, preprocess
 from alexnet_explorer.runs import RUNS_ENV, RunDir, RunRecorder, list_runs
 from alexnet_explorer.train import train
+from app_pages.widgets.pages import PAGES_DIR
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 HEADLINE = "### The network says: "
@@ -55,7 +56,7 @@ def add_run(runs: Path, trained_run: Path, name: str) -> RunDir:
 
 def classify_page() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60).run()
-    return at.switch_page(f"{ui.PAGES_DIR}/classify.py").run()
+    return at.switch_page(f"{PAGES_DIR}/classify.py").run()
 
 
 def open_tab(at: AppTest, tab: str) -> None:

@@ -17,7 +17,7 @@ from alexnet_explorer.config import PRESETS, RunConfig, settings
 from alexnet_explorer.devices import resolve_device
 from alexnet_explorer.history import RunOverview, table_rows
 from alexnet_explorer.runs import RunDir, list_runs
-from alexnet_explorer.ui import PAGES
+from app_pages.widgets.pages import PAGES
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 # Small enough for a few seconds of training on a shared 2-core CPU.

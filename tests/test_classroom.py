@@ -140,3 +140,50 @@ def test_timings_of_several_sessions_take_turns(monkeypatch: pytest.MonkeyPatch)
     for thread in threads:
         thread.join()
     assert most[0] == 1
+
+
+def xsrf_cookie(token: bytes, mask: bytes) -> str:
+    """Streamlit's XSRF cookie in Tornado's format '2|mask|masked token|time'."""
+    masked = bytes(byte ^ mask[i % len(mask)] for i, byte in enumerate(token))
+    return f"2|{mask.hex()}|{masked.hex()}|1700000000"
+
+
+def test_a_browser_keeps_its_id_across_page_loads_and_two_browsers_differ():
+    token = bytes(range(32))
+    first, reload = xsrf_cookie(token, b"\x01\x02\x03\x04"), xsrf_cookie(token, b"\xa0\xb0\xc0\xd0")
+    assert first != reload  # masked afresh on every page load
+    assert classroom.browser_id(first) == classroom.browser_id(reload) is not None
+    assert classroom.browser_id(xsrf_cookie(bytes(32), b"\x01\x02\x03\x04")) != classroom.browser_id(first)
+
+
+@pytest.mark.parametrize("cookie", [None, "", "1|abc", "2|zz|zz|1", "2|0102|0304", "2||0304|1", "2|01020304||1"])
+def test_no_browser_id_without_a_readable_cookie(cookie):
+    assert classroom.browser_id(cookie) is None
+
+
+def test_who_may_stop_cancel_or_resume_a_run(tmp_path: Path):
+    run = RunDir.create(tmp_path, TINY, owner=ALICE.id)
+    stop, cancel, resume = {classroom.STOP}, {classroom.CANCEL}, {classroom.RESUME}
+    for person in (ALICE, TEACHER):
+        assert classroom.allowed_actions(person, run, "running") == stop
+        assert classroom.allowed_actions(person, run, "running", stopping=True) == set()  # its stop is pending
+        assert classroom.allowed_actions(person, run, "queued") == cancel
+        assert classroom.allowed_actions(person, run, "stopped") == classroom.allowed_actions(person, run, "failed")
+        assert classroom.allowed_actions(person, run, "stopped") == resume
+        assert classroom.allowed_actions(person, run, "starting") == classroom.allowed_actions(person, run,
+                                                                                               "finished") == set()
+    for state in ("queued", "running", "stopped"):
+        assert classroom.allowed_actions(BOB, run, state) == set()  # another browser's run
+    run.hold(True)  # the instructor stopped it
+    assert classroom.allowed_actions(ALICE, run, "stopped") == set()
+    assert classroom.allowed_actions(TEACHER, run, "stopped") == resume
+
+
+def test_a_run_says_who_started_it(tmp_path: Path):
+    run = RunDir.create(tmp_path, TINY, owner=ALICE.id)
+    assert classroom.started_by(run, ALICE) == "you"
+    assert classroom.started_by(run, BOB) == classroom.started_by(run, TEACHER) == "another browser"
+    terminal_run = RunDir.create(tmp_path, TINY)  # no owner
+    assert classroom.started_by(terminal_run, ALICE) == "a terminal"
+    launched_run = RunDir.create(tmp_path, TINY, owner=classroom.TERMINAL.id)  # python -m alexnet_explorer
+    assert classroom.started_by(launched_run, ALICE) == "a terminal"

@@ -16,7 +16,7 @@ from alexnet_explorer import history, plots
 from alexnet_explorer.config import PRESETS, RunConfig
 from alexnet_explorer.events import training_curves
 from alexnet_explorer.runs import RunDir
-from alexnet_explorer.ui import PAGES
+from app_pages.widgets.pages import PAGES
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 CLASSROOM = PRESETS["classroom"].replace(epochs=4)  # the made-up runs below have four epochs

@@ -164,3 +164,19 @@ def test_real_fashion_mnist_has_the_official_sizes():
     loaded = load_fashion_mnist(data.DEBIAN_DIR)
     assert loaded.train_images.shape == (60000, 1, 28, 28) and loaded.test_images.shape == (10000, 1, 28, 28)
     assert torch.bincount(loaded.test_labels).tolist() == [1000] * 10
+
+
+def test_missing_data_says_why_or_nothing(fixture_data_dir, tmp_path, offline, monkeypatch):
+    assert "apt-get install dataset-fashion-mnist" in data.missing_data()
+    monkeypatch.setenv("ALEXNET_EXPLORER_DATA", str(tmp_path / "empty"))
+    message = data.missing_data()
+    assert "empty (no IDX files)" in message and "a download into" not in message  # nothing is downloaded
+    monkeypatch.setenv("ALEXNET_EXPLORER_DATA", str(fixture_data_dir))
+    assert data.missing_data() is None
+
+
+def test_the_data_folder_is_read_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("ALEXNET_EXPLORER_DATA", raising=False)
+    assert data.data_root_from_env() is None
+    monkeypatch.setenv("ALEXNET_EXPLORER_DATA", str(tmp_path))
+    assert data.data_root_from_env() == str(tmp_path)

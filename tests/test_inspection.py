@@ -10,6 +10,7 @@ from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import to_model_input
 from alexnet_explorer.handcrafted import apply_bank, filter_bank, hog_image
 from alexnet_explorer.inspection import (
+    NOISE_HIDES_BELOW,
     FilterHistory,
     added_by_training,
     changes_since_init,
@@ -351,3 +352,11 @@ def test_hog_shapes_and_range():
     assert picture.min() >= 0.0 and picture.max() == pytest.approx(1.0)
     blank_features, blank_picture = hog_image(np.zeros((28, 28)))
     assert np.isfinite(blank_features).all() and (blank_picture == 0).all()
+
+
+def test_a_conv1_that_moved_little_from_its_random_start_counts_as_still_hidden_by_its_noise():
+    start = random_filters(0)
+    learned = torch.randn(start.shape, generator=torch.Generator().manual_seed(1))
+    learned *= start.norm() / learned.norm()  # a pattern as strong as the start's noise
+    assert relative_change(start, start + 0.1 * learned) < NOISE_HIDES_BELOW  # the grid still looks random
+    assert relative_change(start, start + learned) > NOISE_HIDES_BELOW  # the learned pattern shows

@@ -5,7 +5,7 @@ from torch import nn
 
 from alexnet_explorer.config import RunConfig
 from alexnet_explorer.model import (MAX_INPUT_SIZE, MIN_INPUT_SIZE, alexnet, check_input_size, count_parameters,
-                                    feature_side, layer_output_shapes)
+                                    feature_side, layer_output_shapes, layer_units)
 
 
 def chapter_listing() -> nn.Sequential:
@@ -92,3 +92,9 @@ def test_xavier_init_uses_the_xavier_range_and_default_does_not():
     default = alexnet(65, init="pytorch-default").fc7.weight
     assert xavier.abs().max() <= bound and xavier.abs().max() > 0.9 * bound
     assert default.abs().max() <= 1 / 4096 ** 0.5 < 0.6 * bound  # PyTorch's default bound is 1/sqrt(fan_in)
+
+
+def test_a_layer_counts_its_channels_or_units():
+    net = alexnet(67)
+    counts = {layer: layer_units(net, layer) for layer in ("conv1", "conv2", "conv3", "conv5", "fc6", "fc7", "fc8")}
+    assert counts == {"conv1": 96, "conv2": 256, "conv3": 384, "conv5": 256, "fc6": 4096, "fc7": 4096, "fc8": 10}

@@ -16,6 +16,7 @@ from alexnet_explorer.runs import (
     Checkpoint,
     RunRecorder,
     load_checkpoint,
+    slug,
     write_atomically,
 )
 
@@ -124,3 +125,11 @@ def test_unreadable_status_reads_as_failed(tmp_path):
     run.config_path.write_text(json.dumps({"epochs": 1, "colour": "blue"}))
     with pytest.raises(ValueError, match="colour"):
         run.read_config()
+
+
+def test_one_slug_rule_names_files_and_folders(tmp_path):
+    assert slug("Classroom (ReLU) 2") == "classroom-relu-2"
+    assert slug("T-shirt/top") == "t-shirt-top" and slug("  Ankle boot ") == "ankle-boot"
+    assert slug("???") == slug("") == "run"
+    assert RunDir.create(tmp_path, CONFIG, label="Sigmoid, no dropout!").name.endswith("-sigmoid-no-dropout")
+    assert RunDir.create(tmp_path, CONFIG, label="?!").name.endswith("-run")

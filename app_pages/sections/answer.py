@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
+from alexnet_explorer import plots, prediction
 from alexnet_explorer.classifier import Classifier
-from alexnet_explorer import plots, prediction, ui
 from alexnet_explorer.data import CLASSES
 from alexnet_explorer.unfamiliar import HINTS, FamiliarityFit, Verdict
+from app_pages.widgets.figures import PLOTLY_CONFIG_NO_TOOLBAR
+from app_pages.widgets.pictures import Picture
 
-PLOT_CONFIG = {"displaylogo": False, "displayModeBar": False}
 
-
-def show_answer(model: Classifier, picture: ui.Picture, familiarity: FamiliarityFit | None) -> int:
+def show_answer(model: Classifier, picture: Picture, familiarity: FamiliarityFit | None) -> int:
     """The predicted class, its confidence, whether the answer is a guess, and every class's probability; returns
     the predicted class."""
     all_probs, verdicts = prediction.answer(model, [picture.image28], familiarity)
@@ -26,7 +26,7 @@ def show_answer(model: Classifier, picture: ui.Picture, familiarity: Familiarity
     if verdicts is not None:
         show_verdict(verdicts[0])
     st.plotly_chart(plots.probabilities_figure(probs, CLASSES, true_label), key="classify_probabilities",
-                    config=PLOT_CONFIG)
+                    config=PLOTLY_CONFIG_NO_TOOLBAR)
     st.caption("The network always answers with one of its ten classes — even for a drawing of a cat"
                + (": the line above the chart says when the picture is unlike anything it learned from."
                   if familiarity is not None else "."))

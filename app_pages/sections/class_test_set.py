@@ -6,15 +6,17 @@ import hashlib
 
 import streamlit as st
 
-from alexnet_explorer import class_test_set, ui
+from alexnet_explorer import class_test_set
 from alexnet_explorer.class_test_set import Prepared
 from alexnet_explorer.data import CLASSES
+from app_pages.widgets import identity
+from app_pages.widgets.pictures import Picture
 
 KEPT_HERE = "classify_kept_here"  # the pictures this session kept: it may take them back
 LABEL_KEY = "classify_keep_label"
 
 
-def offer_to_keep(picture: ui.Picture) -> None:
+def offer_to_keep(picture: Picture) -> None:
     """Under the answer to a drawn or uploaded picture: say what it really is, and keep it for the class's test set
     (or take it back, once kept)."""
     image = picture.prepared.picture
@@ -24,7 +26,7 @@ def offer_to_keep(picture: ui.Picture) -> None:
         count = len(class_test_set.kept())
         st.success(f"Kept as a **{CLASSES[earlier.label]}**: our test set has {count} picture{'s' * (count != 1)}.",
                    icon=":material/bookmark_added:")
-        if earlier.name in st.session_state.get(KEPT_HERE, set()) or ui.person().instructor:
+        if earlier.name in st.session_state.get(KEPT_HERE, set()) or identity.person().instructor:
             if st.button("Take it back", key="classify_unkeep", icon=":material/undo:"):
                 class_test_set.forget(earlier)
                 st.rerun()
@@ -54,7 +56,7 @@ def manage_class_test_set(prepared: Prepared | None) -> None:
     if prepared.unreadable:
         st.warning(f"{len(prepared.unreadable)} kept picture(s) cannot be read and are left out: "
                    + ", ".join(picture.name for picture in prepared.unreadable), icon=":material/warning:")
-    if not ui.person().instructor:
+    if not identity.person().instructor:
         st.caption("The instructor can download our test set or delete it.")
         return
     pictures = class_test_set.kept()
@@ -65,5 +67,5 @@ def manage_class_test_set(prepared: Prepared | None) -> None:
     with delete.popover("Delete it", icon=":material/delete:"):
         st.write(f"Delete all {len(pictures)} kept pictures? This cannot be undone.")
         if st.button("Delete our test set", type="primary", key="classify_forget_all"):
-            class_test_set.forget_all(ui.person())
+            class_test_set.forget_all(identity.person())
             st.rerun()

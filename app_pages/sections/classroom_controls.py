@@ -2,19 +2,21 @@
 students may start (set by the instructor, read by the students)."""
 import streamlit as st
 
-from alexnet_explorer import classroom, ui
+from alexnet_explorer import classroom
 from alexnet_explorer.model import MAX_INPUT_SIZE, MIN_INPUT_SIZE
 from alexnet_explorer.runs import runs_root
+from app_pages.widgets import identity
+from app_pages.widgets.guard import guarded
 
 
-@ui.guarded
+@guarded
 def classroom_sidebar(me: classroom.Person) -> None:
     """Sign in as the instructor, and the students' limits; nothing at all without a passcode."""
-    if ui.instructor_passcode() is None:
+    if identity.instructor_passcode() is None:
         return
     with st.sidebar:
         st.subheader("Classroom")
-        ui.instructor_sign_in()
+        identity.instructor_sign_in()
         settings = classroom.read_settings(runs_root())
         if me.instructor:
             limits_form(settings, me)

@@ -5,10 +5,10 @@ import streamlit as st
 import torch
 from streamlit.delta_generator import DeltaGenerator
 
-from alexnet_explorer import exports, inspection, plots, ui
+from alexnet_explorer import exports, inspection, plots
 from alexnet_explorer.inspection import FilterHistory
-
-NOISE_HIDES_BELOW = 0.5  # relative change of conv1 since its random start under which the grid still looks random
+from app_pages.widgets.figures import PLOTLY_CONFIG
+from app_pages.widgets.guard import guarded
 
 
 def pick_tile() -> None:
@@ -33,13 +33,13 @@ def choose_epoch(column: DeltaGenerator, epochs: list[int], key: str) -> int:
 def suggest_what_training_added(snapshots: dict[int, torch.Tensor], epoch: int) -> None:
     """Point to the 'What training added' view while the random start still dominates the weights."""
     moved = inspection.relative_change(snapshots[0], snapshots[epoch])
-    if moved < NOISE_HIDES_BELOW:
+    if moved < inspection.NOISE_HIDES_BELOW:
         st.info(f"By epoch {epoch} the filters moved only {moved:.0%} away from their random start, so the start's "
                 "noise still hides what they learned. Switch on **What training added** to see it.",
                 icon=":material/lightbulb:")
 
 
-@ui.guarded
+@guarded
 def filters_section(history: FilterHistory, name: str, show_added: bool) -> None:
     """The conv1 grid at a chosen epoch, one filter enlarged, and the PNG export."""
     controls = st.columns([3, 2, 2], vertical_alignment="bottom")
@@ -61,7 +61,7 @@ def filters_section(history: FilterHistory, name: str, show_added: bool) -> None
     st.session_state.filter_index = min(st.session_state.get("filter_index", 0), count - 1)
     st.plotly_chart(plots.filters_figure(weights, normalization, st.session_state.filter_index), key="filter_grid",
                     on_select=pick_tile, selection_mode="points", width="content",
-                    config={"displaylogo": False})
+                    config=PLOTLY_CONFIG)
     if shown.added:
         what = (f"What training added to the {count} filters of {kernel}×{kernel} pixels by epoch {epoch} (less "
                 "the shift of each filter's weights as a whole)")
@@ -88,7 +88,7 @@ def filters_section(history: FilterHistory, name: str, show_added: bool) -> None
                      f"{'' if shown.added else ' (epoch 0: random init)'}.")
 
 
-@ui.guarded
+@guarded
 def evolution_section(history: FilterHistory, show_added: bool) -> None:
     """The grid animated over the saved epochs and the frames within them, and how much it changed per epoch."""
     if len(history.timeline) < 2:
@@ -99,7 +99,7 @@ def evolution_section(history: FilterHistory, show_added: bool) -> None:
     shown = inspection.filter_view(history.timeline, show_added)
     if len(shown.filters) > 1:
         st.plotly_chart(plots.filter_evolution_figure(shown.filters, "shared" if shared else "per_filter"),
-                        key="filter_evolution", width="content", config={"displaylogo": False})
+                        key="filter_evolution", width="content", config=PLOTLY_CONFIG)
         watch = "what training added grow" if shown.added else "structure emerge from the random noise of epoch 0"
         steps = (", in steps of a fraction of an epoch (one at each point of the training curves)"
                  if history.frames else "")

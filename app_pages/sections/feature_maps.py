@@ -6,11 +6,15 @@ import streamlit as st
 import torch
 from torch import nn
 
-from alexnet_explorer import exports, handcrafted, inspection, plots, ui
+from alexnet_explorer import exports, handcrafted, inspection, plots
 from alexnet_explorer.config import RunConfig, display_names
 from alexnet_explorer.data import to_model_input
-from alexnet_explorer.model import ACTIVATIONS, CONV_LAYERS
+from alexnet_explorer.model import ACTIVATIONS, CONV_LAYERS, layer_units
 from alexnet_explorer.preprocess import to_tensor
+from app_pages.widgets import picture_tabs
+from app_pages.widgets.figures import PLOTLY_CONFIG
+from app_pages.widgets.guard import guarded
+from app_pages.widgets.pictures import PICK, RANDOM, UPLOAD, PictureSources
 
 STORY = (
     "Before 2012, vision systems used features **designed by hand** — edge and orientation detectors such as "
@@ -19,13 +23,13 @@ STORY = (
     "thing: edge, stripe and blob detectors."
 )
 
-PICTURE_TABS = ui.PictureSources("maps", {ui.PICK: "Test image", ui.RANDOM: "Random test image", ui.UPLOAD: "Upload"},
-                                 download=True)
+PICTURE_TABS = PictureSources("maps", {PICK: "Test image", RANDOM: "Random test image", UPLOAD: "Upload"},
+                              download=True)
 
 
 def choose_image(data_source: str | None) -> np.ndarray | None:
     """A 28×28 uint8 image from the open tab: a test image by class and index, a random one, or an upload."""
-    choice = ui.choose_picture(PICTURE_TABS, data_source)
+    choice = picture_tabs.choose_picture(PICTURE_TABS, data_source)
     if choice.problem:
         choice.area.error(choice.problem, icon=":material/error:")
     if choice.picture is None:
@@ -43,7 +47,7 @@ def model_input(config: RunConfig, data_source: str | None) -> torch.Tensor | No
     return to_model_input(to_tensor(image28), config.resize)
 
 
-@ui.guarded
+@guarded
 def feature_maps_section(net: nn.Sequential, config: RunConfig, x: torch.Tensor, name: str) -> None:
     """The input as the network sees it and its activation maps at a chosen layer, strongest first."""
     left, right = st.columns([1, 3])
@@ -59,7 +63,7 @@ def feature_maps_section(net: nn.Sequential, config: RunConfig, x: torch.Tensor,
     order = inspection.strongest_first(maps)[:shown]
     with right:
         st.plotly_chart(plots.feature_maps_figure(maps, order), key="maps_grid", width="content",
-                        config={"displaylogo": False})
+                        config=PLOTLY_CONFIG)
         st.caption(f"The {shown} {'strongest ' if shown < channels else ''}activation maps after the "
                    f"{display_names(ACTIVATIONS)[config.activation]}, strongest "
                    "(highest mean) first, each scaled to its own maximum; dark tiles are filters this image does "
@@ -69,14 +73,14 @@ def feature_maps_section(net: nn.Sequential, config: RunConfig, x: torch.Tensor,
                            file_name=f"{name}-{layer}-maps.png", mime="image/png", icon=":material/download:")
 
 
-@ui.guarded
+@guarded
 def handcrafted_section(net: nn.Sequential, x: torch.Tensor, start: torch.Tensor | None, show_added: bool) -> None:
     """The same image through hand-made kernels and HOG, beside the learned filters it excites most."""
     st.markdown(STORY)
     handmade = handcrafted.handmade_responses(x)
     st.markdown("**Designed by hand**: Sobel and Prewitt edge detectors and Gabor filters at four orientations")
     st.plotly_chart(plots.kernels_and_responses_figure(handmade.kernels, handmade.responses), key="handmade",
-                    width="content", config={"displaylogo": False})
+                    width="content", config=PLOTLY_CONFIG)
     picture, hog, words = st.columns([1, 1, 2], vertical_alignment="center")
     picture.plotly_chart(plots.image_figure(x[0, 0].numpy(), "the image", height=200), key="hog_input")
     hog.plotly_chart(plots.image_figure(handcrafted.hog_picture(x), "its HOG", height=200), key="hog")
@@ -88,14 +92,14 @@ def handcrafted_section(net: nn.Sequential, x: torch.Tensor, start: torch.Tensor
     st.markdown("**Learned by AlexNet**: " + ("what training added to the conv1 filters" if added else
                                               "conv1 filters") + ", at first the ones that respond most to this image")
     # No key: a new image resets the choice to its own strongest filters.
-    top = st.multiselect("Learned filters shown", range(net.conv1.out_channels),
+    top = st.multiselect("Learned filters shown", range(layer_units(net, "conv1")),
                          max_selections=handcrafted.LEARNED_SHOWN, default=handcrafted.strongest_learned(net, x),
                          help="Pick filters you spotted in the grid, e.g. ones that look like edges.")
     if not top:
         return
     learned = handcrafted.learned_responses(net, x, top, start if added else None)
     st.plotly_chart(plots.kernels_and_responses_figure(learned.kernels, learned.responses), key="learned",
-                    width="content", config={"displaylogo": False})
+                    width="content", config=PLOTLY_CONFIG)
     if added:
         st.caption("Top: what training added to each filter (its weights minus their random start); below: that "
                    "kernel's response to the image, computed as for the hand-made kernels. Switch **What training "

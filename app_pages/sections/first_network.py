@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alexnet_explorer import launcher, processes, ui
+from alexnet_explorer import launcher, processes
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.runs import RunDir, list_runs
+from app_pages.widgets import identity, pages
 
-TRAIN_PAGE = f"{ui.PAGES_DIR}/train.py"
+TRAIN_PAGE = f"{pages.PAGES_DIR}/train.py"
 FOLLOW_SECONDS = 2  # how often the page looks whether the run it waits for has moved on
 
 
@@ -38,7 +39,7 @@ def offer_training() -> None:
                 "minutes on a laptop's CPU.", icon=":material/school:")
         if st.button("Train the classroom preset", type="primary", icon=":material/play_arrow:", key="classify_train"):
             try:
-                run = launcher.launch(PRESETS["classroom"], label="classroom", by=ui.person())
+                run = launcher.launch(PRESETS["classroom"], label="classroom", by=identity.person())
             except launcher.RunRefused as refusal:
                 st.warning(f"Nothing was started: {refusal}", icon=":material/hourglass_top:")
             else:

@@ -6,21 +6,18 @@ import time
 
 import streamlit as st
 
-from alexnet_explorer import plots, top_images, ui
+from alexnet_explorer import plots, top_images
 from alexnet_explorer.data import CLASSES, FashionMNIST
 from alexnet_explorer.history import duration
-from alexnet_explorer.model import CONV_LAYERS, INSPECTABLE_LAYERS
+from alexnet_explorer.model import CONV_LAYERS, INSPECTABLE_LAYERS, layer_units
 from alexnet_explorer.runs import RunDir
+from app_pages.widgets import loaders, test_images
+from app_pages.widgets.figures import PLOTLY_CONFIG_NO_TOOLBAR
+from app_pages.widgets.guard import guarded
 
 STORY = ("Which test images excite one unit of the network most? Units of the low layers respond to edges and "
          "strokes wherever they are; units of the high layers to sleeves, soles, handles — and in fc6 and fc7 to "
          "whole classes.")
-
-
-def unit_count(network: ui.TrainedNetwork, layer: str) -> int:
-    """How many channels (conv) or units (fc) a layer has."""
-    module = getattr(network.classifier.net, layer)
-    return module.out_channels if layer in CONV_LAYERS else module.out_features
 
 
 def pick_random_unit(layer: str, units: int) -> None:
@@ -28,7 +25,7 @@ def pick_random_unit(layer: str, units: int) -> None:
     st.session_state[f"responses_unit_{layer}"] = random.randrange(units)
 
 
-def rank_with_progress(run: RunDir, network: ui.TrainedNetwork, data: FashionMNIST) -> None:
+def rank_with_progress(run: RunDir, network: loaders.TrainedNetwork, data: FashionMNIST) -> None:
     """Rank every test image for every unit and keep the ranking, under a progress bar that says how long is left."""
     bar, started = st.progress(0.0), time.perf_counter()
 
@@ -43,17 +40,17 @@ def rank_with_progress(run: RunDir, network: ui.TrainedNetwork, data: FashionMNI
     bar.empty()
 
 
-@ui.guarded
-def layer_responses_section(run: RunDir, network: ui.TrainedNetwork, data_source: str | None) -> None:
+@guarded
+def layer_responses_section(run: RunDir, network: loaders.TrainedNetwork, data_source: str | None) -> None:
     """A layer and unit, and the nine test images that excite it most with where it responds in each."""
     st.markdown(STORY)
-    data = ui.load_test_set(data_source, download=True)
+    data = test_images.load_test_set(data_source, download=True)
     if data is None:
         return
     classifier = network.classifier
     left, middle, right = st.columns([2, 2, 1], vertical_alignment="bottom")
     layer = left.selectbox("Layer", INSPECTABLE_LAYERS, key="responses_layer")
-    units = unit_count(network, layer)
+    units = layer_units(classifier.net, layer)
     kind = "channel" if layer in CONV_LAYERS else "unit"
     right.button("Another at random", icon=":material/casino:", key="responses_random", on_click=pick_random_unit,
                  args=(layer, units))
@@ -78,7 +75,7 @@ def layer_responses_section(run: RunDir, network: ui.TrainedNetwork, data_source
     heats = top_images.unit_maps(classifier.net, images, classifier.size, layer, unit)
     titles = [f"#{i} {CLASSES[int(data.test_labels[i])]} · {value:.2f}" for i, value in zip(chosen, strengths)]
     st.plotly_chart(plots.top_images_figure(images[:, 0].numpy(), heats, titles), key="responses_top",
-                    width="content", config={"displaylogo": False, "displayModeBar": False})
+                    width="content", config=PLOTLY_CONFIG_NO_TOOLBAR)
     where = ("Red to yellow: where in each image it responds (its map after the activation, scaled to each image's "
              "strongest place)." if heats is not None else
              f"{layer} has no map: each unit sees the whole image at once.")

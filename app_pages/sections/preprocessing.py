@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alexnet_explorer import exports, ui
+from alexnet_explorer import exports
 from alexnet_explorer.preprocess import Preprocessed, PreprocessOptions
+from app_pages.widgets.guard import guarded
 
 STAGE_SWITCHES = {"exif_transpose": "Upright", "composite_alpha": "Remove transparency",
                   "auto_invert": "Light on black", "crop_to_object": "Crop to the garment",
@@ -33,7 +34,7 @@ def show_switches() -> None:
         column.checkbox(label, key=switch_key(field))
 
 
-@ui.guarded
+@guarded
 def show_stages(prepared: Preprocessed) -> None:
     """Each step that changed the picture, left to right, at one size with its name and explanation under it."""
     for column, stage in zip(st.columns(len(prepared.stages)), prepared.stages):

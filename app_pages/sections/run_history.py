@@ -5,17 +5,20 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from alexnet_explorer import classroom, history, launcher, plots
 from alexnet_explorer.events import training_curves
-from alexnet_explorer import classroom, history, launcher, plots, ui
-from alexnet_explorer.runs import RunDir, list_runs, runs_root
+from alexnet_explorer.runs import RunDir, list_runs, runs_root, slug
 from app_pages.sections.run_actions import do_then_redraw, redraw_saying
+from app_pages.widgets import identity
+from app_pages.widgets.figures import PLOTLY_CONFIG
+from app_pages.widgets.guard import guarded
 
 
-@ui.guarded
+@guarded
 def run_history() -> None:
     """Every run with its outcome; overlay the curves of the selected rows; act on them."""
     st.subheader("Run history")
-    me = ui.person()
+    me = identity.person()
     for refusal in st.session_state.pop("delete_refusals", []):
         st.warning(refusal, icon=":material/block:")
     overviews = [history.overview(run) for run in list_runs()]
@@ -29,7 +32,7 @@ def run_history() -> None:
     # with the list of runs, so a run added or deleted meanwhile clears the selection instead of shifting it onto
     # another run.
     names = hashlib.sha256("/".join(o.run.name for o in overviews).encode()).hexdigest()[:12]
-    mine = me.id if ui.instructor_passcode() else None
+    mine = me.id if identity.instructor_passcode() else None
     picked = st.dataframe(history.table_rows(overviews, mine), hide_index=True, on_select="rerun",
                           selection_mode="multi-row", key=f"history_{names}", placeholder="–",
                           column_config={"best test acc": st.column_config.NumberColumn(format="%.3f")})
@@ -37,7 +40,7 @@ def run_history() -> None:
     if chosen:
         curves = {o.run.title: training_curves(o.run.read_events()) for o in chosen}
         epochs = max((o.config.epochs for o in chosen if o.config), default=1)
-        st.plotly_chart(plots.comparison_figure(curves, epochs), key="comparison", config={"displaylogo": False})
+        st.plotly_chart(plots.comparison_figure(curves, epochs), key="comparison", config=PLOTLY_CONFIG)
         st.markdown(history.comparison_line(chosen))
         st.caption(plots.CURVES_NOTE)
         manage([o.run for o in chosen], me, class_run)
@@ -66,7 +69,7 @@ def manage(runs: list[RunDir], me: classroom.Person, class_run: str | None) -> N
 def one_run(run: RunDir, me: classroom.Person, class_run: str | None) -> None:
     """Downloads of a run's metrics and checkpoint, its new name, and the class-run pin."""
     csv_col, checkpoint_col, pin_col = st.columns(3)
-    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in run.title)
+    stem = slug(run.title)
     csv_col.download_button("Metrics (CSV)", history.metrics_csv(run.read_events()), f"{stem}-metrics.csv",
                             "text/csv", icon=":material/download:", on_click="ignore", key="download_csv")
     checkpoint_col.download_button("Checkpoint", run.checkpoint_path.read_bytes, f"{stem}-checkpoint.pt",

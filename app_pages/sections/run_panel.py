@@ -6,12 +6,17 @@ import time
 import plotly.graph_objects as go
 import streamlit as st
 
+from alexnet_explorer import classroom, history, launcher, plots, processes
+from alexnet_explorer.data import missing_data
 from alexnet_explorer.events import training_curves
-from alexnet_explorer import classroom, history, launcher, plots, processes, ui
 from alexnet_explorer.history import duration
 from alexnet_explorer.runs import RunDir, list_runs
 from app_pages.sections.run_actions import do_then_redraw, queue_now, say_what_was_done
-from app_pages.sections.run_queue import queue_section, started_by
+from app_pages.sections.run_queue import queue_section
+from app_pages.widgets import identity
+from app_pages.widgets.figures import PLOTLY_CONFIG
+from app_pages.widgets.guard import guarded
+from app_pages.widgets.run_picker import run_picker, status_badge
 
 # The panel looks at the run folder this often (a run reports five times an epoch); its chart is rebuilt only when
 # the run has written a new event (once for every viewer), and a chart sent again unchanged is not redrawn by the
@@ -21,7 +26,7 @@ IDLE_CHECK_SECONDS = 5  # with nothing training, how often to look for a run sta
 NO_RUN_YET = "No run yet: configure one below and press **Start training**."
 
 
-@ui.guarded
+@guarded
 def run_panel() -> None:
     """The live panel while something trains or waits; else the latest run, drawn once (an idle page stays still,
     and only looks now and then for a new run)."""
@@ -34,14 +39,14 @@ def run_panel() -> None:
 
 
 @st.fragment(run_every=LIVE_REFRESH_SECONDS)
-@ui.guarded
+@guarded
 def live_panel() -> None:
     """The run training now (found from the run folders, so every viewer sees it), redrawn as it goes, and the
     queue."""
-    me = ui.person()
+    me = identity.person()
     training = launcher.training_runs()
     if len(training) > 1:
-        run = ui.run_picker(training, key="live_pick", label="Runs training now")
+        run = run_picker(training, key="live_pick", label="Runs training now")
     else:
         run = next(iter(training or list_runs()), None)
     if run is None:
@@ -62,7 +67,7 @@ def latest_run_panel() -> None:
     if run is None:
         st.info(NO_RUN_YET)
     else:
-        show_run(run, ui.person())
+        show_run(run, identity.person())
     watch_for_a_new_run(run.name if run else None)
 
 
@@ -84,7 +89,7 @@ def show_run(run: RunDir, me: classroom.Person) -> str:
     title, badge = st.columns([6, 1], vertical_alignment="center")
     title.markdown(f"**Run `{run.title}`** — {config.summary()}")
     with badge:
-        ui.status_badge(state, launcher.is_stopping(run))
+        status_badge(state, launcher.is_stopping(run))
 
     active = state in processes.ACTIVE_STATES
     done = history.progress_so_far(events, now=time.time() if state == "running" else None)
@@ -95,7 +100,7 @@ def show_run(run: RunDir, me: classroom.Person) -> str:
     elapsed.metric("elapsed", duration(done.elapsed))
     remaining.metric("remaining", duration(done.remaining) if active else "–")
     st.plotly_chart(training_chart(str(run.path), len(events), config.epochs), key=f"live_chart_{run.name}",
-                    config={"displaylogo": False})
+                    config=PLOTLY_CONFIG)
     st.caption(plots.CURVES_NOTE)
 
     closing = history.closing_lines(events)
@@ -103,11 +108,11 @@ def show_run(run: RunDir, me: classroom.Person) -> str:
         st.code("\n".join(closing), language=None)
     if state == "failed":
         st.error(f"Training failed: {status.get('error') or 'no reason was recorded'}", icon=":material/error:")
-    in_class = ui.instructor_passcode() is not None  # without one, everybody is the instructor: nothing is held
-    if in_class and run.held and state in launcher.RESUMABLE_STATES:
+    in_class = identity.instructor_passcode() is not None  # without one, everybody is the instructor: nothing is held
+    if in_class and run.held and state in processes.RESUMABLE_STATES:
         st.info("This student's run is held: they cannot resume it, you can." if me.instructor else
                 "The instructor stopped this run: only the instructor can resume it.", icon=":material/front_hand:")
-    who = started_by(run, me)
+    who = classroom.started_by(run, me)
     if not classroom.may_manage(me, run):
         if active:
             st.caption(f"Started by {who}: only {'it or ' * (who == 'another browser')}the instructor can stop or "
@@ -115,12 +120,13 @@ def show_run(run: RunDir, me: classroom.Person) -> str:
         return state
     if who != "you" and in_class:
         st.caption(f"Started by {who}.")
-    if state == "running" and not launcher.is_stopping(run):
+    allowed = classroom.allowed_actions(me, run, state, launcher.is_stopping(run))
+    if classroom.STOP in allowed:
         if st.button("Stop", key=f"stop_{run.name}", icon=":material/stop_circle:"):
             do_then_redraw(launcher.stop, run, me, f"Run {run.title} stops at its next batch, with a checkpoint.")
-    if state == "queued" and st.button("Cancel", key=f"cancel_{run.name}", icon=":material/cancel:"):
+    if classroom.CANCEL in allowed and st.button("Cancel", key=f"cancel_{run.name}", icon=":material/cancel:"):
         do_then_redraw(launcher.cancel, run, me, f"Run {run.title} is out of the queue.")
-    if state in launcher.RESUMABLE_STATES and classroom.may_resume(me, run):
+    if classroom.RESUME in allowed:
         resume_button(run, status, me)
     return state
 
@@ -142,7 +148,7 @@ def training_chart(path: str, events_seen: int, epochs: int) -> go.Figure:
 
 def resume_button(run: RunDir, status: dict, me: classroom.Person) -> None:
     """Resume, unless the run failed for want of Fashion-MNIST and it is still missing (it would fail again)."""
-    if status.get("cause") == "DataUnavailableError" and ui.missing_data():
+    if status.get("cause") == "DataUnavailableError" and missing_data():
         st.caption("Resume is offered once Fashion-MNIST is on this machine: see **New run** below.")
         return
     resume_note = "from its last checkpoint" if run.has_checkpoint() else "from the start (no checkpoint yet)"

@@ -14,23 +14,16 @@ def queue_section(me: classroom.Person) -> None:
         return
     st.markdown(f"**Queue** — {len(entries)} run{'s' * (len(entries) != 1)} waiting. Each starts by itself when "
                 "its device frees, in this order, with or without a browser open.")
-    st.dataframe([{"in line": entry.describe(), "run": entry.run.title, "started by": started_by(entry.run, me),
+    st.dataframe([{"in line": entry.describe(), "run": entry.run.title, "started by": classroom.started_by(entry.run, me),
                    "configuration": config_summary(entry.run)} for entry in entries],
                  hide_index=True, key="queue_table")
     if me.instructor:
         instructor_controls(entries, me)
         return
     for entry in entries:
-        if classroom.may_manage(me, entry.run) and st.button(f"Cancel {entry.run.title}", icon=":material/cancel:",
-                                                             key=f"queue_cancel_{entry.run.name}"):
+        if classroom.CANCEL in classroom.allowed_actions(me, entry.run, "queued") and st.button(
+                f"Cancel {entry.run.title}", icon=":material/cancel:", key=f"queue_cancel_{entry.run.name}"):
             do_then_redraw(launcher.cancel, entry.run, me, f"Run {entry.run.title} is out of the queue.")
-
-
-def started_by(run: RunDir, me: classroom.Person) -> str:
-    """'you', or 'another browser' (or 'a terminal')."""
-    if run.owner == me.id:
-        return "you"
-    return "a terminal" if run.owner in (None, classroom.TERMINAL.id) else "another browser"
 
 
 def config_summary(run: RunDir) -> str:

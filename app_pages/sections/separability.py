@@ -5,10 +5,13 @@ import time
 
 import streamlit as st
 
-from alexnet_explorer import inspection, plots, ui
+from alexnet_explorer import inspection, plots
 from alexnet_explorer.data import CLASSES
 from alexnet_explorer.history import duration
 from alexnet_explorer.inspection import FEATURE_KINDS, PROJECTIONS
+from app_pages.widgets import loaders
+from app_pages.widgets.figures import PLOTLY_CONFIG
+from app_pages.widgets.guard import guarded
 
 SAMPLE_SIZES = (250, 500, 1000, 2000, 5000)
 
@@ -18,7 +21,7 @@ def expected_time(count: int, methods: list[str], input_size: int) -> str:
     return duration(max(1.0, sum(step.seconds for step in inspection.separability_steps(count, methods, input_size))))
 
 
-def compute(network: ui.TrainedNetwork, data_source: str | None, steps: list[inspection.SeparabilityStep],
+def compute(network: loaders.TrainedNetwork, data_source: str | None, steps: list[inspection.SeparabilityStep],
             count: int) -> tuple[dict[str, float], dict[str, object], dict[str, float]]:
     """Every step in turn under a progress bar: the probes and projections by kind, and the seconds per step."""
     probes, projections, seconds = {}, {}, {}
@@ -30,11 +33,11 @@ def compute(network: ui.TrainedNetwork, data_source: str | None, steps: list[ins
         checkpoint = () if step.kind == "raw" else (network.path, network.mtime)
         tic = time.perf_counter()
         if step.task == "features":
-            ui.sample_features(data_source, count, step.kind, *checkpoint)
+            loaders.sample_features(data_source, count, step.kind, *checkpoint)
         elif step.task == "probe":
-            probes[step.kind] = ui.probe(data_source, count, step.kind, *checkpoint)
+            probes[step.kind] = loaders.probe(data_source, count, step.kind, *checkpoint)
         else:
-            projections[f"{FEATURE_KINDS[step.kind]} · {PROJECTIONS[step.task].display}"] = ui.projection(
+            projections[f"{FEATURE_KINDS[step.kind]} · {PROJECTIONS[step.task].display}"] = loaders.projection(
                 data_source, count, step.kind, step.task, *checkpoint)
         seconds[step.label] = time.perf_counter() - tic
         done += step.seconds
@@ -42,8 +45,8 @@ def compute(network: ui.TrainedNetwork, data_source: str | None, steps: list[ins
     return probes, projections, seconds
 
 
-@ui.guarded
-def separability_section(network: ui.TrainedNetwork, data_source: str | None) -> None:
+@guarded
+def separability_section(network: loaders.TrainedNetwork, data_source: str | None) -> None:
     """Projections of raw pixels and fc7 features coloured by class, with a linear probe on each, on request."""
     st.markdown("Do the learned features make the classes easier to tell apart? Project a sample of test images "
                 "to 2-D from their raw pixels and from fc7 (the last hidden layer), and train a linear classifier "
@@ -71,9 +74,9 @@ def separability_section(network: ui.TrainedNetwork, data_source: str | None) ->
     right.metric("Linear probe on fc7 features", f"{learned:.1%}", delta=f"{100 * (learned - raw):+.1f} points")
     if learned <= raw:
         st.caption("fc7 does not beat raw pixels yet: this network has not learned much so far. Train it longer.")
-    labels = ui.labelled_sample(data_source, count)[1]
+    labels = loaders.labelled_sample(data_source, count)[1]
     st.plotly_chart(plots.projections_figure(panels, labels, CLASSES), key="projections",
-                    config={"displaylogo": False})
+                    config=PLOTLY_CONFIG)
     st.caption(f"{len(labels)} test images. PCA keeps the two directions of largest variance; t-SNE keeps "
                "neighbours together. Click a class in the legend to hide it.")
     st.caption(f"Computed in {duration(sum(seconds.values()))}: "

@@ -7,15 +7,16 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
-from alexnet_explorer import exports, plots, ui
+from alexnet_explorer import exports, plots
 from alexnet_explorer.class_test_set import Prepared
 from alexnet_explorer.data import CLASSES, FashionMNIST
 from alexnet_explorer.evaluation import Answers, Evaluation, most_confused
 from app_pages.sections.class_test_set import manage_class_test_set
+from app_pages.widgets.figures import PLOTLY_CONFIG_NO_TOOLBAR
+from app_pages.widgets.guard import guarded
 
 CELL_KEY = "classify_cell"  # (which set, true class, answer) of the cell whose pictures are shown
 SHOWN = 24  # pictures of a cell at most
-PLOT_CONFIG = {"displaylogo": False, "displayModeBar": False}
 SETS = {"test": "Fashion-MNIST's test set", "class": "our class's test set"}
 
 
@@ -35,14 +36,14 @@ def show_matrix(which: str, answers: Answers) -> None:
     cell = st.session_state.get(CELL_KEY)
     selected = tuple(cell[1:]) if cell and cell[0] == which else None
     st.plotly_chart(plots.confusion_figure(answers.confusion(), CLASSES, selected), key=f"classify_confusion_{which}",
-                    on_select=lambda: pick_cell(which), selection_mode="points", config=PLOT_CONFIG)
+                    on_select=lambda: pick_cell(which), selection_mode="points", config=PLOTLY_CONFIG_NO_TOOLBAR)
     mistakes = {(m.true, m.answered): m.describe() for m in most_confused(answers.confusion())}
     if mistakes:
         st.radio("Most confused: pick one, or click a cell, to see its pictures", list(mistakes), index=None,
                  format_func=mistakes.get, key=f"classify_mistakes_{which}", on_change=lambda: pick_cell(which))
 
 
-@ui.guarded
+@guarded
 def where_it_errs_section(evaluation: Evaluation, data: FashionMNIST, ours: tuple[Prepared, Answers] | None) -> None:
     """The two confusion matrices side by side, then the chosen cell's pictures."""
     st.subheader("Where it errs")

@@ -2,20 +2,20 @@
 of the class it answered."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import streamlit as st
 
+from alexnet_explorer import exports, plots, prediction
 from alexnet_explorer.classifier import Classifier
-from alexnet_explorer import exports, plots, prediction, ui
-from alexnet_explorer.data import CLASSES, DATA_ENV
+from alexnet_explorer.data import CLASSES, data_root_from_env
+from app_pages.widgets import test_images
+from app_pages.widgets.figures import PLOTLY_CONFIG_NO_TOOLBAR
+from app_pages.widgets.guard import guarded
 
 EXPLANATIONS = ("Saliency", "Grad-CAM", "Occlusion")
 # What the occluding square is painted with: grey, as in the method's paper, or Fashion-MNIST's black background.
 COVERS = {"grey": prediction.OCCLUSION_GREY, "black": 0}
 EXAMPLES = 5
-PLOT_CONFIG = {"displaylogo": False, "displayModeBar": False}
 
 
 def grad_cam_layer_key(model: Classifier) -> str:
@@ -61,7 +61,7 @@ def explanation(model: Classifier, image28: np.ndarray, top: int, how: str) -> t
         f"{max(hidden.largest_drop, 0):.0%} points. It only asks the network for answers, so it works at any size.")
 
 
-@ui.guarded
+@guarded
 def show_where_it_looked(model: Classifier, image28: np.ndarray, top: int) -> None:
     """Saliency, Grad-CAM or occlusion over the input, beside real test images of the predicted class."""
     overlay, examples = st.columns([2, 3], gap="large")
@@ -70,11 +70,11 @@ def show_where_it_looked(model: Classifier, image28: np.ndarray, top: int) -> No
         st.session_state.classify_cover = st.session_state.get("classify_cover", next(iter(COVERS)))
         how = st.segmented_control("Where the network looked", EXPLANATIONS, required=True, key="classify_explain")
         heat, note = explanation(model, image28, top, how)
-        st.plotly_chart(plots.saliency_figure(image28, heat), key="classify_saliency", config=PLOT_CONFIG)
+        st.plotly_chart(plots.saliency_figure(image28, heat), key="classify_saliency", config=PLOTLY_CONFIG_NO_TOOLBAR)
         st.caption(note)
     with examples:
         st.markdown(f"**Test images of {CLASSES[top]}**, for comparison")
-        data = ui.load_test_set(os.environ.get(DATA_ENV))
+        data = test_images.load_test_set(data_root_from_env())
         if data is not None:
             chosen = prediction.class_examples(data.test_labels, top, EXAMPLES)
             st.image([exports.fitted(data.test_images[i, 0].numpy(), 84) for i in chosen],

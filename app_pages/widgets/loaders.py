@@ -1,0 +1,139 @@
+"""Cached loaders: a run's network, Fashion-MNIST, conv1's snapshots, a network's measurement on its test set, and
+the features, probes and projections of the Filters page, each loaded once and shared by every session.
+
+Keyed by file path and modification time where a run's file is read: a run still training keeps replacing them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from alexnet_explorer import class_test_set, evaluation, inspection
+from alexnet_explorer.data import CorruptDataError, DataUnavailableError, FashionMNIST, load_fashion_mnist, subset
+from alexnet_explorer.classifier import Classifier, load_classifier
+from alexnet_explorer.runs import RunDir, load_weights
+
+
+@st.cache_resource(show_spinner="Loading the network…", max_entries=4)
+def classifier(path: str, mtime: float) -> Classifier:
+    """A run's trained network, shared by the pages and reloaded whenever its checkpoint changes (``mtime``)."""
+    return load_classifier(path)
+
+
+@st.cache_resource(show_spinner="Loading Fashion-MNIST…")
+def dataset(source: str | None, allow_download: bool = True) -> FashionMNIST:
+    """Fashion-MNIST from the folder named in the environment (``source``), else the usual places."""
+    return load_fashion_mnist(source, allow_download)
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def conv1_weights(path: str, mtime: float) -> torch.Tensor:
+    """conv1's weights from a snapshot or frame file."""
+    return load_weights(Path(path))
+
+
+def filter_history(run: RunDir) -> inspection.FilterHistory:
+    """The run's conv1 snapshots and frames, each file read once per version of it."""
+    return inspection.filter_history(run, lambda path: conv1_weights(str(path), path.stat().st_mtime))
+
+
+@st.cache_data(show_spinner=False)
+def random_filters(seed: int = 0) -> torch.Tensor:
+    """conv1 of a freshly initialised classroom network."""
+    return inspection.random_filters(seed)
+
+
+@dataclass(frozen=True)
+class TrainedNetwork:
+    """A run's trained network, and its checkpoint's path and modification time that key what is cached about it."""
+
+    classifier: Classifier
+    path: str
+    mtime: float
+
+
+def trained_network(run: RunDir) -> TrainedNetwork:
+    """The network of the run's checkpoint, loaded once per version of the file; CheckpointError if unusable."""
+    path = run.checkpoint_path
+    mtime = path.stat().st_mtime
+    return TrainedNetwork(classifier(str(path), mtime), str(path), mtime)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _evaluation(path: str, mtime: float, saved: str, source: str | None) -> evaluation.Evaluation:
+    return evaluation.cached(Path(saved), classifier(path, mtime), dataset(source, allow_download=False))
+
+
+def run_evaluation(run: RunDir, source: str | None) -> evaluation.Evaluation | None:
+    """The run's network on its test set and the unlike-the-training-data fit: read from the run's folder, or
+    measured once per saved network (a long measurement only when asked); None, after saying why, without one."""
+    network = trained_network(run)
+    try:
+        data = dataset(source, allow_download=False)
+    except (DataUnavailableError, CorruptDataError) as error:
+        st.warning(f"Where the network errs and whether a picture is unlike its training garments need "
+                   f"Fashion-MNIST: {error}", icon=":material/warning:")
+        return None
+    asked = f"classify_measure_{network.path}_{network.mtime}"
+    config = network.classifier.config
+    if not (evaluation.quick(config, data) or st.session_state.get(asked)
+            or evaluation.is_saved_for(run.evaluation_path, network.classifier)):
+        st.info(f"Where this network errs, and whether a picture is unlike its training garments, are measured at "
+                f"the end of its training, on its own device. This network ({run.title}, after epoch "
+                f"{network.classifier.epoch}) has not been measured yet: doing it here means "
+                f"{evaluation.measured_pictures(config, data):,} pictures at {config.resize} px on this computer's "
+                "processor, which takes minutes.", icon=":material/speed:")
+        if st.button("Measure it now", key="classify_measure", icon=":material/play_arrow:"):
+            st.session_state[asked] = True
+            st.rerun()
+        return None
+    try:
+        with st.spinner("Measuring the network on its test images (once for each saved network)…"):
+            return _evaluation(network.path, network.mtime, str(run.evaluation_path), source)
+    except ValueError as error:  # e.g. a run of a single training image: nothing to measure a spread on
+        st.warning(f"Where this network errs cannot be measured: {error}.", icon=":material/warning:")
+        return None
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def class_test_answers(path: str, mtime: float, pictures: tuple[tuple[str, int], ...]
+                       ) -> tuple[class_test_set.Prepared, evaluation.Answers]:
+    """The class's kept pictures (path, label), prepared, and the network's answers to them."""
+    prepared = class_test_set.prepare([class_test_set.KeptPicture(Path(file), label) for file, label in pictures])
+    return prepared, class_test_set.answers(classifier(path, mtime), prepared)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def labelled_sample(source: str | None, count: int) -> tuple[torch.Tensor, np.ndarray]:
+    """A seeded random sample of test images and their labels."""
+    data = dataset(source)
+    images, labels = subset(data.test_images, data.test_labels, count, seed=0)
+    return images, labels.numpy()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def sample_features(source: str | None, count: int, kind: str, path: str = "", mtime: float = 0.0) -> np.ndarray:
+    """One of ``inspection.FEATURE_KINDS`` of the test sample; raw pixels need no checkpoint (``path`` empty)."""
+    images = labelled_sample(source, count)[0]
+    if not path:
+        return inspection.sample_features(images, kind)
+    network = classifier(path, mtime)
+    return inspection.sample_features(images, kind, network.net, network.size)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def probe(source: str | None, count: int, kind: str, path: str = "", mtime: float = 0.0) -> float:
+    """The linear probe's test accuracy on one kind of features of the test sample."""
+    labels = labelled_sample(source, count)[1]
+    return inspection.holdout_probe(sample_features(source, count, kind, path, mtime), labels)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def projection(source: str | None, count: int, kind: str, method: str, path: str = "",
+               mtime: float = 0.0) -> np.ndarray:
+    """One 2-D projection of one kind of features of the test sample."""
+    return inspection.project(sample_features(source, count, kind, path, mtime), method)

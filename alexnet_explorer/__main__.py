@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import math
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from . import distributed, launcher, processes
 from .config import PRESETS, RunConfig, setting_type, settings
 from .data import CorruptDataError, DataUnavailableError, load_fashion_mnist
 from .events import Ended, EpochEnd, Event, Progress, Started, Step, summary_lines
-from .runs import CheckpointError, RunDir, RunRecorder
+from .runs import Checkpoint, CheckpointError, RunDir, RunRecorder
 from .train import train
 
 
@@ -105,9 +108,15 @@ class ConsoleReport:
         return f"epoch {epoch + 1}/{self.epochs} [{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%}"
 
 
-def explain_failure(error: BaseException) -> str:
-    """A plain-words reason for a failed run, with what to try."""
+def explain_failure(error: BaseException, folder: Path | None = None) -> str:
+    """A plain-words reason for a failed run, with what to try (``folder``: where the run writes)."""
     text = str(error)
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = folder.resolve().parent if folder is not None else Path.cwd()
+        return (f"the disk is full: free space in {where} (delete runs you no longer need), then resume the run; "
+                "what it saved before is kept")
+    if isinstance(error, PermissionError):
+        return f"the run cannot write its files ({text}): the runs folder is read-only for this user"
     if isinstance(error, MemoryError) or "out of memory" in text.lower() or "can't allocate" in text:
         return ("The device ran out of memory. Try a smaller batch size or a smaller input size "
                 f"(details: {text.splitlines()[0] if text else type(error).__name__})")
@@ -116,7 +125,8 @@ def explain_failure(error: BaseException) -> str:
     return f"Training failed: {type(error).__name__}: {text}"
 
 
-def prepare_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tuple[RunConfig, RunDir | None, dict | None]:
+def prepare_run(args: argparse.Namespace,
+                parser: argparse.ArgumentParser) -> tuple[RunConfig, RunDir | None, Checkpoint | None]:
     """Configuration, run directory and checkpoint to resume from, or a parser error."""
     if args.run_dir is None:
         if args.resume:
@@ -134,7 +144,7 @@ def prepare_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> tu
     return config, run, None
 
 
-def follow_leader(args: argparse.Namespace) -> tuple[RunConfig, None, dict | None]:
+def follow_leader(args: argparse.Namespace) -> tuple[RunConfig, None, Checkpoint | None]:
     """What a rank other than 0 trains: the same configuration and checkpoint, read but never written (the run
     folder is the leader's; with several machines it must be on a filesystem they share)."""
     if not args.resume:
@@ -157,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         device = distributed.rank_device(config.device, ranks)
     except (ValueError, CheckpointError) as error:
         parser.error(str(error))
+    except OSError as error:  # the run folder could not be written: a full disk, a read-only folder
+        parser.error(explain_failure(error, Path(args.run_dir) if args.run_dir else None))
     if ranks.distributed:
         distributed.start(device)
         if ranks.leader:
@@ -173,9 +185,7 @@ def main(argv: list[str] | None = None) -> int:
 
     listeners = [ConsoleReport()] if ranks.leader else []
     if run is not None:
-        run.stop_path.unlink(missing_ok=True)
         listeners.append(RunRecorder(run, pid=os.getpid()))
-        run.write_status("running", pid=os.getpid())
 
     def emit(event: Event) -> None:
         for listener in listeners:
@@ -185,17 +195,25 @@ def main(argv: list[str] | None = None) -> int:
         return stop_requested or (run is not None and run.stop_path.exists())
 
     try:
+        if run is not None:
+            run.stop_path.unlink(missing_ok=True)
+            run.remove_leftovers()  # of a process killed while it wrote (a checkpoint's temporary file is 100 MB)
+            run.write_status("running", pid=os.getpid())
         data = load_fashion_mnist(args.data_root)
         ended = train(config, data, emit, should_stop, resume, ranks)
     except Exception as error:  # every failure ends as a status and one message, never a traceback
-        message = explain_failure(error)
+        message = explain_failure(error, run.path if run is not None else None)
         if run is not None:
-            run.write_status("failed", error=message, pid=os.getpid(), cause=type(error).__name__)
+            with contextlib.suppress(OSError):  # a full disk may refuse even this: the log keeps the message
+                run.write_status("failed", error=message, pid=os.getpid(), cause=type(error).__name__)
         print(f"error: {message}", file=sys.stderr)
         return 1
     finally:
         if run is not None:
-            run.stop_path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                run.stop_path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError, launcher.RunRefused):
+                launcher.keep_queue_moving(run.path.parent)  # the next queued run starts now, keeper or not
         distributed.finish()
     return 0 if ended.status == "finished" else 3
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import threading
 import time
@@ -28,10 +29,19 @@ _guessing = threading.Lock()
 
 @dataclass(frozen=True)
 class Person:
-    """Who asks: an app session's id (or 'terminal'), and whether they act as the instructor."""
+    """Who asks: an app session's id (or 'terminal'), whether they act as the instructor, and the network address
+    their browser connects from (a new private window is a new id, but the same laptop)."""
 
     id: str
     instructor: bool
+    address: str | None = None
+
+    def started(self, run: RunDir) -> bool:
+        """Whether this person started the run: from this browser, or from this laptop's address (loopback, shared
+        by every browser on the server itself, does not count)."""
+        return (run.owner is not None and run.owner == self.id) or (
+            self.address is not None and not ipaddress.ip_address(self.address).is_loopback
+            and run.address == self.address)
 
 
 TERMINAL = Person("terminal", instructor=True)  # the command line and the one-person app: everything is allowed
@@ -41,6 +51,11 @@ def may_manage(person: Person, run: RunDir) -> bool:
     """Whether this person may stop, resume, cancel, rename or delete the run: the instructor, or who started it
     (see may_resume)."""
     return person.instructor or (run.owner is not None and run.owner == person.id)
+
+
+def may_delete(person: Person, run: RunDir, settings: Settings) -> bool:
+    """may_manage, except that the class run every page opens on is the instructor's to delete."""
+    return may_manage(person, run) and (person.instructor or settings.class_run != run.name)
 
 
 def may_resume(person: Person, run: RunDir) -> bool:
@@ -149,16 +164,21 @@ class Settings:
 
     caps: Caps = field(default_factory=Caps)
     class_run: str | None = None  # a run folder's name
+    damaged: str | None = None  # why the settings file could not be read: students start nothing until it is saved
 
 
 def read_settings(root: Path) -> Settings:
-    """The class's settings from the runs folder (defaults when there are none or the file is unreadable)."""
+    """The class's settings from the runs folder: defaults when there are none, and ``damaged`` saying why when the
+    file cannot be read (its limits are not silently dropped: students are refused until the instructor saves)."""
+    path = root / SETTINGS_FILE
     try:
-        saved = json.loads((root / SETTINGS_FILE).read_text())
-    except (OSError, ValueError):
+        saved = json.loads(path.read_text())
+    except FileNotFoundError:
         return Settings()
+    except (OSError, ValueError) as error:
+        return Settings(damaged=f"{path} cannot be read ({type(error).__name__})")
     if not isinstance(saved, dict):
-        return Settings()
+        return Settings(damaged=f"{path} is damaged (it holds no settings)")
     caps = saved.get("caps") if isinstance(saved.get("caps"), dict) else {}
     class_run = saved.get("class_run")
     # Each limit on its own: a key this version does not know, or a value of the wrong type, loses that one only.

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import math
+import shutil
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import estimate, launcher, schedule
 from .config import RunConfig, settings
@@ -14,7 +16,7 @@ from .data import CHANCE_ACC
 from .devices import resolve_device
 from .events import Ended, EpochEnd, Event, Progress, Started, summary_lines, to_record
 from .processes import ACTIVE_STATES, refresh_status
-from .runs import RunDir, list_runs
+from .runs import RunDir, list_runs, runs_root
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,21 @@ def seconds_left(run: RunDir, runs: list[RunDir], now: float | None = None) -> f
     if speed is None:
         return None
     return max(0.0, estimate.run_seconds(config, speed, config.epochs - done.epoch) - (done.elapsed if now else 0.0))
+
+
+@dataclass(frozen=True)
+class DiskUse:
+    """What the runs take on disk, and what is left on the disk that holds them (bytes)."""
+
+    runs: int
+    free: int
+
+
+def disk_use(root: str | Path | None = None) -> DiskUse:
+    """The runs' folders' size and the free space beside them."""
+    root = Path(root or runs_root())
+    free = shutil.disk_usage(root if root.is_dir() else Path.cwd()).free
+    return DiskUse(sum(run.disk_bytes() for run in list_runs(root)), free)
 
 
 @dataclass(frozen=True)

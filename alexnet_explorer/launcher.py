@@ -4,6 +4,7 @@ their hardware free, or by the queue keeper, a small process that lives while th
 without a browser open."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -11,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import classroom, schedule
@@ -22,16 +25,18 @@ from .processes import (
     LOG_MARKER,
     NEVER_STARTED,
     ON_DEVICE,
+    LockBusy,
     RESUMABLE_STATES,
     become_keeper,
     launch_lock,
     refresh_status,
 )
-from .runs import Launch, RunDir, list_runs, runs_root
+from .runs import Launch, RunDir, checkpoint_bytes, list_runs, runs_root
 
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 KEEPER_POLL_SECONDS = 1.0
 KEEPER_LOG = "queue.log"
+DISK_MARGIN = 50 * 2**20  # conv1 snapshots, metrics, the evaluation: a few MB a run, with room to spare
 # Runs started from the app train below its server: a class opening its pages at once asks for more CPU than training
 # at equal priority would leave the server, and gets it; training has it back once the pages are drawn
 # (docs/benchmarks.md, "A class on one server").
@@ -96,13 +101,23 @@ def waiting_line(queue: list[RunDir]) -> list[schedule.Waiting]:
     return line
 
 
+@contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """The launch lock, whose holder stuck for too long is a refusal in words (nothing was started or changed)."""
+    try:
+        with launch_lock(root):
+            yield
+    except LockBusy as busy:
+        raise RunRefused(str(busy)) from busy
+
+
 def launch(config: RunConfig, label: str = "run", root: Path | None = None, by: Person = TERMINAL) -> RunDir:
     """Create a run folder and queue it: it trains in a separate process at once if its hardware is free, else
     when its turn comes. RunRefused for a device this machine lacks or a run the instructor's limits forbid."""
     root = Path(root or runs_root())
-    with launch_lock(root):
+    with _locked(root):
         _check_may_start(config, root, by)
-        run = RunDir.create(root, config, label, owner=by.id)
+        run = RunDir.create(root, config, label, owner=by.id, address=by.address)
         _enqueue(run)
         _dispatch(root)
         _keep_queue_moving(root)
@@ -115,7 +130,7 @@ def resume(run: RunDir, by: Person = TERMINAL) -> None:
     _check_may_manage(run, by, "resume")
     if not classroom.may_resume(by, run):
         raise RunRefused(f"the instructor stopped run {run.title}: only the instructor can resume it")
-    with launch_lock(root):
+    with _locked(root):
         state = refresh_status(run, lock_held=True).get("state")
         if state not in RESUMABLE_STATES:
             raise RunRefused(f"run {run.title} is {state}: only a stopped or failed run can be resumed")
@@ -153,14 +168,30 @@ def _check_may_start(config: RunConfig, root: Path, by: Person, lock_held: bool 
     options = claims(config.device, hardware_units())
     if not options:
         raise RunRefused(f"device {config.device!r} is not available on this machine")
+    _check_disk(config, root)
     if by.instructor:
         return
-    caps = classroom.read_settings(root).caps
-    mine = sum(run.owner == by.id for run in active_runs(root, lock_held))
+    settings = classroom.read_settings(root)
+    if settings.damaged:
+        raise RunRefused(f"the class's settings are damaged ({settings.damaged}): the instructor must save the "
+                         "limits again before students start runs")
+    mine = sum(by.started(run) for run in active_runs(root, lock_held))
     try:
-        caps.check(config, "cpu" if options[0] == {"cpu"} else "accelerator", mine)
+        settings.caps.check(config, "cpu" if options[0] == {"cpu"} else "accelerator", mine)
     except ValueError as error:
         raise RunRefused(str(error)) from error
+
+
+def _check_disk(config: RunConfig, root: Path) -> None:
+    """RunRefused when the runs folder's disk cannot hold the run's checkpoint while it is replaced (twice its size)."""
+    need = 2 * checkpoint_bytes(config) + DISK_MARGIN
+    try:
+        free = shutil.disk_usage(root if root.exists() else root.parent).free
+    except OSError:
+        return  # nothing to measure (a folder not made yet): the run's own writes will say
+    if free < need:
+        raise RunRefused(f"the disk holding {root} has {free / 2**20:,.0f} MB free and this run needs about "
+                         f"{need / 2**20:,.0f} MB: delete runs you no longer need first")
 
 
 def _check_may_manage(run: RunDir, by: Person, action: str) -> None:
@@ -243,7 +274,7 @@ def keep_queue_moving(root: Path | None = None) -> None:
     root = Path(root or runs_root())
     if not queued_runs(root):  # the usual case, checked without the lock: a read-only runs folder can be shown
         return
-    with launch_lock(root):
+    with _locked(root):
         _keep_queue_moving(root)
 
 
@@ -279,13 +310,14 @@ def serve_queue(root: Path | None = None, poll_seconds: float = KEEPER_POLL_SECO
         return
     try:
         while True:
-            with launch_lock(root):
-                _dispatch(root)
-                if not queued_runs(root):
-                    # Leave while holding the launch lock: whoever queues a run next finds no keeper, starts one.
-                    os.close(keeper)
-                    keeper = None
-                    return
+            with contextlib.suppress(LockBusy):  # a stuck holder: look again at the next poll
+                with launch_lock(root):
+                    _dispatch(root)
+                    if not queued_runs(root):
+                        # Leave while holding the launch lock: whoever queues a run next finds no keeper, starts one.
+                        os.close(keeper)
+                        keeper = None
+                        return
             time.sleep(poll_seconds)
     finally:
         if keeper is not None:
@@ -313,7 +345,7 @@ def is_stopping(run: RunDir) -> bool:
 def cancel(run: RunDir, by: Person = TERMINAL) -> None:
     """Take a run out of the queue before it starts: a new run disappears, a resumed one is left as it was."""
     _check_may_manage(run, by, "cancel")
-    with launch_lock(run.path.parent):
+    with _locked(run.path.parent):
         _cancel(run, by)
 
 
@@ -329,7 +361,10 @@ def _cancel(run: RunDir, by: Person) -> None:
     elif run.read_events() or run.has_checkpoint():
         run.write_status("stopped")
     else:
-        shutil.rmtree(run.path)
+        if run.path.is_symlink():
+            run.path.unlink()  # only the link: the folder it points to is not ours to delete
+        else:
+            shutil.rmtree(run.path)
 
 
 def clear_queue(root: Path | None = None, by: Person = TERMINAL) -> int:
@@ -337,7 +372,7 @@ def clear_queue(root: Path | None = None, by: Person = TERMINAL) -> int:
     root = Path(root or runs_root())
     if not by.instructor:
         raise RunRefused("only the instructor can clear the queue")
-    with launch_lock(root):
+    with _locked(root):
         queue = queued_runs(root)
         for run in queue:
             _cancel(run, by)
@@ -349,7 +384,7 @@ def move_in_queue(run: RunDir, places: int, by: Person = TERMINAL) -> None:
     if not by.instructor:
         raise RunRefused("only the instructor can reorder the queue")
     root = run.path.parent
-    with launch_lock(root):
+    with _locked(root):
         queue = queued_runs(root)
         names = [queued.name for queued in queue]
         if run.name not in names:
@@ -366,7 +401,7 @@ def move_in_queue(run: RunDir, places: int, by: Person = TERMINAL) -> None:
 def rename(run: RunDir, title: str, by: Person = TERMINAL) -> None:
     """Give a run another short name; RunRefused when it is not this person's run or the name cannot be used."""
     _check_may_manage(run, by, "rename")
-    with launch_lock(run.path.parent):  # two runs renamed at once do not both take a free name
+    with _locked(run.path.parent):  # two runs renamed at once do not both take a free name
         try:
             run.rename(title)
         except ValueError as error:
@@ -374,11 +409,17 @@ def rename(run: RunDir, title: str, by: Person = TERMINAL) -> None:
 
 
 def delete(run: RunDir, by: Person = TERMINAL) -> None:
-    """Remove a run's folder; a queued, starting or running run is refused."""
+    """Remove a run's folder; a queued, starting or running run is refused, and so is a student deleting the class
+    run."""
     _check_may_manage(run, by, "delete")
-    with launch_lock(run.path.parent):
+    if not classroom.may_delete(by, run, classroom.read_settings(run.path.parent)):
+        raise RunRefused(f"run {run.title} is the class run: only the instructor can delete it")
+    with _locked(run.path.parent):
         state = refresh_status(run, lock_held=True).get("state")
         if state in ACTIVE_STATES:
             raise RunRefused(f"run {run.title} is {state}: "
                              + ("cancel" if state == "queued" else "stop") + " it before deleting it")
-        shutil.rmtree(run.path)
+        if run.path.is_symlink():
+            run.path.unlink()  # only the link: the folder it points to is not ours to delete
+        else:
+            shutil.rmtree(run.path)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .runs import RunDir
+from .runs import HOST, RunDir
 
 ACTIVE_STATES = ("queued", "starting", "running")  # not over yet
 RESUMABLE_STATES = ("stopped", "failed")  # over, and able to go on from the last checkpoint (or the start)
@@ -17,6 +18,10 @@ ON_DEVICE = ("starting", "running")  # holding their hardware (a queued run wait
 LOCK_NAME = ".launch.lock"
 KEEPER_LOCK_NAME = ".queue.lock"  # held by the queue keeper process for as long as it runs
 LOG_MARKER = "=== training process launched"
+# The command line's own "error: …" line, or a traceback's last line ("OSError: [Errno 28] No space left on device").
+ERROR_LINE = re.compile(r"^(?:error: (?P<said>.+)|(?P<raised>[A-Za-z_.]*(?:Error|Exception): .+))$")
+# How long a launch waits for another to finish: a holder stuck longer (a stopped process) is reported, not waited on.
+LOCK_PATIENCE_SECONDS = 20.0
 DIED = "the training process ended unexpectedly"
 NEVER_STARTED = "the training process never started"
 EXEC_GRACE_SECONDS = 10.0
@@ -63,13 +68,29 @@ def _run_dir_argument(args: list[str]) -> str | None:
     return None
 
 
+class LockBusy(RuntimeError):
+    """Another process has held the runs folder's launch lock for longer than a launch takes."""
+
+
 @contextmanager
-def launch_lock(root: Path) -> Iterator[None]:
-    """Hold the runs folder's launch lock: checks and launches inside it do not interleave across processes."""
+def launch_lock(root: Path, patience: float | None = None) -> Iterator[None]:
+    """Hold the runs folder's launch lock: checks and launches inside it do not interleave across processes. A holder
+    that keeps it past ``patience`` seconds (LOCK_PATIENCE_SECONDS: stuck, or stopped with SIGSTOP) makes this raise
+    LockBusy, not wait."""
+    patience = LOCK_PATIENCE_SECONDS if patience is None else patience
     root.mkdir(parents=True, exist_ok=True)
     fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LockBusy(f"another process has held the runs folder's launch lock for over {patience:.0f} s "
+                                   f"({root / LOCK_NAME}): it may be stuck; nothing was started or changed") from None
+                time.sleep(0.05)
         yield
     finally:
         os.close(fd)  # closing releases the lock
@@ -123,6 +144,8 @@ def refresh_status(run: RunDir, lock_held: bool = False) -> dict:
     status = run.read_status()
     if status.get("state") not in ON_DEVICE:
         return status
+    if status.get("host", HOST) != HOST:
+        return status  # its process runs on another machine (a shared runs folder): this one cannot see it
     pid = status.get("pid") or launched_pid(run)
     if pid and (process_alive(pid, run) or _just_launched(run, pid)):
         return status
@@ -159,5 +182,5 @@ def logged_error(run: RunDir) -> str | None:
         return None
     # Only the latest process's part of the log: an earlier session's error is not this one's.
     lines = log.rsplit(LOG_MARKER, 1)[-1].splitlines()
-    errors = [line.split("error:", 1)[1].strip() for line in lines if "error:" in line]
-    return errors[-1] if errors else None
+    errors = [found.group("said") or found.group("raised") for found in map(ERROR_LINE.match, lines) if found]
+    return errors[-1].strip() if errors else None

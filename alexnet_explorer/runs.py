@@ -8,7 +8,9 @@ import math
 import os
 import pickle
 import re
+import socket
 import threading
+import unicodedata
 import time
 import zipfile
 from dataclasses import dataclass
@@ -22,10 +24,14 @@ from .config import RunConfig, build_model
 from .events import Ended, EpochEnd, Event, Progress, Started, from_record, to_record
 
 CHECKPOINT_FORMAT = "alexnet-explorer/1"
+HOST = socket.gethostname()  # a run's process is looked for on the machine that runs it
 RUNS_ENV = "ALEXNET_EXPLORER_RUNS"
 # queued: waiting in line for its device; starting: its process is launched and has not reported yet.
 STATES = ("queued", "starting", "running", "finished", "stopped", "failed")
 MAX_TITLE = 40
+# What a run's name may hold besides letters, digits and spaces: nothing that Markdown, HTML or a code span reads,
+# and no ':' or '/' (a page would show a web address as a link).
+TITLE_PUNCTUATION = set("-.,'()+&#")
 
 
 class CheckpointError(ValueError):
@@ -60,10 +66,10 @@ def _created(run: RunDir) -> float:
 
 def unique_title(root: Path, label: str) -> str:
     """The label, or the label numbered ('classroom 2', 'classroom 3' …) when a run in ``root`` already has it."""
-    taken = {run.title.casefold() for run in list_runs(root)}
+    taken = {look_alike(run.title) for run in list_runs(root)}
     for n in itertools.count(1):
         title = label if n == 1 else f"{label} {n}"
-        if title.casefold() not in taken:
+        if look_alike(title) not in taken:
             return title
 
 
@@ -132,6 +138,14 @@ class Checkpoint:
         return net.eval()
 
 
+def checkpoint_bytes(config: RunConfig) -> int:
+    """About what a run's checkpoint takes on disk while it trains: float32 weights, and as much again for SGD's
+    momentum."""
+    with torch.device("meta"):  # shapes only: no memory, no arithmetic
+        weights = sum(p.numel() for p in build_model(config).parameters()) * 4
+    return weights * (2 if config.momentum else 1)
+
+
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Load one of our checkpoints safely (weights_only) onto the CPU, or raise CheckpointError saying why."""
     path = Path(path)
@@ -153,6 +167,34 @@ class Launch:
     pid: int
     launched: float
     hardware: tuple[str, ...]
+
+
+def title_problem(title: str) -> str | None:
+    """Why a run may not have this name, or None: a name is plain text (letters, digits, spaces and a little
+    punctuation), in one alphabet, and short."""
+    if not title.strip():
+        return "a run's name cannot be empty"
+    if len(title) > MAX_TITLE:
+        return f"a run's name can have at most {MAX_TITLE} characters, not {len(title)}"
+    odd = sorted({c for c in title if not (c.isalnum() or c == " " or c in TITLE_PUNCTUATION)})
+    if odd:
+        shown = ", ".join(repr(c) if c.isprintable() and not c.isspace() else f"U+{ord(c):04X}" for c in odd)
+        return f"a run's name can hold letters, digits, spaces and {''.join(sorted(TITLE_PUNCTUATION))}, not {shown}"
+    if "www." in title.casefold():
+        return "a run's name cannot look like a web address"
+    scripts = {unicodedata.name(c, "?").split()[0] for c in title if c.isalpha()}
+    if len(scripts) > 1:
+        return f"a run's name is written in one alphabet, not several ({', '.join(sorted(scripts)).lower()})"
+    return None
+
+
+# Letters of other alphabets drawn like Latin ones: a name written with them looks like another run's.
+LOOK_ALIKES = str.maketrans("асеорхуіјѕԁһкмтвнαειοκνρτυχ", "aceopxyijsdhkmtbhaeiokvptux")
+
+
+def look_alike(title: str) -> str:
+    """What a name looks like on screen: another name with the same look-alike is refused beside it."""
+    return unicodedata.normalize("NFKC", title).casefold().translate(LOOK_ALIKES)
 
 
 def slug(text: str) -> str:
@@ -188,13 +230,21 @@ class RunDir:
 
     @property
     def title(self) -> str:
-        """The run's short name, e.g. 'classroom 2' (the folder's name for a run made before titles)."""
-        return self._about().get("title") or self.name
+        """The run's short name, e.g. 'classroom 2' (the folder's name for a run made before titles, or whose stored
+        name is not one a run may have: a page shows it as it is, so it must be plain text)."""
+        title = self._about().get("title")
+        return title if isinstance(title, str) and title_problem(title) is None else self.name
 
     @property
     def owner(self) -> str | None:
         """Who started the run (an app session's id; None from a terminal)."""
         return self._about().get("owner")
+
+    @property
+    def address(self) -> str | None:
+        """The network address of the browser that started the run, if it was started from the app."""
+        address = self._about().get("address")
+        return address if isinstance(address, str) else None
 
     @property
     def held(self) -> bool:
@@ -217,21 +267,26 @@ class RunDir:
         write_atomically(self.about_path, lambda p: p.write_text(json.dumps(about)))
 
     def rename(self, title: str) -> None:
-        """Give the run another short name; ValueError if it is empty, too long or another run's."""
-        title = " ".join(title.split())
-        if not title:
-            raise ValueError("a run's name cannot be empty")
-        if len(title) > MAX_TITLE:
-            raise ValueError(f"a run's name can have at most {MAX_TITLE} characters, not {len(title)}")
+        """Give the run another short name; ValueError if it is not plain text, too long, or another run's or
+        looks like it."""
+        title = unicodedata.normalize("NFKC", " ".join(title.split()))
+        problem = title_problem(title)
+        if problem:
+            raise ValueError(problem)
         others = [run for run in list_runs(self.path.parent) if run.path != self.path]
-        if any(run.title.casefold() == title.casefold() for run in others):
-            raise ValueError(f"another run is already called {title!r}")
+        taken = next((run.title for run in others if look_alike(run.title) == look_alike(title)), None)
+        if taken is not None:
+            raise ValueError(f"another run is already called {taken!r}" if taken.casefold() == title.casefold() else
+                             f"{title!r} looks like the name of another run, {taken!r}: choose another name")
         self._write_about(title=title)
 
     @classmethod
-    def create(cls, root: str | Path, config: RunConfig, label: str = "run", owner: str | None = None) -> RunDir:
+    def create(cls, root: str | Path, config: RunConfig, label: str = "run", owner: str | None = None,
+               address: str | None = None) -> RunDir:
         """A new, uniquely named run folder with its configuration written and status 'queued'; its title is the
-        label, numbered when another run has it ('classroom 2')."""
+        label (its slug when no run may be called so), numbered when another run has it ('classroom 2')."""
+        label = unicodedata.normalize("NFKC", " ".join(label.split()))
+        label = label if title_problem(label) is None else slug(label)
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -244,7 +299,7 @@ class RunDir:
             except FileExistsError:
                 continue
         run = cls(path)
-        run._write_about(title=unique_title(root, label.strip() or "run"), owner=owner)
+        run._write_about(title=unique_title(root, label), owner=owner, address=address)
         run.write_config(config)
         run.write_status("queued")
         return run
@@ -260,17 +315,22 @@ class RunDir:
             raise ValueError(f"{self.config_path} is not a usable run configuration ({error})") from error
 
     def write_status(self, state: str, **details: Any) -> None:
-        """Replace status.json with a state (one of STATES) and details such as pid or error."""
+        """Replace status.json with a state (one of STATES) and details such as pid or error; a status with a pid
+        names the machine the process runs on."""
         assert state in STATES, state
-        record = {"state": state, "updated": time.time(), **details}
+        record = {"state": state, "updated": time.time(), **({"host": HOST} if "pid" in details else {}), **details}
         write_atomically(self.status_path, lambda p: p.write_text(json.dumps(record)))
 
     def read_status(self) -> dict:
-        """The last written status; a missing or unreadable file reads as failed with a reason."""
+        """The last written status; a missing or damaged file reads as failed with the reason (``damaged`` set), and
+        a detail of the wrong kind (a pid that is no number) is left out."""
         try:
-            return json.loads(self.status_path.read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            return {"state": "failed", "error": f"the run's status file cannot be read ({error})"}
+            status = json.loads(self.status_path.read_text())
+        except (OSError, ValueError) as error:
+            return _damaged(f"the run's status file cannot be read ({type(error).__name__})")
+        if not isinstance(status, dict) or status.get("state") not in STATES:
+            return _damaged("the run's status file is damaged (it names no state)")
+        return {key: value for key, value in status.items() if _fits(key, value)}
 
     def append_event(self, event: Event) -> None:
         """Append one event as a JSON line and flush it, so live readers see it at once."""
@@ -296,6 +356,19 @@ class RunDir:
             if event is not None:
                 events.append(event)
         return events
+
+    def remove_leftovers(self) -> list[Path]:
+        """Delete the temporary files that a process killed while writing left behind (a checkpoint's is as large as
+        the checkpoint); a file some live process is still writing stays. The paths deleted."""
+        left = [path for folder in (self.path, self.filters_dir, self.frames_dir) if folder.is_dir()
+                for path in folder.glob(".*.tmp") if not _writer_alive(path)]
+        for path in left:
+            path.unlink(missing_ok=True)
+        return left
+
+    def disk_bytes(self) -> int:
+        """What the run's folder takes on disk."""
+        return sum(path.stat().st_size for path in self.path.rglob("*") if path.is_file() and not path.is_symlink())
 
     def write_launch(self, launch: Launch) -> None:
         """Record the process the launcher started for the run."""
@@ -367,7 +440,33 @@ def load_weights(path: Path) -> torch.Tensor:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # any unreadable snapshot is reported the same way
-        raise CheckpointError(f"{path} cannot be read ({error})") from error
+        # The error's own text may advise weights_only=False, which is never done with a file from a run folder.
+        raise CheckpointError(f"{path} is damaged and cannot be read ({type(error).__name__})") from error
+
+
+def _writer_alive(temporary: Path) -> bool:
+    """Whether the process that named this temporary file (write_atomically's '.NAME.PID.THREAD.tmp') still runs."""
+    try:
+        os.kill(int(temporary.name.split(".")[-3]), 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:
+        pass  # another user's live process
+    return True
+
+
+def _damaged(reason: str) -> dict:
+    return {"state": "failed", "error": reason, "damaged": True}
+
+
+# The kinds of the status details that other modules read; a damaged value reads as missing.
+STATUS_KINDS = {"pid": int, "updated": (int, float), "started": (int, float), "order": (int, float),
+                "test_acc": (int, float), "error": str, "device": str, "cause": str, "host": str, "before": dict}
+
+
+def _fits(key: str, value: object) -> bool:
+    kind = STATUS_KINDS.get(key)
+    return kind is None or (isinstance(value, kind) and not isinstance(value, bool))
 
 
 class RunRecorder:

@@ -109,10 +109,11 @@ class TrainingState:
         return cls(checkpoint.epoch, checkpoint.batch, sums, checkpoint.count, checkpoint.train_seconds,
                    checkpoint.shuffle_state, *checkpoint.metrics)
 
-    def to_checkpoint(self, config: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
+    def to_checkpoint(self, config: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer | None,
                       ranks: Ranks) -> Checkpoint:
-        """The run's checkpoint at this point."""
-        return Checkpoint(config, model.state_dict(), optimizer.state_dict(), self.epoch, self.batch,
+        """The run's checkpoint at this point; without ``optimizer`` (a finished run) it holds no momentum, which is
+        as large as the network and only needed to go on."""
+        return Checkpoint(config, model.state_dict(), optimizer and optimizer.state_dict(), self.epoch, self.batch,
                           self.train_seconds, all_sum(self.sums, ranks).detach().cpu(), self.count,
                           self.shuffle_state, torch.get_rng_state(), (self.train_loss, self.train_acc, self.test_acc))
 
@@ -181,7 +182,8 @@ def _train(config: RunConfig, data: FashionMNIST, device: torch.device, emit: Ca
     state = TrainingState.start(train_batches)
     if resume is not None:
         model.load_state_dict(resume.model)
-        optimizer.load_state_dict(resume.optimizer)
+        if resume.optimizer is not None:  # a finished run given more epochs starts its momentum afresh
+            optimizer.load_state_dict(resume.optimizer)
         state = TrainingState.resumed(resume, device, ranks)
     hardware = device_label(device, ranks)
     clock = Clock(state.epoch * steps_per_epoch + state.batch, total_steps)
@@ -215,9 +217,10 @@ def _train(config: RunConfig, data: FashionMNIST, device: torch.device, emit: Ca
                 if not math.isfinite(state.train_loss):  # every later step would be NaN too: say why now
                     raise TrainingDiverged(config, (step + 1) / steps_per_epoch, state.train_loss)
         state.end_epoch(evaluate(model, test_batches, ranks), train_batches)
+        going_on = optimizer if state.epoch < config.epochs else None
         emit(EpochEnd(epoch + 1, state.train_loss, state.train_acc, state.test_acc, state.speed(images, epoch),
                       clock.elapsed(), clock.remaining((epoch + 1) * steps_per_epoch), conv1=_conv1(model),
-                      checkpoint=state.to_checkpoint(config, model, optimizer, ranks)))
+                      checkpoint=state.to_checkpoint(config, model, going_on, ranks)))
     # The test set's answers and the unlike-the-training-data fit, on the training device: the app finds them ready.
     fits = images >= unfamiliar.MIN_IMAGES
     measured = evaluation.evaluate(model, config, data, config.epochs, 0) if ranks.leader and fits else None

@@ -16,6 +16,7 @@ from alexnet_explorer import exports
 from alexnet_explorer.data import to_model_input
 from alexnet_explorer.preprocess import (
     MAX_PIXELS,
+    MAX_UPLOADS,
     MAX_UPLOAD_BYTES,
     PictureError,
     PreprocessOptions,
@@ -299,8 +300,32 @@ def test_bad_uploads_are_refused_clearly(data, message):
 
 
 def test_max_pixels_is_ours_not_pillows():
-    assert 7_000 * 7_000 > MAX_PIXELS > 6_000 * 6_000
+    assert 6_300 * 6_300 > MAX_PIXELS >= 6_000 * 4_000  # a 24-megapixel camera's photo passes
     assert MAX_PIXELS < Image.MAX_IMAGE_PIXELS
+
+
+def test_a_small_file_of_many_16_bit_pixels_is_refused_before_it_is_decoded():
+    # 6300×6300 pixels of 16 bits in a few hundred kB: decoded, it took 2.7 s and a gigabyte of the server's memory.
+    buffer = io.BytesIO()
+    Image.new("I;16", (6_300, 6_300)).save(buffer, format="PNG")
+    assert len(buffer.getvalue()) < 1_000_000
+    with pytest.raises(PictureError, match="too many pixels"):
+        open_picture(buffer.getvalue(), "plain.png")
+
+
+def test_a_16_bit_picture_within_the_limit_still_reads(tmp_path):
+    wide = np.zeros((64, 96), np.uint16)
+    wide[16:48, 24:72] = 40_000
+    buffer = io.BytesIO()
+    Image.fromarray(wide).save(buffer, format="PNG")
+    assert preprocess(open_picture(buffer.getvalue())).image28.max() > 100
+
+
+def test_only_so_many_uploads_are_answered_at_once():
+    files = [(f"{n}.png", encode(Image.new("L", (32, 32), n))) for n in range(MAX_UPLOADS + 3)]
+    uploads, notes = prepare_uploads(files)
+    assert [upload.name for upload in uploads] == [name for name, _ in files[:MAX_UPLOADS]]
+    assert notes == [f"{MAX_UPLOADS + 3} files were dropped: only the first {MAX_UPLOADS} are answered at once."]
 
 
 def test_truncated_png_is_refused():

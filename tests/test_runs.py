@@ -1,5 +1,6 @@
 """Run directories: the files a run leaves, atomic checkpoints, and checkpoint errors."""
 import json
+import re
 
 import pytest
 import torch
@@ -133,3 +134,40 @@ def test_one_slug_rule_names_files_and_folders(tmp_path):
     assert slug("???") == slug("") == "run"
     assert RunDir.create(tmp_path, CONFIG, label="Sigmoid, no dropout!").name.endswith("-sigmoid-no-dropout")
     assert RunDir.create(tmp_path, CONFIG, label="?!").name.endswith("-run")
+
+
+@pytest.mark.parametrize("hostile, reason", [
+    ("x` ![](http://evil.example/p.png) `y", "not '!'"),  # an outside image inside a code span it breaks out of
+    ("[click](http://evil.example)", "not '/'"),
+    ("<img src=x onerror=alert(1)>", "not '<', '=', '>'"),
+    ("**everyone** look", "not '*'"),
+    ("www.evil.example", "cannot look like a web address"),
+    ("class\u200broom", "not U+200B"),  # a zero-width space: looks like 'classroom'
+    ("cl\u0430ssroom", "one alphabet, not several (cyrillic, latin)"),  # a Cyrillic а among Latin letters
+    ("new\x1bline", "not U+001B"),
+    ("x" * 41, "at most 40 characters"),
+])
+def test_a_name_that_is_not_plain_text_is_refused_and_never_shown(tmp_path, hostile, reason):
+    run = RunDir.create(tmp_path, CONFIG, label="mine")
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        run.rename(hostile)
+    assert run.title == "mine"
+    run.about_path.write_text(json.dumps({"title": hostile}))  # written by hand, or by an older version
+    assert run.title == run.name  # the folder's name, a-z, 0-9 and '-', is shown instead
+
+
+def test_a_look_alike_of_another_runs_name_is_refused(tmp_path):
+    RunDir.create(tmp_path, CONFIG, label="classroom")
+    other = RunDir.create(tmp_path, CONFIG, label="other")
+    for look_alike in ("CLASSROOM", "ｃｌａｓｓｒｏｏｍ"):  # capitals, full-width letters
+        with pytest.raises(ValueError, match="classroom"):
+            other.rename(look_alike)
+    latin = RunDir.create(tmp_path, CONFIG, label="cepa")
+    with pytest.raises(ValueError, match="'сера' looks like the name of another run, 'cepa'"):
+        other.rename("\u0441\u0435\u0440\u0430")  # 'сера', all Cyrillic, drawn as 'cepa'
+    greek = RunDir.create(tmp_path, CONFIG, label="\u03bf\u03c1\u03b1")  # 'ορα', Greek
+    with pytest.raises(ValueError, match="looks like the name of another run"):
+        other.rename("opa")
+    other.rename("classroom 2 (ReLU) - take 3")
+    assert other.title == "classroom 2 (ReLU) - take 3" and greek.title == "ορα" and latin.title == "cepa"
+    assert RunDir.create(tmp_path, CONFIG, label="x` ![](http://evil.example/p.png) `y").title == "x-http-evil-example-p-png-y"

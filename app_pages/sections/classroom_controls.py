@@ -2,7 +2,7 @@
 students may start (set by the instructor, read by the students)."""
 import streamlit as st
 
-from alexnet_explorer import classroom
+from alexnet_explorer import classroom, history
 from alexnet_explorer.model import MAX_INPUT_SIZE, MIN_INPUT_SIZE
 from alexnet_explorer.runs import runs_root
 from app_pages.widgets import identity
@@ -18,11 +18,22 @@ def classroom_sidebar(me: classroom.Person) -> None:
         st.subheader("Classroom")
         identity.instructor_sign_in()
         settings = classroom.read_settings(runs_root())
+        if settings.damaged:
+            st.warning(f"The class's settings are damaged ({settings.damaged}): students cannot start runs until "
+                       "the instructor saves the limits again.", icon=":material/warning:")
         if me.instructor:
             limits_form(settings, me)
+            disk_use()
         else:
             st.caption("You can watch every run, start your own (they wait in the queue when the device is busy), "
                        "and stop, resume or delete the runs you started. " + (settings.caps.describe() or ""))
+
+
+def disk_use() -> None:
+    """How much disk the runs take and how much is left, for the instructor to free it in time."""
+    use = history.disk_use(runs_root())
+    st.caption(f"The runs take {use.runs / 2**30:.2f} GB on disk ({use.free / 2**30:.1f} GB free). A finished run "
+               "keeps about half of what a training one does; delete runs in the run history to free the rest.")
 
 
 def limits_form(settings: classroom.Settings, me: classroom.Person) -> None:

@@ -56,11 +56,12 @@ def manage(runs: list[RunDir], me: classroom.Person, class_run: str | None) -> N
         st.markdown("**Selected:** " + ", ".join(f"`{run.title}`" for run in runs))
         if len(runs) == 1:
             one_run(runs[0], me, class_run)
-        deletable = [run for run in runs if classroom.may_manage(me, run)]
+        settings = classroom.read_settings(runs_root())
+        deletable = [run for run in runs if classroom.may_delete(me, run, settings)]
         if deletable:
             if len(deletable) < len(runs):
                 st.caption("You may delete only " + ", ".join(f"`{run.title}`" for run in deletable)
-                           + ": the others were started by another browser.")
+                           + ": the others were started by another browser, or are the class run.")
             delete_runs(deletable, me)
         elif not me.instructor:
             st.caption("Only the instructor or the browser that started a run can rename or delete it.")

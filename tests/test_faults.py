@@ -178,7 +178,8 @@ def test_pages_show_a_damaged_run_as_damaged_and_the_others_as_usual(runs):
         if page.url_path:
             at = at.switch_page(page.path).run()
         assert not at.exception, page.url_path
-        assert not any("Something went wrong" in e.value for e in at.error), (page.url_path, [e.value for e in at.error])
+        errors = [e.value for e in at.error]
+        assert not any("Something went wrong" in error for error in errors), (page.url_path, errors)
     at = AppTest.from_file(APP, default_timeout=60).run().switch_page(
         next(p.path for p in PAGES if p.url_path == "train")).run()
     table = at.dataframe[-1].value

@@ -170,4 +170,5 @@ def test_a_look_alike_of_another_runs_name_is_refused(tmp_path):
         other.rename("opa")
     other.rename("classroom 2 (ReLU) - take 3")
     assert other.title == "classroom 2 (ReLU) - take 3" and greek.title == "ορα" and latin.title == "cepa"
-    assert RunDir.create(tmp_path, CONFIG, label="x` ![](http://evil.example/p.png) `y").title == "x-http-evil-example-p-png-y"
+    hostile = RunDir.create(tmp_path, CONFIG, label="x` ![](http://evil.example/p.png) `y")
+    assert hostile.title == "x-http-evil-example-p-png-y"  # a label no run may be called becomes its slug

@@ -83,6 +83,7 @@ def look_alike(runs: Path) -> str:
     answers = []
     for name in ("classroom\u200b", "cl\u0430ssroom", "CLASSROOM"):
         other = RunDir.create(runs, TINY, label="other")
+        other.write_status("finished")
         try:
             other.rename(name)
             answers.append("accepted")

@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.suppress(OSError):
                 run.stop_path.unlink(missing_ok=True)
             with contextlib.suppress(OSError, launcher.RunRefused):
-                launcher.keep_queue_moving(run.path.parent)  # the next queued run starts now, keeper or not
+                launcher.start_next(run.path.parent)  # the next queued run starts now, keeper or not
         distributed.finish()
     return 0 if ended.status == "finished" else 3
 

@@ -268,6 +268,17 @@ def _reap(process: subprocess.Popen, name: str) -> None:
     threading.Thread(target=process.wait, name=name, daemon=True).start()
 
 
+def start_next(root: Path | None = None) -> None:
+    """Start the queued runs whose hardware is free now, and keep a keeper for the rest: what a training process
+    does as it ends, so that the queue moves on at once with no page open and no keeper alive."""
+    root = Path(root or runs_root())
+    if not queued_runs(root):
+        return
+    with _locked(root):
+        _dispatch(root)
+        _keep_queue_moving(root)
+
+
 def keep_queue_moving(root: Path | None = None) -> None:
     """Make sure queued runs start by themselves: start a queue keeper unless one is at work or nothing waits
     (after a restart of the app, or when a keeper was killed)."""
@@ -361,10 +372,7 @@ def _cancel(run: RunDir, by: Person) -> None:
     elif run.read_events() or run.has_checkpoint():
         run.write_status("stopped")
     else:
-        if run.path.is_symlink():
-            run.path.unlink()  # only the link: the folder it points to is not ours to delete
-        else:
-            shutil.rmtree(run.path)
+        run.remove()
 
 
 def clear_queue(root: Path | None = None, by: Person = TERMINAL) -> int:
@@ -419,7 +427,4 @@ def delete(run: RunDir, by: Person = TERMINAL) -> None:
         if state in ACTIVE_STATES:
             raise RunRefused(f"run {run.title} is {state}: "
                              + ("cancel" if state == "queued" else "stop") + " it before deleting it")
-        if run.path.is_symlink():
-            run.path.unlink()  # only the link: the folder it points to is not ours to delete
-        else:
-            shutil.rmtree(run.path)
+        run.remove()

@@ -21,7 +21,7 @@ LOG_MARKER = "=== training process launched"
 # The command line's own "error: …" line, or a traceback's last line ("OSError: [Errno 28] No space left on device").
 ERROR_LINE = re.compile(r"^(?:error: (?P<said>.+)|(?P<raised>[A-Za-z_.]*(?:Error|Exception): .+))$")
 # How long a launch waits for another to finish: a holder stuck longer (a stopped process) is reported, not waited on.
-LOCK_PATIENCE_SECONDS = 20.0
+LOCK_PATIENCE_SECONDS = 10.0
 DIED = "the training process ended unexpectedly"
 NEVER_STARTED = "the training process never started"
 EXEC_GRACE_SECONDS = 10.0

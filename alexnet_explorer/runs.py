@@ -8,6 +8,7 @@ import math
 import os
 import pickle
 import re
+import shutil
 import socket
 import threading
 import unicodedata
@@ -356,6 +357,13 @@ class RunDir:
             if event is not None:
                 events.append(event)
         return events
+
+    def remove(self) -> None:
+        """Delete the run's folder; a run folder that is a link loses only the link (what it points to is not ours)."""
+        if self.path.is_symlink():
+            self.path.unlink()
+        else:
+            shutil.rmtree(self.path)
 
     def remove_leftovers(self) -> list[Path]:
         """Delete the temporary files that a process killed while writing left behind (a checkpoint's is as large as

@@ -87,12 +87,13 @@ def test_a_students_start_beyond_the_limits_is_refused_and_creates_nothing(tmp_p
     assert classroom.read_settings(tmp_path).caps == Caps(max_cpu_resize=96)
 
 
-def test_settings_survive_in_the_runs_folder_and_a_damaged_file_reads_as_defaults(tmp_path: Path):
+def test_settings_survive_in_the_runs_folder_and_a_damaged_file_reads_as_defaults_that_say_so(tmp_path: Path):
     assert classroom.read_settings(tmp_path) == Settings()
     classroom.write_settings(tmp_path, Settings(Caps(True, 2, None), class_run="20261202-1-classroom"), TEACHER)
     assert classroom.read_settings(tmp_path) == Settings(Caps(True, 2, None), "20261202-1-classroom")
     (tmp_path / classroom.SETTINGS_FILE).write_text("{not json")
-    assert classroom.read_settings(tmp_path) == Settings()
+    damaged = classroom.read_settings(tmp_path)
+    assert (damaged.caps, damaged.class_run) == (Caps(), None) and "cannot be read" in damaged.damaged
 
 
 def test_runs_get_short_unique_names_that_can_be_changed(tmp_path: Path):

@@ -80,6 +80,7 @@ def hostile_rename(runs: Path, page: Page, url: str) -> str:
 
 
 def look_alike(runs: Path) -> str:
+    RunDir.create(runs, TINY, label="classroom").write_status("finished")
     answers = []
     for name in ("classroom\u200b", "cl\u0430ssroom", "CLASSROOM"):
         other = RunDir.create(runs, TINY, label="other")

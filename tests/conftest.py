@@ -1,9 +1,15 @@
-"""Shared fixtures: tiny Fashion-MNIST-shaped IDX files that the tests write themselves, and events made by hand."""
+"""Shared fixtures: tiny Fashion-MNIST-shaped IDX files that the tests write themselves, events made by hand, and
+holding a training process."""
 from __future__ import annotations
 
 import dataclasses
 import gzip
+import os
+import signal
+import time
 import typing
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -75,3 +81,21 @@ def event(kind: str, **given: object) -> Event:
     recorded = from_record({"kind": kind} | zeros | given)
     assert recorded is not None, f"not a {kind} event: {given}"
     return recorded
+
+
+@contextmanager
+def held(pid: int | None) -> Iterator[None]:
+    """A run's training process paused (SIGSTOP) inside the block and let go after it: a test that must see a run
+    still training sees it, however fast this CPU trains (a tiny run ends within seconds on a fast one)."""
+    assert pid is not None, "the run has no training process to hold"
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        stat = Path(f"/proc/{pid}/stat")
+        deadline = time.monotonic() + 10
+        while stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] not in "Tt":  # the stop is delivered
+            assert time.monotonic() < deadline, f"process {pid} did not stop"
+            time.sleep(0.01)
+        yield
+    finally:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from torch import nn
 
-from conftest import event
+from conftest import event, held
 
 from alexnet_explorer import launcher, model, processes
 from alexnet_explorer.__main__ import build_parser, config_from_args
@@ -106,17 +106,20 @@ def test_start_training_runs_to_the_end_with_live_curves(app_env: Path) -> None:
     at.button(key="start").click().run()
     assert not at.exception
     [run] = list_runs(app_env)
-    assert json.loads((run.path / "config.json").read_text())["limit_train"] == 32
-    assert at.dataframe[0].value["duration"].isna().all()  # not a stale "0 s" while it trains
-    another_viewer = train_page()  # a second browser, with nothing in its session, sees the same run
-    assert any(f"Run `{run.title}`" in m.value for m in another_viewer.markdown)
-    another_viewer.segmented_control(key="preset").set_value("smoke").run()
-    another_viewer.button(key="start").click().run()  # the child is still importing torch: the device is busy
-    [queued] = [other for other in list_runs(app_env) if other.path != run.path]
-    assert processes.refresh_status(queued)["state"] == "queued"  # it waits for the device instead of refused
-    assert any(f"Run `{queued.title}` is queued: 1st in line" in i.value for i in another_viewer.info)
-    launcher.cancel(queued)
-    assert len(list_runs(app_env)) == 1
+    # Its process held while a second viewer starts a run: on a fast CPU this tiny run would end within seconds, and
+    # the second run would find the device free.
+    with held(processes.launched_pid(run)):
+        assert json.loads((run.path / "config.json").read_text())["limit_train"] == 32
+        assert at.dataframe[0].value["duration"].isna().all()  # not a stale "0 s" while it trains
+        another_viewer = train_page()  # a second browser, with nothing in its session, sees the same run
+        assert any(f"Run `{run.title}`" in m.value for m in another_viewer.markdown)
+        another_viewer.segmented_control(key="preset").set_value("smoke").run()
+        another_viewer.button(key="start").click().run()  # the first run holds the device
+        [queued] = [other for other in list_runs(app_env) if other.path != run.path]
+        assert processes.refresh_status(queued)["state"] == "queued"  # it waits for the device instead of refused
+        assert any(f"Run `{queued.title}` is queued: 1st in line" in i.value for i in another_viewer.info)
+        launcher.cancel(queued)
+        assert len(list_runs(app_env)) == 1
 
     deadline = time.monotonic() + 120
     while processes.refresh_status(run)["state"] in processes.ACTIVE_STATES and time.monotonic() < deadline:

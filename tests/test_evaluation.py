@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import confusion_matrix as sklearn_confusion
 
 from conftest import real_data
@@ -13,6 +14,7 @@ from alexnet_explorer.classifier import Classifier, load_classifier
 from alexnet_explorer import evaluation, prediction
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import load_fashion_mnist, subset_indices
+from alexnet_explorer.devices import mixed_precision
 from alexnet_explorer.evaluation import Answers, Evaluation, Mistake, confusion_matrix, most_confused, row_shares
 from alexnet_explorer.runs import RunDir, RunRecorder
 from alexnet_explorer.train import train
@@ -45,6 +47,15 @@ def test_answers_pick_a_cells_pictures():
     assert answers.accuracy == 0.5
 
 
+def near_ties(probabilities: np.ndarray, share: float) -> int:
+    """How many pictures have two best classes closer than ``share`` of the largest spread of a picture's logits (the
+    differences of the log-probabilities are those of the logits)."""
+    logits = np.log(np.maximum(probabilities.astype(np.float64), np.finfo(np.float64).tiny))
+    spread = (logits.max(axis=1) - logits.min(axis=1)).max()
+    best = np.sort(logits, axis=1)[:, -2:]
+    return int((best[:, 1] - best[:, 0] < share * spread).sum())
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory: pytest.TempPathFactory, fixture_data_dir: Path) -> RunDir:
     run = RunDir.create(tmp_path_factory.mktemp("runs"), CONFIG, label="smoke")
@@ -62,7 +73,14 @@ def test_a_finished_run_keeps_its_test_answers_and_signal(finished_run: RunDir, 
     np.testing.assert_array_equal(saved.labels, data.test_labels[order].numpy())
     by_page = prediction.probabilities(network, list(data.test_images[order, 0].numpy()))
     np.testing.assert_allclose(saved.probabilities, by_page, atol=1e-5)  # measured on the training device
-    assert saved.accuracy == pytest.approx(network.test_acc)
+    # The run's test accuracy was measured while it trained, under the device's autocast, and the saved answers in
+    # float32. Where the CPU has AMX that is bf16 against float32 (devices.py): bf16 moves this network's logits by up
+    # to 0.35% of their spread (the AMX path forced on a CPU without it, six seeds; one seed's accuracies differed by a
+    # picture), so the answers may differ where a picture's two best classes are within 0.7% of it; 2% is allowed.
+    # Elsewhere both are float32, whose rounding is 65,000 times finer: 1e-4 of the spread, all but a tie, is allowed.
+    share = 0.02 if mixed_precision(torch.device("cpu")) else 1e-4
+    differing = round(abs(saved.accuracy - network.test_acc) * len(saved.labels))
+    assert differing <= near_ties(saved.probabilities, share), (saved.accuracy, network.test_acc)
     verdicts = prediction.judge(network, saved.familiarity, list(data.test_images[order, 0].numpy()))
     assert np.mean([verdict.flagged for verdict in verdicts]) <= 0.05 + 1e-9
 

@@ -276,4 +276,13 @@ def test_occlusion_finds_the_only_pixels_a_network_reads(images: np.ndarray) -> 
     bright_corner = np.zeros((28, 28), np.uint8)
     bright_corner[:4, :4] = 255
     hidden = prediction.occlusion(model, bright_corner, target=0)
-    assert hidden.drop[:4, :4].min() > 0 and np.allclose(hidden.drop[12:, 12:], 0)
+    corner = hidden.drop[:4, :4].min()
+    assert corner > 0.05  # hiding the corner takes much of class 0's probability (0.38): 0.08 to 0.15 per pixel
+    # No patch that covers a pixel beyond row or column 11 reaches the 5×5 pixels the network reads (its 65-px corner,
+    # resized), so hiding it changes the answer only by float32 rounding, which differs between CPU kernels (the
+    # batch's rows may go through different ones): 1.4e-8 here, 2e-7 of the corner's fall. The limit, a ten-thousandth
+    # of that fall, is hundreds of times the rounding, and a map whose patches landed one step (2 px) off shows a
+    # fall of 0.004 beyond row or column 11, hundreds of times the limit.
+    far = np.ones((28, 28), bool)
+    far[:12, :12] = False
+    assert np.abs(hidden.drop[far]).max() < 1e-4 * corner

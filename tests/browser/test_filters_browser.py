@@ -9,7 +9,9 @@ import pytest
 import torch
 from playwright.sync_api import Locator, Page, expect
 
-from alexnet_explorer import launcher
+from conftest import held
+
+from alexnet_explorer import launcher, processes
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import DATA_ENV
 from alexnet_explorer.config import build_model
@@ -73,15 +75,17 @@ def test_the_page_follows_a_run_while_it_trains(app_server: tuple[str, Path], pa
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     url, runs = app_server
     monkeypatch.setenv(DATA_ENV, str(fixture_data_dir))  # the training process reads the tiny data
-    # 32 steps per epoch: several seconds an epoch, so the page is open well before the run ends.
     config = PRESETS["smoke"].replace(epochs=4, limit_train=256, limit_test=16, batch_size=8, device="cpu")
     run = launcher.launch(config, label="followed", root=runs)
-    page.goto(f"{url}/filters")
-    expect(page.get_by_text("Still training")).to_be_visible(timeout=WAIT_MS)
+    # Its process held until the page has opened on it: a fast CPU trains these four epochs of 32 steps within
+    # seconds, which may be before the page is drawn.
+    with held(processes.launched_pid(run)):
+        page.goto(f"{url}/filters")
+        expect(page.get_by_text("Still training")).to_be_visible(timeout=WAIT_MS)
     # On a loaded machine the four epochs can outlast one wait: let the run end first (bounded), then the page must
     # follow it within the usual wait.
     deadline = time.monotonic() + 5 * WAIT_MS / 1000
-    while run.read_status()["state"] in ("queued", "running") and time.monotonic() < deadline:
+    while processes.refresh_status(run)["state"] in processes.ACTIVE_STATES and time.monotonic() < deadline:
         time.sleep(0.5)
     expect(page.get_by_text("pixels after epoch 4.")).to_be_visible(timeout=WAIT_MS)  # with no click or reload
     expect(page.get_by_text("Still training")).to_have_count(0, timeout=WAIT_MS)

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from conftest import held
+
 from alexnet_explorer import launcher, processes
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import DATA_ENV
@@ -62,9 +64,11 @@ def test_start_watch_reload_and_finish(app_server: tuple[str, Path], page: Page)
     deadline = time.monotonic() + WAIT_MS / 1000
     while not any(e.kind == "progress" for e in run.read_events()) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert processes.refresh_status(run)["state"] == "running", "the run is not training: nothing to reload during"
-    page.reload()
-    expect(live_title).to_be_visible(timeout=WAIT_MS)
+    # Its process held while the page reloads: a fast CPU ends the three steps left within a second.
+    with held(processes.launched_pid(run)):
+        assert processes.refresh_status(run)["state"] == "running", "the run is not training: nothing to reload during"
+        page.reload()
+        expect(live_title).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_text("examples/sec on cpu")).to_be_visible(timeout=WAIT_MS)  # the chapter's last line
     expect(legend).to_have_text(["train loss", "train acc", "test acc"])
     # A drawn line: Plotly writes a path with a non-empty "d" once a trace has two points.

@@ -40,8 +40,15 @@ class Person:
         """Whether this person started the run: from this browser, or from this laptop's address (loopback, shared
         by every browser on the server itself, does not count)."""
         return (run.owner is not None and run.owner == self.id) or (
-            self.address is not None and not ipaddress.ip_address(self.address).is_loopback
-            and run.address == self.address)
+            _laptop(self.address) is not None and run.address == self.address)
+
+
+def _laptop(address: str | None) -> str | None:
+    """A browser's network address when it names a laptop: not loopback (every browser on the server), not junk."""
+    try:
+        return address if address and not ipaddress.ip_address(address).is_loopback else None
+    except ValueError:
+        return None
 
 
 TERMINAL = Person("terminal", instructor=True)  # the command line and the one-person app: everything is allowed

@@ -29,7 +29,8 @@ def person() -> classroom.Person:
         cookie = st.context.cookies.get("_streamlit_xsrf")
         st.session_state.seat = classroom.browser_id(cookie) or secrets.token_hex(8)
     instructor = instructor_passcode() is None or st.session_state.get("instructor", False)
-    return classroom.Person(st.session_state.seat, instructor, st.context.ip_address)
+    address = st.context.ip_address  # None, or a stand-in object under AppTest, when there is no real connection
+    return classroom.Person(st.session_state.seat, instructor, address if isinstance(address, str) else None)
 
 
 def instructor_sign_in() -> None:

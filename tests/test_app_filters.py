@@ -20,7 +20,7 @@ from alexnet_explorer.data import load_fashion_mnist, to_model_input
 from alexnet_explorer.history import duration
 from alexnet_explorer.inspection import feature_maps, filter_norms, separability_steps
 from alexnet_explorer.config import build_model
-from alexnet_explorer.runs import CHECKPOINT_FORMAT, RunDir, list_runs
+from alexnet_explorer.runs import Checkpoint, RunDir, list_runs
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "filters.py")
 TINY = RunConfig(epochs=2, resize=65, limit_train=32, limit_test=16, device="cpu")
@@ -39,7 +39,7 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> RunDir:
         if epoch < 2:
             run.save_frame(epoch + 0.5, net.conv1.weight.detach().clone())
         net.conv1.weight.data += 0.001 * torch.randn_like(net.conv1.weight)
-    run.save_checkpoint({"format": CHECKPOINT_FORMAT, "config": TINY.to_dict(), "model": net.state_dict()})
+    run.save_checkpoint(Checkpoint(TINY, net.state_dict(), None, epoch=2, batch=0))
     run.write_status("finished")
     return run
 

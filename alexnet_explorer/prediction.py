@@ -14,7 +14,6 @@ from .classifier import Classifier
 from .data import CLASSES, to_model_input
 from .model import CONV_LAYERS, layer_output_shapes, split_after
 from .preprocess import SIDE, Upload, to_tensor
-from .runs import RunDir
 from .unfamiliar import FamiliarityFit, Verdict, assess
 
 
@@ -27,13 +26,6 @@ class UploadAnswer:
     confidence: float | None
     problem: str | None
     verdict: Verdict | None = None  # how unlike the training garments the picture is, when the run has a fit
-
-
-def default_run(runs: Sequence[RunDir]) -> RunDir | None:
-    """The newest finished run with a checkpoint, else the newest run with one (``runs`` newest first)."""
-    usable = [run for run in runs if run.has_checkpoint()]
-    finished = [run for run in usable if run.read_status().get("state") == "finished"]
-    return next(iter(finished or usable), None)
 
 
 def _input(image28: np.ndarray, size: int) -> torch.Tensor:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from alexnet_explorer import inspection, processes
 from alexnet_explorer.data import data_root_from_env
+from alexnet_explorer.history import learned_nothing
 from alexnet_explorer.inspection import FilterHistory
 from alexnet_explorer.runs import CheckpointError, RunDir, list_runs, runs_root
 from app_pages.sections.conv1_filters import evolution_section, filters_section
@@ -43,15 +44,6 @@ def load_network(run: RunDir, status: dict) -> loaders.TrainedNetwork:
         raise CheckpointError(f"The checkpoint cannot be used: {error}") from error
 
 
-def pick_run() -> RunDir | None:
-    """The run picker, opening on the newest run that finished or is training (a failed one has little to show)."""
-    runs = list_runs()
-    if runs and st.session_state.get("filters_run") not in [run.name for run in runs]:
-        st.session_state.filters_run = inspection.run_to_open(
-            runs, lambda run: processes.refresh_status(run).get("state", "failed")).name
-    return run_picker(runs, key="filters_run")
-
-
 @guarded
 def page() -> None:
     """The whole page; each section also guards itself, so one failure leaves the others working."""
@@ -60,7 +52,8 @@ def page() -> None:
                "separate the classes.")
     data_source = data_root_from_env()
     with st.sidebar:  # keeps the main area for the figures, on one projector screen
-        run = pick_run()
+        opening = run_picker(list_runs(), key="filters_run")
+    run = opening.run if opening else None
     network, problem = None, "Feature maps and projections need a trained network: train a run first."
     if run is None:
         st.info("No training run yet, so these are the filters of a **randomly initialised** network (seed 0): "
@@ -69,6 +62,10 @@ def page() -> None:
                 icon=":material/info:")
         history, name = FilterHistory({0: loaders.random_filters()}), "random-init"
     else:
+        st.markdown(f"Run **{run.title}**, {opening.why} — choose another in the sidebar.")
+        nothing = learned_nothing(run)
+        if nothing:
+            st.info(nothing, icon=":material/trending_flat:")
         name = run.name
         status = processes.refresh_status(run)
         state = status.get("state", "failed")

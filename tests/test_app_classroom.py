@@ -2,6 +2,7 @@
 class run, short run names, the form kept across pages, and a machine without Fashion-MNIST."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -187,16 +188,22 @@ def test_a_student_is_told_an_input_above_the_limit_before_start(in_class: Path)
     assert not at.button(key="start").disabled and not any("px on a CPU" in w.value for w in at.warning)
 
 
-def test_a_pinned_class_run_is_where_every_page_opens(in_class: Path) -> None:
-    older = past_run(in_class, "finished")
-    past_run(in_class, "finished")
-    classroom.write_settings(in_class, classroom.Settings(class_run=older.name), classroom.TERMINAL)
+def test_a_pinned_class_run_is_where_every_page_opens_on_every_visit(in_class: Path) -> None:
+    oldest, middle, newest = (past_run(in_class, "finished") for _ in range(3))
+    for age, run in enumerate((newest, middle, oldest)):
+        os.utime(run.config_path, (1000 - age, 1000 - age))
+    classroom.write_settings(in_class, classroom.Settings(class_run=oldest.name), classroom.TERMINAL)
     at = AppTest.from_file(APP, default_timeout=60).run()
     at = at.switch_page("app_pages/filters.py").run()
-    assert at.selectbox(key="filters_run").value == older.name  # not the newest
-    at.selectbox(key="filters_run").set_value(next(r for r in at.selectbox(key="filters_run").options
-                                                    if r != older.title)).run()
-    assert at.selectbox(key="filters_run").value != older.name  # the student may look elsewhere
+    assert at.selectbox(key="filters_run").value == oldest.name  # not the newest
+    at = at.switch_page("app_pages/home.py").run().switch_page("app_pages/filters.py").run()
+    assert at.selectbox(key="filters_run").value == oldest.name  # on the student's next visit too
+    at.selectbox(key="filters_run").set_value(middle.name).run()
+    at = at.switch_page("app_pages/home.py").run().switch_page("app_pages/filters.py").run()
+    assert at.selectbox(key="filters_run").value == middle.name  # the student may look elsewhere, and it holds
+    classroom.write_settings(in_class, classroom.Settings(class_run=newest.name), classroom.TERMINAL)
+    at.run()
+    assert at.selectbox(key="filters_run").value == newest.name  # until the instructor pins another
 
 
 def test_the_instructor_pins_and_unpins_the_class_run_and_is_told(app_env: Path) -> None:

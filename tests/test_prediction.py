@@ -17,7 +17,7 @@ from alexnet_explorer.data import CLASSES, DEBIAN_DIR, find_idx_files, load_fash
 from alexnet_explorer.inspection import extract_features
 from alexnet_explorer.config import build_model
 from alexnet_explorer.preprocess import open_picture, prepare_upload, preprocess
-from alexnet_explorer.runs import CHECKPOINT_FORMAT, CheckpointError, RunDir
+from alexnet_explorer.runs import CHECKPOINT_FORMAT, CheckpointError
 
 CONFIG = RunConfig(resize=65, init="kaiming", epochs=2, device="cpu")
 
@@ -166,22 +166,6 @@ def test_class_examples_are_of_that_class_distinct_and_stable(fixture_data_dir: 
     assert len(chosen) == len(set(chosen)) == 5 and all(labels[i] == 7 for i in chosen)
     assert prediction.class_examples(labels, 7, count=5) == chosen
     assert prediction.class_examples(labels, 7, count=5, seed=1) != chosen
-
-
-def test_default_run_is_the_newest_finished_one_with_a_network(tmp_path: Path) -> None:
-    def run(name: str, state: str, network: bool) -> RunDir:
-        folder = RunDir(tmp_path / name)
-        folder.path.mkdir()
-        folder.write_status(state)
-        if network:
-            folder.checkpoint_path.write_bytes(b"weights")
-        return folder
-
-    training, finished_new, no_network, finished_old = (run("a", "running", True), run("b", "finished", True),
-                                                        run("c", "finished", False), run("d", "finished", True))
-    assert prediction.default_run([training, finished_new, no_network, finished_old]) == finished_new
-    assert prediction.default_run([training, no_network]) == training
-    assert prediction.default_run([no_network]) is None
 
 
 SMALL = {"format": CHECKPOINT_FORMAT, "config": CONFIG.to_dict(), "model": {}}  # cheap stand-ins for the weights

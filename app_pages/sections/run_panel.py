@@ -46,7 +46,7 @@ def live_panel() -> None:
     me = identity.person()
     training = launcher.training_runs()
     if len(training) > 1:
-        run = run_picker(training, key="live_pick", label="Runs training now")
+        run = run_picker(training, key="live_pick", label="Runs training now").run
     else:
         run = next(iter(training or list_runs()), None)
     if run is None:

@@ -17,6 +17,7 @@ from test_app_train import APP, past_run, select_rows, train_page
 from alexnet_explorer import classroom, launcher, processes
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.runs import RunDir
+from app_pages.widgets import identity
 
 PASSCODE = "owl-42"
 SMOKE = PRESETS["smoke"].replace(device="cpu")
@@ -65,8 +66,7 @@ def training_run(runs: Path, owner: str, stand_ins: list[subprocess.Popen]) -> R
 
 def seat(at: AppTest) -> classroom.Person:
     """The session's person as the package sees it (a student until signed in)."""
-    return classroom.Person(at.session_state["seat"], bool(at.session_state["instructor"])
-                            if "instructor" in at.session_state else False)
+    return classroom.Person(at.session_state["seat"], identity.sign_ins().signed_in(at.session_state["seat"], PASSCODE))
 
 
 def sign_in(at: AppTest, passcode: str) -> AppTest:
@@ -145,6 +145,24 @@ def test_the_instructor_signs_in_and_may_stop_resume_and_delete_any_run(in_class
     at.button(key="delete").click().run()
     at.button(key="delete_yes").click().run()
     assert not at.exception and not stopped.path.exists()
+
+
+def test_the_instructors_sign_in_outlasts_a_reload_of_that_browser_only(in_class: Path, stand_ins: list,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    running = training_run(in_class, owner="a-student", stand_ins=stand_ins)
+    browser = {"cookie": "the projector's browser"}
+    monkeypatch.setattr(classroom, "browser_id", lambda cookie: browser["cookie"])  # AppTest sends no cookie
+    at = sign_in(train_page(), PASSCODE)
+    assert seat(at).instructor
+    reloaded = train_page()  # a reload: a new session in the same browser
+    assert any("Signed in as the instructor" in s.value for s in reloaded.success)
+    assert reloaded.button(key=f"stop_{running.name}") and not reloaded.text_input
+    browser["cookie"] = "a student's browser"
+    student = train_page()
+    assert not any(b.key == f"stop_{running.name}" for b in student.button) and student.text_input
+    browser["cookie"] = "the projector's browser"
+    next(b for b in reloaded.button if b.label == "Sign out").click().run()
+    assert not any(b.key == f"stop_{running.name}" for b in train_page().button)  # signed out, in every tab
 
 
 def test_a_students_run_the_instructor_stopped_waits_for_the_instructor(in_class: Path, stand_ins: list) -> None:

@@ -243,6 +243,20 @@ def learned_nothing(run: RunDir) -> str | None:
             f"({CHANCE_ACC:.2f}).{lesson}")
 
 
+HANDOVER_SECONDS = 120  # a run that ended at most this long before the next one started handed the device on
+
+
+def handed_over_from(run: RunDir, runs: Sequence[RunDir], now: float | None = None) -> RunDir | None:
+    """The run that finished or stopped just before this one started (its process, or ``now`` while it has not
+    reported yet), within HANDOVER_SECONDS: the queue handed the device on, and its end is still worth a look."""
+    started = [e.time for e in run.read_events() if isinstance(e, Started)]
+    start = started[-1] if started else time.time() if now is None else now
+    ended = [(status.get("updated", 0.0), other) for other in runs if other.path != run.path
+             and (status := other.read_status()).get("state") in ("finished", "stopped")]
+    ended = [(when, other) for when, other in ended if start - HANDOVER_SECONDS <= when <= start]
+    return max(ended, key=lambda pair: pair[0])[1] if ended else None
+
+
 def observed_speed(config: RunConfig, runs: list[RunDir]) -> float | None:
     """Training images per second this configuration should reach here, from the newest run that trained on the
     same kind of device (scaled by the pixels of an input: the network's work grows with them); None without one."""

@@ -3,12 +3,15 @@ learned nothing, and a browser's choices last for its session."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import event
 from streamlit.testing.v1 import AppTest
+from test_app_classroom import stand_ins, training_run  # noqa: F401 (stand_ins is a fixture)
+from test_curves import CLASSROOM, finished_run
 
 from alexnet_explorer.config import RunConfig, build_model
 from alexnet_explorer.data import DATA_ENV
@@ -17,7 +20,7 @@ from app_pages.widgets.pages import HOME, PAGES_DIR
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 TINY = RunConfig(epochs=1, resize=65, limit_train=32, limit_test=16, batch_size=16, device="cpu")
-FILTERS, CLASSIFY = f"{PAGES_DIR}/filters.py", f"{PAGES_DIR}/classify.py"
+FILTERS, CLASSIFY, TRAIN = (f"{PAGES_DIR}/{page}.py" for page in ("filters", "classify", "train"))
 
 
 @pytest.fixture
@@ -72,3 +75,19 @@ def test_the_pages_open_on_the_best_network_say_when_one_learned_nothing_and_kee
     at = at.switch_page(HOME.path).run()
     at = at.switch_page(CLASSIFY).run()  # and on a later visit
     assert at.selectbox(key="classify_run").value == sigmoid.name and not at.exception
+
+
+def test_a_run_that_ended_as_the_next_one_started_stays_in_view_until_this_browser_moves_on(
+        runs: Path, stand_ins: list) -> None:
+    first = finished_run(runs, "classroom", CLASSROOM, [1.0, 0.5], [0.8, 0.87])
+    second = training_run(runs, owner=None, stand_ins=stand_ins)
+    second.append_event(event("started", device="cpu", epochs=2, time=time.time() + 1))  # the queue started it
+    at = AppTest.from_file(APP, default_timeout=60).run().switch_page(TRAIN).run()
+    assert not at.exception
+    shown = texts(at, "markdown")
+    assert "**Just ended**" in shown and f"Run `{first.title}`" in shown and f"Run `{second.title}`" in shown
+    assert any("test acc 0.870" in code.value for code in at.code)  # the first run's closing lines
+    assert len([c for c in at.get("plotly_chart") if "live_chart" in c.proto.id]) == 2
+    at.button(key="moved_on").click().run()
+    assert "Just ended" not in texts(at, "markdown") and f"Run `{second.title}`" in texts(at, "markdown")
+    assert not any("test acc 0.870" in code.value for code in at.code)

@@ -2,6 +2,7 @@
 history.learned_nothing)."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -65,3 +66,22 @@ def test_a_run_at_chance_is_said_to_have_learned_nothing_and_the_sigmoid_one_is_
     assert history.learned_nothing(untested) is None  # nothing is known before the first epoch is tested
     avg = finished_run(tmp_path, "avg", CLASSROOM.replace(pooling="avg"), [2.3], [0.1])
     assert "sigmoid" not in history.learned_nothing(avg) and "train this one longer" in history.learned_nothing(avg)
+
+
+def test_the_run_that_handed_the_device_on_is_the_one_that_ended_just_before(tmp_path: Path) -> None:
+    def ended(label: str, state: str, when: float) -> RunDir:
+        run = RunDir.create(tmp_path, CLASSROOM, label=label)
+        run.status_path.write_text(json.dumps({"state": state, "updated": when}))
+        return run
+
+    earlier, just_before, failed = ended("earlier", "finished", 500.0), ended("first", "finished", 990.0), \
+        ended("failed", "failed", 995.0)
+    queued = RunDir.create(tmp_path, CLASSROOM.replace(activation="sigmoid"), label="sigmoid")
+    runs = list_runs(tmp_path)
+    assert history.handed_over_from(queued, runs, now=1000.0).path == just_before.path  # still starting
+    queued.append_event(event("started", time=1005.0))
+    assert history.handed_over_from(queued, runs).path == just_before.path
+    assert history.handed_over_from(queued, runs, now=5000.0).path == just_before.path  # from its start, not now
+    queued.append_event(event("started", time=2000.0))  # resumed much later: nothing was handed on then
+    assert history.handed_over_from(queued, runs) is None
+    assert history.handed_over_from(earlier, [earlier, failed]) is None

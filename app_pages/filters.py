@@ -23,8 +23,11 @@ from app_pages.sections.separability import separability_section
 from app_pages.widgets import loaders
 from app_pages.widgets.guard import guarded, plain_message
 from app_pages.widgets.run_picker import run_picker, status_badge
+from app_pages.widgets.session import keep_for_session
 
 FOLLOW_SECONDS = 2  # how often the page looks for a new epoch of a run still training
+# The page's choices, kept for the session while another page is shown (the picture tabs keep their own).
+KEPT = ("filters_change", "filters_shared", "maps_layer", "responses_layer", "sep_methods", "sep_count")
 
 
 @st.fragment(run_every=FOLLOW_SECONDS)
@@ -51,6 +54,7 @@ def page() -> None:
     st.caption("What AlexNet's first layer learns, what the network sees in an image, and why its features "
                "separate the classes.")
     data_source = data_root_from_env()
+    keep_for_session(KEPT)
     with st.sidebar:  # keeps the main area for the figures, on one projector screen
         opening = run_picker(list_runs(), key="filters_run")
     run = opening.run if opening else None

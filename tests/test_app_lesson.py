@@ -10,6 +10,7 @@ import pytest
 import torch
 from conftest import event
 from streamlit.testing.v1 import AppTest
+from test_app_classify import answer, bars, garment, png
 from test_app_classroom import stand_ins, training_run  # noqa: F401 (stand_ins is a fixture)
 from test_curves import CLASSROOM, finished_run
 
@@ -91,3 +92,33 @@ def test_a_run_that_ended_as_the_next_one_started_stays_in_view_until_this_brows
     at.button(key="moved_on").click().run()
     assert "Just ended" not in texts(at, "markdown") and f"Run `{second.title}`" in texts(at, "markdown")
     assert not any("test acc 0.870" in code.value for code in at.code)
+
+
+def test_a_browsers_pictures_and_choices_on_classify_and_filters_outlast_a_visit_to_another_page(runs: Path) -> None:
+    made_run(runs, "classroom", 0.87)
+    at = AppTest.from_file(APP, default_timeout=60).run().switch_page(CLASSIFY).run()
+    at.session_state["classify_source"] = "Upload"
+    at.run()
+    at.file_uploader(key="classify_upload").set_value([("bag.png", png(garment()), "image/png"),
+                                                       ("inverse.png", png(255 - garment()), "image/png")]).run()
+    uploaded = at.dataframe[0].value["answer"].tolist()
+    at.session_state["classify_source"] = "Pick a test image"
+    at.run()
+    at.selectbox(key="classify_pick_class").set_value(3).run()
+    at.number_input(key="classify_pick_index").set_value(2).run()
+    picked = answer(at)
+    at = at.switch_page(FILTERS).run()
+    at.toggle(key="filters_change").set_value(True).run()
+    at.selectbox(key="maps_layer").set_value("conv2").run()
+
+    at = at.switch_page(CLASSIFY).run()  # back: the same tab, the same test image, the same answer
+    assert not at.exception and at.session_state["classify_source"] == "Pick a test image"
+    assert (at.selectbox(key="classify_pick_class").value, at.number_input(key="classify_pick_index").value) == (3, 2)
+    assert answer(at) == picked and "Dress (true)" in bars(at)
+    at.session_state["classify_source"] = "Upload"
+    at.run()  # the uploads are still there, answered as before
+    assert at.dataframe[0].value["file"].tolist() == ["bag.png", "inverse.png"]
+    assert at.dataframe[0].value["answer"].tolist() == uploaded
+    assert "Kept from before: “bag.png”, “inverse.png”." in texts(at, "caption")
+    at = at.switch_page(FILTERS).run()
+    assert at.toggle(key="filters_change").value and at.selectbox(key="maps_layer").value == "conv2"

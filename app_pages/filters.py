@@ -59,6 +59,7 @@ def page() -> None:
         opening = run_picker(list_runs(), key="filters_run")
     run = opening.run if opening else None
     network, problem = None, "Feature maps and projections need a trained network: train a run first."
+    nothing = learned_nothing(run) if run is not None else None
     if run is None:
         st.info("No training run yet, so these are the filters of a **randomly initialised** network (seed 0): "
                 "pure noise. Train one on the **Train** page, or from a terminal:\n\n"
@@ -67,7 +68,6 @@ def page() -> None:
         history, name = FilterHistory({0: loaders.random_filters()}), "random-init"
     else:
         st.markdown(f"Run **{run.title}**, {opening.why} — choose another in the sidebar.")
-        nothing = learned_nothing(run)
         if nothing:
             st.info(nothing, icon=":material/trending_flat:")
         name = run.name
@@ -102,9 +102,9 @@ def page() -> None:
         ["First-layer filters", "Evolution", "Feature maps", "Hand-crafted vs learned", "What units respond to",
          "Separable features"])
     with filters_tab:
-        filters_section(history, name, show_added)
+        filters_section(history, name, show_added, learned=nothing is None)
     with evolution_tab:
-        evolution_section(history, show_added)
+        evolution_section(history, show_added, learned=nothing is None)
     with maps_tab:
         x = None
         if network is None:

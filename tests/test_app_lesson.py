@@ -6,12 +6,14 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import event
 from streamlit.testing.v1 import AppTest
 from test_app_classify import answer, bars, garment, png
 from test_app_classroom import stand_ins, training_run  # noqa: F401 (stand_ins is a fixture)
+from test_app_filters import array, charts
 from test_curves import CLASSROOM, finished_run
 
 from alexnet_explorer.config import RunConfig, build_model
@@ -34,13 +36,14 @@ def runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fixture_data_dir: Path
 
 
 def made_run(runs: Path, label: str, test_acc: float, config: RunConfig = TINY) -> RunDir:
-    """A finished run, made the newest: conv1 at epochs 0 and 1, a network (made up, for speed) and its metrics,
-    ending at ``test_acc`` on 2,000 test images."""
+    """A finished run, made the newest: conv1 at epochs 0 and 1 (3 % apart, as a run that barely moved them), a
+    network (made up, for speed) and its metrics, ending at ``test_acc`` on 2,000 test images."""
     torch.manual_seed(len(list_runs(runs)))
     net = build_model(config)
     run = RunDir.create(runs, config, label=label)
-    run.save_filters(0, net.conv1.weight.detach().clone())
-    run.save_filters(1, net.conv1.weight.detach() * 1.5)
+    start = net.conv1.weight.detach().clone()
+    run.save_filters(0, start)
+    run.save_filters(1, start + 0.03 * start.norm() / start.numel() ** 0.5 * torch.randn_like(start))
     run.save_checkpoint(Checkpoint(config, net.state_dict(), None, epoch=1, batch=0))
     run.append_event(event("started", device="cpu", epochs=1, batches_per_epoch=2, train_examples=32,
                            test_examples=2000, time=1.0))
@@ -122,3 +125,23 @@ def test_a_browsers_pictures_and_choices_on_classify_and_filters_outlast_a_visit
     assert "Kept from before: “bag.png”, “inverse.png”." in texts(at, "caption")
     at = at.switch_page(FILTERS).run()
     assert at.toggle(key="filters_change").value and at.selectbox(key="maps_layer").value == "conv2"
+
+
+def tile_peaks(at: AppTest) -> np.ndarray:
+    """The largest magnitude of each of the 96 tiles of the conv1 grid, as drawn (1: the top of its colour scale)."""
+    grid = array(charts(at)[0]["data"][0]["z"])
+    return np.array([np.nanmax(np.abs(grid[r * 12:r * 12 + 11, c * 12:c * 12 + 11])) for r in range(8) for c in range(12)])
+
+
+def test_what_training_added_to_a_network_that_learned_nothing_is_not_dressed_up_as_features(runs: Path) -> None:
+    made_run(runs, "classroom", 0.87)
+    sigmoid = made_run(runs, "classroom-sigmoid", 0.089, TINY.replace(activation="sigmoid"))
+    at = AppTest.from_file(APP, default_timeout=60).run().switch_page(FILTERS).run()
+    assert "moved only 3." in texts(at, "info")  # a network that learned: the view is worth a look
+    at.selectbox(key="filters_run").set_value(sigmoid.name).run()
+    assert "moved only" not in texts(at, "info") and "learned nothing" in texts(at, "info")  # no such hint
+    at.toggle(key="filters_change").set_value(True).run()
+    assert not at.exception
+    assert "a change 3." in texts(at, "caption") and "the size of their random start" in texts(at, "caption")
+    assert "on one shared colour scale, as this network learned nothing" in texts(at, "caption")
+    assert (tile_peaks(at) > 0.999).sum() == 1  # one scale: only the largest change reaches its top

@@ -11,11 +11,12 @@ import pytest
 import torch
 from conftest import event
 from streamlit.testing.v1 import AppTest
-from test_app_classify import answer, bars, garment, png
+from test_app_classify import answer, bars, explanation_map, garment, png
 from test_app_classroom import stand_ins, training_run  # noqa: F401 (stand_ins is a fixture)
 from test_app_filters import array, charts
 from test_curves import CLASSROOM, finished_run
 
+from alexnet_explorer import prediction
 from alexnet_explorer.config import RunConfig, build_model
 from alexnet_explorer.data import DATA_ENV
 from alexnet_explorer.runs import RUNS_ENV, Checkpoint, RunDir, list_runs
@@ -145,3 +146,29 @@ def test_what_training_added_to_a_network_that_learned_nothing_is_not_dressed_up
     assert "a change 3." in texts(at, "caption") and "the size of their random start" in texts(at, "caption")
     assert "on one shared colour scale, as this network learned nothing" in texts(at, "caption")
     assert (tile_peaks(at) > 0.999).sum() == 1  # one scale: only the largest change reaches its top
+
+
+def test_where_it_looked_says_when_no_square_changes_the_answer_and_what_a_map_on_the_black_means(
+        runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made_run(runs, "classroom", 0.87)
+    falls = {"largest": 0.35}
+
+    def occlusion(model, image28, target, fill=prediction.OCCLUSION_GREY) -> prediction.Occlusion:
+        drop = np.zeros((28, 28))
+        drop[10:18, 10:18] = falls["largest"]
+        return prediction.Occlusion(drop, 0.99, target, 8, falls["largest"])
+
+    monkeypatch.setattr(prediction, "occlusion", occlusion)
+    at = AppTest.from_file(APP, default_timeout=60).run().switch_page(CLASSIFY).run()
+    at.session_state["classify_source"] = "Pick a test image"
+    at.run()
+    at.segmented_control(key="classify_explain").set_value("Occlusion").run()
+    assert "by up to 35 percentage points" in texts(at, "caption") and explanation_map(at).max() == 1
+    falls["largest"] = 0.004  # a pair of trousers whose answer no square moves
+    at.run()
+    assert "no grey 8×8-pixel square changes the answer" in texts(at, "caption")
+    assert not explanation_map(at).any()  # no heat drawn
+
+    monkeypatch.setattr(prediction, "grad_cam", lambda model, image28, target, layer: (image28 == 0).astype(float))
+    at.segmented_control(key="classify_explain").set_value("Grad-CAM").run()  # a map all on the empty black
+    assert "For this network the black is evidence too" in texts(at, "info")

@@ -261,3 +261,26 @@ def test_occlusion_finds_the_only_pixels_a_network_reads(images: np.ndarray) -> 
     bright_corner[:4, :4] = 255
     hidden = prediction.occlusion(model, bright_corner, target=0)
     assert hidden.drop[:4, :4].min() > 0 and np.allclose(hidden.drop[12:, 12:], 0)
+
+
+def test_occlusion_that_changes_nothing_draws_no_heat(images: np.ndarray) -> None:
+    """A network that barely reads its picture: every square moves the answer by a hair, and the map stays empty
+    instead of drawing the largest hair as bright as a real part."""
+    tiny = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(65 * 65, 10)).eval()
+    with torch.no_grad():
+        tiny[1].weight.normal_(std=1e-4)
+        tiny[1].bias.copy_(torch.arange(10.0))  # the answer is class 9 whatever the picture
+    hidden = prediction.occlusion(Classifier(tiny, CONFIG, 0, 0, None), images[2])
+    assert 0 < hidden.largest_drop < prediction.NOTICEABLE_DROP and hidden.changes_nothing
+    assert not hidden.heat.any()
+
+
+def test_the_share_of_a_map_on_the_background_is_its_weight_outside_the_garment() -> None:
+    picture = np.zeros((28, 28), np.uint8)
+    picture[10:20, 10:20] = 200  # a garment of 100 pixels on black
+    heat = np.zeros((28, 28))
+    heat[10:20, 10:20] = 1.0
+    assert prediction.share_on_background(heat, picture) == 0
+    heat[0:5, 0:20] = 1.0  # as much weight again on the empty black
+    assert prediction.share_on_background(heat, picture) == pytest.approx(0.5)
+    assert prediction.share_on_background(np.zeros((28, 28)), picture) == 0

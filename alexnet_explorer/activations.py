@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .data import to_model_input
@@ -63,3 +64,11 @@ def features_and_logits(net: nn.Sequential, input_size: int, images: torch.Tenso
     """A layer's features and the logits (float32, on the CPU) of uint8 N×1×28×28 images, from one pass."""
     features, logits = _gathered(net, images, input_size, [layer, LOGITS], batch)
     return features, logits
+
+
+def peak_scaled(maps: torch.Tensor, side: int) -> np.ndarray:
+    """N×H×W maps enlarged to side×side (bilinear), their negative parts cut and each scaled so that its peak is 1
+    (a map of zeros stays zeros): to lay over a picture."""
+    maps = F.interpolate(maps.float().cpu()[:, None], size=(side, side), mode="bilinear", align_corners=False)[:, 0]
+    maps = maps.clamp(min=0)
+    return (maps / maps.flatten(1).amax(dim=1).clamp(min=1e-12)[:, None, None]).numpy()

@@ -22,6 +22,7 @@ from .runs import RunDir, write_atomically
 PASSCODE_ENV = "ALEXNET_EXPLORER_INSTRUCTOR_PASSCODE"
 PASSCODE_SECRET = "instructor_passcode"  # its key in .streamlit/secrets.toml
 WRONG_PASSCODE_DELAY = 1.0  # seconds before a wrong passcode is answered: guessing stays slow
+SIGN_IN_SECONDS = 12 * 3600  # an instructor's sign-in outlasts reloads for a school day at most
 SETTINGS_FILE = "classroom.json"
 STOP, CANCEL, RESUME = "stop", "cancel", "resume"  # what a person may do to a run
 _guessing = threading.Lock()
@@ -111,6 +112,33 @@ def try_passcode(given: str, expected: str) -> bool:
 
 def _digest(text: str) -> bytes:
     return hashlib.sha256(text.encode()).digest()
+
+
+class SignIns:
+    """The browsers signed in as the instructor, held in the server's memory by browser id (browser_id), so that a
+    reload, which starts a new session in the same browser, keeps the sign-in: nothing is given to the browser to
+    keep. Each lasts until signed out, the server restarts, the passcode changes or SIGN_IN_SECONDS pass."""
+
+    def __init__(self, lasting: float = SIGN_IN_SECONDS):
+        self.lasting = lasting
+        self._signed_in: dict[str, tuple[float, bytes]] = {}  # browser id → (until, the passcode's digest)
+        self._lock = threading.Lock()  # the app's sessions are threads of one process
+
+    def sign_in(self, browser: str, passcode: str, now: float | None = None) -> None:
+        """Remember that this browser entered this passcode (checked by the caller)."""
+        with self._lock:
+            self._signed_in[browser] = ((time.time() if now is None else now) + self.lasting, _digest(passcode))
+
+    def signed_in(self, browser: str, passcode: str, now: float | None = None) -> bool:
+        """Whether this browser signed in with this passcode (the current one) and the sign-in has not expired."""
+        with self._lock:
+            until, digest = self._signed_in.get(browser, (0.0, b""))
+        return (time.time() if now is None else now) < until and hmac.compare_digest(digest, _digest(passcode))
+
+    def sign_out(self, browser: str) -> None:
+        """Forget this browser's sign-in."""
+        with self._lock:
+            self._signed_in.pop(browser, None)
 
 
 def browser_id(cookie: object) -> str | None:

@@ -20,7 +20,7 @@ from .runs import write_atomically
 from .unfamiliar import FEATURE_LAYER, Gaussians, FamiliarityFit, fit
 
 FIT_IMAGES = 5000  # training images the signal's Gaussians are fitted on (about 10 s at 67 px on two CPU cores)
-FORMAT = 1  # of the saved file; another number is measured again
+FORMAT = 2  # of the saved file; another number is measured again (1: without the test images' test_unusual)
 # What np.load and reading its entries raise for a missing, damaged or foreign file.
 UNREADABLE = (OSError, ValueError, KeyError, EOFError, TypeError, zipfile.BadZipFile)
 # What the app measures on its CPU without asking first: about the classroom preset's 7,000 pictures at 67 px
@@ -69,7 +69,8 @@ class Evaluation(Answers):
                   "labels": self.labels, "probabilities": self.probabilities, "means": g.means,
                   "components": g.components, "variances": g.variances, "rest_variance": g.rest_variance,
                   "test_distances": self.familiarity.test_distances, "test_energies": self.familiarity.test_energies,
-                  "distance_limit": self.familiarity.distance_limit, "energy_limit": self.familiarity.energy_limit}
+                  "distance_limit": self.familiarity.distance_limit, "energy_limit": self.familiarity.energy_limit,
+                  "test_unusual": self.familiarity.test_unusual}
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         write_atomically(path, lambda p: p.write_bytes(buffer.getvalue()))
@@ -84,7 +85,8 @@ class Evaluation(Answers):
                 gaussians = Gaussians(saved["means"], saved["components"], saved["variances"],
                                       float(saved["rest_variance"]))
                 familiarity = FamiliarityFit(gaussians, saved["test_distances"], saved["test_energies"],
-                                   float(saved["distance_limit"]), float(saved["energy_limit"]))
+                                             float(saved["distance_limit"]), float(saved["energy_limit"]),
+                                             saved["test_unusual"])
                 return cls(saved["labels"], saved["probabilities"], int(saved["epoch"]), int(saved["batch"]),
                            saved["test_indices"], familiarity)
         except UNREADABLE:

@@ -7,6 +7,7 @@ import io
 import math
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,16 +155,27 @@ def comparison_labels(configs: dict[str, RunConfig | None]) -> dict[str, str]:
     return labels if len(set(labels.values())) == len(labels) else {name: name for name in configs}
 
 
+def last_test_acc(events: list[Event]) -> float | None:
+    """The test accuracy after the run's last tested epoch, None before its first."""
+    return next((e.test_acc for e in reversed(events) if isinstance(e, EpochEnd)), None)
+
+
+def at_chance(events: list[Event]) -> bool:
+    """Whether the run's last test accuracy is no better than guessing: within three standard errors of chance on
+    its test images (False before its first epoch is tested)."""
+    accuracy = last_test_acc(events)
+    test_images = next((e.test_examples for e in reversed(events) if isinstance(e, Started)), 0)
+    return (accuracy is not None and test_images > 0
+            and accuracy <= CHANCE_ACC + 3 * math.sqrt(CHANCE_ACC * (1 - CHANCE_ACC) / test_images))
+
+
 def outcome(events: list[Event], epochs: int | None) -> str:
-    """A run's last test accuracy, and whether it is no better than guessing (within three standard errors of
-    chance on its test images)."""
+    """A run's last test accuracy, and whether it is no better than guessing (``at_chance``)."""
     tested = [e for e in events if isinstance(e, EpochEnd)]
     if not tested:
         return "no test accuracy yet"
-    accuracy = tested[-1].test_acc
-    test_images = next((e.test_examples for e in reversed(events) if isinstance(e, Started)), 0)
-    line = f"{accuracy:.2f} test acc"
-    if test_images and accuracy <= CHANCE_ACC + 3 * math.sqrt(CHANCE_ACC * (1 - CHANCE_ACC) / test_images):
+    line = f"{tested[-1].test_acc:.2f} test acc"
+    if at_chance(events):
         line += " — chance"
     if epochs and tested[-1].epoch < epochs:
         line += f" (after epoch {tested[-1].epoch} of {epochs})"
@@ -175,6 +187,76 @@ def comparison_line(overviews: list[RunOverview]) -> str:
     labels = comparison_labels({o.run.title: o.config for o in overviews})  # runs without a difference: by name
     return "; ".join(f"{labels[o.run.title]}: {outcome(o.run.read_events(), o.config and o.config.epochs)}"
                      for o in overviews)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A run a browser chose on a page, and the class run that was pinned when it chose (a later pin wins)."""
+
+    run: str
+    class_run: str | None
+
+
+@dataclass(frozen=True)
+class Opening:
+    """The run a page opens on, and why, in words the page can say ('the class run', 'the run you chose', …)."""
+
+    run: RunDir
+    why: str
+
+
+def run_to_open(runs: Sequence[RunDir], class_run: str | None = None, choice: Choice | None = None) -> Opening | None:
+    """The run a page opens on, among the ones it can show (``runs``, newest first): the class run, unless this
+    browser chose another since it was pinned; else the run this browser chose last; else the finished run with the
+    best test accuracy (the newest of equals, and before those whose accuracy is not recorded); else the newest one
+    training, else the newest."""
+    by_name = {run.name: run for run in runs}
+    chosen = by_name.get(choice.run) if choice else None
+    if class_run in by_name and not (chosen and choice.class_run == class_run):
+        return Opening(by_name[class_run], "the class run")
+    if chosen:
+        return Opening(chosen, "the run you chose")
+    states = {run.name: refresh_status(run).get("state", "failed") for run in runs}
+    finished = [(last_test_acc(run.read_events()), -place, run) for place, run in enumerate(runs)
+                if states[run.name] == "finished"]
+    if finished:
+        accuracy, _, best = max(finished, key=lambda scored: (-1.0 if scored[0] is None else scored[0], scored[1]))
+        return Opening(best, "the newest finished run" if accuracy is None else
+                       f"the best finished run (test acc {accuracy:.2f})")
+    training = next((run for run in runs if states[run.name] in ACTIVE_STATES), None)
+    if training:
+        return Opening(training, "the run training now")
+    return Opening(runs[0], "the newest run") if runs else None
+
+
+def learned_nothing(run: RunDir) -> str | None:
+    """What a page says of a network no better than guessing (``at_chance``), or None for one that learned."""
+    events = run.read_events()
+    if not at_chance(events):
+        return None
+    try:
+        sigmoid = run.read_config().activation == "sigmoid"
+    except ValueError:
+        sigmoid = False
+    lesson = (" That is the sigmoid lesson: with sigmoid instead of ReLU the gradient all but vanishes on its way "
+              "back through eight layers, so in a few epochs the network never gets going." if sigmoid else
+              " Choose a run that learned, or train this one longer.")
+    return (f"This network learned nothing: its test accuracy, {last_test_acc(events):.2f}, is what guessing scores "
+            f"({CHANCE_ACC:.2f}).{lesson}")
+
+
+HANDOVER_SECONDS = 120  # a run that ended at most this long before the next one started handed the device on
+
+
+def handed_over_from(run: RunDir, runs: Sequence[RunDir], now: float | None = None) -> RunDir | None:
+    """The run that finished or stopped just before this one started (its process, or ``now`` while it has not
+    reported yet), within HANDOVER_SECONDS: the queue handed the device on, and its end is still worth a look."""
+    started = [e.time for e in run.read_events() if isinstance(e, Started)]
+    start = started[-1] if started else time.time() if now is None else now
+    ended = [(status.get("updated", 0.0), other) for other in runs if other.path != run.path
+             and (status := other.read_status()).get("state") in ("finished", "stopped")]
+    ended = [(when, other) for when, other in ended if start - HANDOVER_SECONDS <= when <= start]
+    return max(ended, key=lambda pair: pair[0])[1] if ended else None
 
 
 def observed_speed(config: RunConfig, runs: list[RunDir]) -> float | None:

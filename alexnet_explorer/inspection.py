@@ -192,12 +192,6 @@ def filter_history(run: RunDir, load: Callable[[Path], torch.Tensor] = load_weig
     return FilterHistory(snapshots, frames, tuple(unreadable))
 
 
-def run_to_open(runs: Sequence[RunDir], state: Callable[[RunDir], str]) -> RunDir | None:
-    """The run the Filters page opens on (``runs`` newest first): the newest that finished or is training now, whose
-    filters are worth a look, else the newest."""
-    return next((run for run in runs if state(run) in ("finished", "running")), next(iter(runs), None))
-
-
 def missing_network(name: str, status: dict) -> str:
     """Why a run has no checkpoint, in the page's words, from its status (state and error)."""
     state = status.get("state", "failed")

@@ -26,6 +26,7 @@ TRACE_STYLES = {
 }
 RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 LOSS_TOP = 2.5  # the loss axis starts at 0…2.5 (chance is 2.30) and grows only if a loss goes above
+TOOLBAR_ROOM = 56  # pixels above the panels: the toolbar's 22 and the titles' line
 CURVES_NOTE = ("Train loss and train acc: the mean over each fifth of an epoch; test acc: after each epoch. Dotted: "
                f"chance, what guessing scores — loss ln 10 ≈ {CHANCE_LOSS:.2f}, accuracy {CHANCE_ACC:.2f}.")
 def _curves_layout(curves: list[Curves], epochs: int, height: int) -> go.Figure:
@@ -40,7 +41,8 @@ def _curves_layout(curves: list[Curves], epochs: int, height: int) -> go.Figure:
         figure.add_hline(y=value, line={"dash": "dot", "color": "#6b7280", "width": 1.5}, row=1, col=col,
                          annotation={"text": "chance", "font": {"color": "#6b7280"}},
                          annotation_position="top right", exclude_empty_subplots=False)
-    figure.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 10}, height=height,
+    # The top margin leaves the panels' titles below Plotly's toolbar, which shows over the chart's top right corner.
+    figure.update_layout(margin={"l": 10, "r": 10, "t": TOOLBAR_ROOM, "b": 10}, height=height,
                          legend={"orientation": "h", "y": -0.2}, uirevision="keep")  # keeps zoom across updates
     return figure
 

@@ -14,8 +14,7 @@ from .classifier import Classifier
 from .data import CLASSES, to_model_input
 from .model import CONV_LAYERS, layer_output_shapes, split_after
 from .preprocess import SIDE, Upload, to_tensor
-from .runs import RunDir
-from .unfamiliar import FamiliarityFit, Verdict, assess
+from .unfamiliar import INK_LEVEL, FamiliarityFit, Verdict, assess
 
 
 @dataclass(frozen=True)
@@ -27,13 +26,6 @@ class UploadAnswer:
     confidence: float | None
     problem: str | None
     verdict: Verdict | None = None  # how unlike the training garments the picture is, when the run has a fit
-
-
-def default_run(runs: Sequence[RunDir]) -> RunDir | None:
-    """The newest finished run with a checkpoint, else the newest run with one (``runs`` newest first)."""
-    usable = [run for run in runs if run.has_checkpoint()]
-    finished = [run for run in usable if run.read_status().get("state") == "finished"]
-    return next(iter(finished or usable), None)
 
 
 def _input(image28: np.ndarray, size: int) -> torch.Tensor:
@@ -142,6 +134,9 @@ def default_grad_cam_layer(classifier: Classifier) -> str:
 
 OCCLUSION_PATCH, OCCLUSION_STRIDE = 8, 2  # pixels of the 28×28 picture: 121 positions, one batch
 OCCLUSION_GREY = 128
+# A fall of the probability smaller than this (a percentage point) is no change of the answer: a map of such falls,
+# scaled to its largest, would draw noise as bright as a real part.
+NOTICEABLE_DROP = 0.01
 
 
 @dataclass(frozen=True)
@@ -155,8 +150,16 @@ class Occlusion:
     largest_drop: float  # the largest fall that hiding a single square caused
 
     @property
+    def changes_nothing(self) -> bool:
+        """Whether no square lowered the probability by NOTICEABLE_DROP or more."""
+        return self.largest_drop < NOTICEABLE_DROP
+
+    @property
     def heat(self) -> np.ndarray:
-        """The falls scaled so that the largest is 1; where hiding raised the probability, 0."""
+        """The falls scaled so that the largest is 1; where hiding raised the probability, 0; all 0 when no square
+        changes the answer."""
+        if self.changes_nothing:
+            return np.zeros_like(self.drop)
         return _unit_map(torch.from_numpy(self.drop).clamp(min=0))
 
 
@@ -177,6 +180,19 @@ def occlusion(classifier: Classifier, image28: np.ndarray, target: int | None = 
         covered[top:top + patch, left:left + patch] += 1
     return Occlusion(falls / covered, float(probs[0, target]), target, patch,
                      float(probs[0, target] - probs[1:, target].min()))
+
+
+# A map with more than this share of its weight on the picture's background says more about the empty space than
+# about the garment (Fashion-MNIST's garments are centred on black: their outline is evidence too).
+MOSTLY_BACKGROUND = 0.5
+
+
+def share_on_background(heat: np.ndarray, image28: np.ndarray) -> float:
+    """The share of a 28×28 map's total that lies on the picture's background (pixels no brighter than
+    unfamiliar.INK_LEVEL); 0 for an empty map."""
+    heat = np.clip(np.asarray(heat, dtype=np.float64), 0, None)
+    total = heat.sum()
+    return float(heat[np.asarray(image28) <= INK_LEVEL].sum() / total) if total > 0 else 0.0
 
 
 def class_examples(labels: torch.Tensor, label: int, count: int = 5, seed: int = 0) -> list[int]:

@@ -124,25 +124,38 @@ def calibrated_limit(scores: np.ndarray, share: float) -> float:
     return float(ordered[-1] + gap / 2)
 
 
+def stronger_place(test_distances: np.ndarray, test_energies: np.ndarray, distances: np.ndarray,
+                   energies: np.ndarray) -> np.ndarray:
+    """For each picture, the larger of its two scores' places among the test images' sorted scores (the share of
+    them each score is above)."""
+    return np.maximum(np.searchsorted(test_distances, distances, side="left") / len(test_distances),
+                      np.searchsorted(test_energies, energies, side="left") / len(test_energies))
+
+
 @dataclass(frozen=True)
 class FamiliarityFit:
-    """What the run's network makes of its training images (the Gaussians) and of its test images (their scores,
-    sorted, and the limits that flag at most FLAGGED_SHARE of them)."""
+    """What the run's network makes of its training images (the Gaussians) and of its test images: their scores,
+    sorted, the limits that flag at most FLAGGED_SHARE of them, and each one's ``stronger_place``, sorted."""
 
     gaussians: Gaussians
     test_distances: np.ndarray
     test_energies: np.ndarray
     distance_limit: float
     energy_limit: float
+    test_unusual: np.ndarray
 
 
 def fit(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
         test_logits: torch.Tensor) -> FamiliarityFit:
     """Fit the Gaussians on training features; score the test images; set each score's limit at half the share."""
     gaussians = fit_gaussians(train_features, train_labels)
-    distances, energies = np.sort(gaussians.distances(test_features)), np.sort(energy(test_logits))
-    return FamiliarityFit(gaussians, distances, energies, calibrated_limit(distances, FLAGGED_SHARE / 2),
-                      calibrated_limit(energies, FLAGGED_SHARE / 2))
+    distances, energies = gaussians.distances(test_features), energy(test_logits)
+    sorted_distances, sorted_energies = np.sort(distances), np.sort(energies)
+    # The larger of two places is above half for most pictures, the test images' own too: a picture is ranked
+    # among the test images' larger places, or an ordinary one would be called more unusual than most of them.
+    places = stronger_place(sorted_distances, sorted_energies, distances, energies)
+    return FamiliarityFit(gaussians, sorted_distances, sorted_energies, calibrated_limit(distances, FLAGGED_SHARE / 2),
+                          calibrated_limit(energies, FLAGGED_SHARE / 2), np.sort(places))
 
 
 @dataclass(frozen=True)
@@ -151,7 +164,7 @@ class Verdict:
 
     far: bool  # its features are farther from every class than the limit
     weak: bool  # no class's score stands out (its energy is above the limit)
-    unusual: float  # the share of the run's test images more usual than it, by the stronger of the two scores
+    unusual: float  # the share of the run's test images it is more unusual than, by stronger_place
     hints: tuple[str, ...]  # keys of HINTS
 
     @property
@@ -175,7 +188,7 @@ class Verdict:
         reasons = [text for text, fired in (
             ("its features (fc7) are farther from every class than those of almost any test image", self.far),
             ("none of the ten class scores stands out", self.weak)) if fired]
-        more = f"More unusual than {self.unusual:.1%} of the network's own test images"
+        more = f"More unusual than {self.unusual:.0%} of the network's own test images"
         return more + (f": {' and '.join(reasons)}." if reasons else ".")
 
 
@@ -183,13 +196,10 @@ def assess(model: FamiliarityFit, features: torch.Tensor, logits: torch.Tensor,
            images28: Sequence[np.ndarray]) -> list[Verdict]:
     """A verdict for each picture from its fc7 features, its logits and the 28×28 picture itself (for the hints)."""
     distances, energies = model.gaussians.distances(features), energy(logits)
-    verdicts = []
-    for distance, score, image in zip(distances, energies, images28):
-        unusual = max(np.searchsorted(model.test_distances, distance, side="left") / len(model.test_distances),
-                      np.searchsorted(model.test_energies, score, side="left") / len(model.test_energies))
-        verdicts.append(Verdict(bool(distance > model.distance_limit), bool(score > model.energy_limit),
-                                float(unusual), hints(image)))
-    return verdicts
+    places = stronger_place(model.test_distances, model.test_energies, distances, energies)
+    unusual = np.searchsorted(model.test_unusual, places, side="left") / len(model.test_unusual)
+    return [Verdict(bool(distance > model.distance_limit), bool(score > model.energy_limit), float(share), hints(image))
+            for distance, score, share, image in zip(distances, energies, unusual, images28)]
 
 
 def hints(image28: np.ndarray) -> tuple[str, ...]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alexnet_explorer import class_test_set, prediction, processes
+from alexnet_explorer import class_test_set, processes
 from alexnet_explorer.classifier import Classifier, describe_progress
 from alexnet_explorer.data import data_root_from_env
+from alexnet_explorer.history import learned_nothing
 from alexnet_explorer.preprocess import PreprocessOptions
 from alexnet_explorer.runs import CheckpointError, RunDir, list_runs
 from app_pages.sections.answer import show_answer
@@ -25,17 +26,16 @@ PICTURE_TABS = PictureSources("classify", {DRAW: "Draw", UPLOAD: "Upload", PICK:
 
 
 def choose_classifier() -> tuple[RunDir, Classifier] | None:
-    """The run picker (the latest finished run first), the run and its network; None, after saying why, if there is
-    none."""
+    """The run picker (the class run, this browser's last choice or the best finished run first), the run and its
+    network; None, after saying why, if there is none."""
     runs = [run for run in list_runs() if run.has_checkpoint()]
     if not runs:
         offer_training()
         return None
-    if st.session_state.get("classify_run") not in [run.name for run in runs]:
-        st.session_state.classify_run = prediction.default_run(runs).name
     picker, about = st.columns([1, 2], vertical_alignment="bottom")
     with picker:
-        run = run_picker(runs, key="classify_run", label="Trained network (run)")
+        opening = run_picker(runs, key="classify_run", label="Trained network (run)")
+    run = opening.run
     try:
         model = loaders.classifier(str(run.checkpoint_path), run.checkpoint_path.stat().st_mtime)
     except (CheckpointError, OSError) as error:
@@ -45,9 +45,12 @@ def choose_classifier() -> tuple[RunDir, Classifier] | None:
         return None
     state = processes.refresh_status(run).get("state", "failed")
     training = " — replaced after each epoch while it trains" if state in processes.ACTIVE_STATES else ""
-    about.caption(f"Run **{state}** — {model.config.summary()}. Its network as saved "
+    about.caption(f"{opening.why.capitalize()}, **{state}** — {model.config.summary()}. Its network as saved "
                   f"{describe_progress(model)}. A run keeps only its latest network (earlier epochs keep "
                   f"just conv1's filters, for the Filters page), so this is the one epoch that can answer{training}.")
+    nothing = learned_nothing(run)
+    if nothing:
+        st.info(nothing, icon=":material/trending_flat:")
     return run, model
 
 

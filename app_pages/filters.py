@@ -7,6 +7,7 @@ import streamlit as st
 
 from alexnet_explorer import inspection, processes
 from alexnet_explorer.data import data_root_from_env
+from alexnet_explorer.history import learned_nothing
 from alexnet_explorer.inspection import FilterHistory
 from alexnet_explorer.runs import CheckpointError, RunDir, list_runs, runs_root
 from app_pages.sections.conv1_filters import evolution_section, filters_section
@@ -22,8 +23,11 @@ from app_pages.sections.separability import separability_section
 from app_pages.widgets import loaders
 from app_pages.widgets.guard import guarded, plain_message
 from app_pages.widgets.run_picker import run_picker, status_badge
+from app_pages.widgets.session import keep_for_session
 
 FOLLOW_SECONDS = 2  # how often the page looks for a new epoch of a run still training
+# The page's choices, kept for the session while another page is shown (the picture tabs keep their own).
+KEPT = ("filters_change", "filters_shared", "maps_layer", "responses_layer", "sep_methods", "sep_count")
 
 
 @st.fragment(run_every=FOLLOW_SECONDS)
@@ -43,15 +47,6 @@ def load_network(run: RunDir, status: dict) -> loaders.TrainedNetwork:
         raise CheckpointError(f"The checkpoint cannot be used: {error}") from error
 
 
-def pick_run() -> RunDir | None:
-    """The run picker, opening on the newest run that finished or is training (a failed one has little to show)."""
-    runs = list_runs()
-    if runs and st.session_state.get("filters_run") not in [run.name for run in runs]:
-        st.session_state.filters_run = inspection.run_to_open(
-            runs, lambda run: processes.refresh_status(run).get("state", "failed")).name
-    return run_picker(runs, key="filters_run")
-
-
 @guarded
 def page() -> None:
     """The whole page; each section also guards itself, so one failure leaves the others working."""
@@ -59,9 +54,12 @@ def page() -> None:
     st.caption("What AlexNet's first layer learns, what the network sees in an image, and why its features "
                "separate the classes.")
     data_source = data_root_from_env()
+    keep_for_session(KEPT)
     with st.sidebar:  # keeps the main area for the figures, on one projector screen
-        run = pick_run()
+        opening = run_picker(list_runs(), key="filters_run")
+    run = opening.run if opening else None
     network, problem = None, "Feature maps and projections need a trained network: train a run first."
+    nothing = learned_nothing(run) if run is not None else None
     if run is None:
         st.info("No training run yet, so these are the filters of a **randomly initialised** network (seed 0): "
                 "pure noise. Train one on the **Train** page, or from a terminal:\n\n"
@@ -69,6 +67,9 @@ def page() -> None:
                 icon=":material/info:")
         history, name = FilterHistory({0: loaders.random_filters()}), "random-init"
     else:
+        st.markdown(f"Run **{run.title}**, {opening.why} — choose another in the sidebar.")
+        if nothing:
+            st.info(nothing, icon=":material/trending_flat:")
         name = run.name
         status = processes.refresh_status(run)
         state = status.get("state", "failed")
@@ -101,9 +102,9 @@ def page() -> None:
         ["First-layer filters", "Evolution", "Feature maps", "Hand-crafted vs learned", "What units respond to",
          "Separable features"])
     with filters_tab:
-        filters_section(history, name, show_added)
+        filters_section(history, name, show_added, learned=nothing is None)
     with evolution_tab:
-        evolution_section(history, show_added)
+        evolution_section(history, show_added, learned=nothing is None)
     with maps_tab:
         x = None
         if network is None:

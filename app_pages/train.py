@@ -21,13 +21,8 @@ from app_pages.sections.run_history import run_history
 from app_pages.sections.run_panel import run_panel
 from app_pages.widgets import identity
 from app_pages.widgets.guard import guarded
-from app_pages.widgets.settings_form import (
-    fill_settings,
-    keep_for_session,
-    setting_key,
-    settings_form,
-    settings_missing,
-)
+from app_pages.widgets.session import keep_for_session
+from app_pages.widgets.settings_form import fill_settings, setting_key, settings_form, settings_missing
 
 LONG_RUN_SECONDS = 3600  # past this, point to the classroom preset
 ESTIMATE_TTL_SECONDS = 900

@@ -2,6 +2,7 @@
 class run, short run names, the form kept across pages, and a machine without Fashion-MNIST."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from test_app_train import APP, past_run, select_rows, train_page
 from alexnet_explorer import classroom, launcher, processes
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.runs import RunDir
+from app_pages.widgets import identity
 
 PASSCODE = "owl-42"
 SMOKE = PRESETS["smoke"].replace(device="cpu")
@@ -64,8 +66,7 @@ def training_run(runs: Path, owner: str, stand_ins: list[subprocess.Popen]) -> R
 
 def seat(at: AppTest) -> classroom.Person:
     """The session's person as the package sees it (a student until signed in)."""
-    return classroom.Person(at.session_state["seat"], bool(at.session_state["instructor"])
-                            if "instructor" in at.session_state else False)
+    return classroom.Person(at.session_state["seat"], identity.sign_ins().signed_in(at.session_state["seat"], PASSCODE))
 
 
 def sign_in(at: AppTest, passcode: str) -> AppTest:
@@ -146,6 +147,24 @@ def test_the_instructor_signs_in_and_may_stop_resume_and_delete_any_run(in_class
     assert not at.exception and not stopped.path.exists()
 
 
+def test_the_instructors_sign_in_outlasts_a_reload_of_that_browser_only(in_class: Path, stand_ins: list,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    running = training_run(in_class, owner="a-student", stand_ins=stand_ins)
+    browser = {"cookie": "the projector's browser"}
+    monkeypatch.setattr(classroom, "browser_id", lambda cookie: browser["cookie"])  # AppTest sends no cookie
+    at = sign_in(train_page(), PASSCODE)
+    assert seat(at).instructor
+    reloaded = train_page()  # a reload: a new session in the same browser
+    assert any("Signed in as the instructor" in s.value for s in reloaded.success)
+    assert reloaded.button(key=f"stop_{running.name}") and not reloaded.text_input
+    browser["cookie"] = "a student's browser"
+    student = train_page()
+    assert not any(b.key == f"stop_{running.name}" for b in student.button) and student.text_input
+    browser["cookie"] = "the projector's browser"
+    next(b for b in reloaded.button if b.label == "Sign out").click().run()
+    assert not any(b.key == f"stop_{running.name}" for b in train_page().button)  # signed out, in every tab
+
+
 def test_a_students_run_the_instructor_stopped_waits_for_the_instructor(in_class: Path, stand_ins: list) -> None:
     student = train_page()
     mine = training_run(in_class, owner=seat(student).id, stand_ins=stand_ins)
@@ -187,16 +206,22 @@ def test_a_student_is_told_an_input_above_the_limit_before_start(in_class: Path)
     assert not at.button(key="start").disabled and not any("px on a CPU" in w.value for w in at.warning)
 
 
-def test_a_pinned_class_run_is_where_every_page_opens(in_class: Path) -> None:
-    older = past_run(in_class, "finished")
-    past_run(in_class, "finished")
-    classroom.write_settings(in_class, classroom.Settings(class_run=older.name), classroom.TERMINAL)
+def test_a_pinned_class_run_is_where_every_page_opens_on_every_visit(in_class: Path) -> None:
+    oldest, middle, newest = (past_run(in_class, "finished") for _ in range(3))
+    for age, run in enumerate((newest, middle, oldest)):
+        os.utime(run.config_path, (1000 - age, 1000 - age))
+    classroom.write_settings(in_class, classroom.Settings(class_run=oldest.name), classroom.TERMINAL)
     at = AppTest.from_file(APP, default_timeout=60).run()
     at = at.switch_page("app_pages/filters.py").run()
-    assert at.selectbox(key="filters_run").value == older.name  # not the newest
-    at.selectbox(key="filters_run").set_value(next(r for r in at.selectbox(key="filters_run").options
-                                                    if r != older.title)).run()
-    assert at.selectbox(key="filters_run").value != older.name  # the student may look elsewhere
+    assert at.selectbox(key="filters_run").value == oldest.name  # not the newest
+    at = at.switch_page("app_pages/home.py").run().switch_page("app_pages/filters.py").run()
+    assert at.selectbox(key="filters_run").value == oldest.name  # on the student's next visit too
+    at.selectbox(key="filters_run").set_value(middle.name).run()
+    at = at.switch_page("app_pages/home.py").run().switch_page("app_pages/filters.py").run()
+    assert at.selectbox(key="filters_run").value == middle.name  # the student may look elsewhere, and it holds
+    classroom.write_settings(in_class, classroom.Settings(class_run=newest.name), classroom.TERMINAL)
+    at.run()
+    assert at.selectbox(key="filters_run").value == newest.name  # until the instructor pins another
 
 
 def test_the_instructor_pins_and_unpins_the_class_run_and_is_told(app_env: Path) -> None:

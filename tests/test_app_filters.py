@@ -18,9 +18,9 @@ from alexnet_explorer import top_images
 from alexnet_explorer.config import RunConfig
 from alexnet_explorer.data import load_fashion_mnist, to_model_input
 from alexnet_explorer.history import duration
-from alexnet_explorer.inspection import feature_maps, filter_norms, separability_steps
+from alexnet_explorer.inspection import feature_maps, filter_norms, separability_steps, strongest_first
 from alexnet_explorer.config import build_model
-from alexnet_explorer.runs import CHECKPOINT_FORMAT, RunDir, list_runs
+from alexnet_explorer.runs import Checkpoint, RunDir, list_runs
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "filters.py")
 TINY = RunConfig(epochs=2, resize=65, limit_train=32, limit_test=16, device="cpu")
@@ -39,7 +39,7 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> RunDir:
         if epoch < 2:
             run.save_frame(epoch + 0.5, net.conv1.weight.detach().clone())
         net.conv1.weight.data += 0.001 * torch.randn_like(net.conv1.weight)
-    run.save_checkpoint({"format": CHECKPOINT_FORMAT, "config": TINY.to_dict(), "model": net.state_dict()})
+    run.save_checkpoint(Checkpoint(TINY, net.state_dict(), None, epoch=2, batch=0))
     run.write_status("finished")
     return run
 
@@ -79,6 +79,12 @@ def array(encoded: dict | list) -> np.ndarray:
         return np.array(encoded)
     values = np.frombuffer(base64.b64decode(encoded["bdata"]), encoded["dtype"])
     return values.reshape([int(n) for n in encoded["shape"].split(",")]) if "shape" in encoded else values
+
+
+def input_figure_pixels(at: AppTest) -> np.ndarray:
+    """The network's input as the feature-maps tab draws it: 1×1×S×S in [0, 1]."""
+    z = input_figure(at)
+    return (array(z) if isinstance(z, dict) else np.array(z, dtype=np.float32))[None, None]
 
 
 def input_figure(at: AppTest) -> list:
@@ -174,14 +180,23 @@ def test_the_epoch_shown_follows_new_epochs_unless_an_earlier_one_was_chosen(run
     assert at.select_slider(key=slider).value == 1 and at.select_slider(key=slider).options[-1] == "4"
 
 
-def test_deeper_layer_names_its_size_and_shows_the_strongest_channels(runs: Path, trained_run: RunDir) -> None:
-    copy_run(trained_run, runs)
+def test_a_deep_layers_coarse_maps_are_drawn_enlarged_over_the_picture(runs: Path, trained_run: RunDir) -> None:
+    run = copy_run(trained_run, runs)
     at = open_page()
     at.selectbox(key="maps_layer").set_value("conv3").run()
     assert not at.exception
     assert "conv3: 384 channels of 3×3 at input 65" in texts(at, "caption")
-    assert at.slider(key="maps_shown_conv3").value == 48
-    assert "The 48 strongest activation maps" in texts(at, "caption")
+    assert "At conv3 a map is only 3×3 cells for the 65-pixel input" in texts(at, "caption")
+    [over] = [f for f in charts(at) if any(a.get("text", "").startswith("channel ")
+                                           for a in f["layout"].get("annotations", []))]
+    maps = feature_maps(run_network(run), torch.tensor(input_figure_pixels(at)), "conv3")
+    strongest = strongest_first(maps)[:12]
+    assert [a["text"] for a in over["layout"]["annotations"]] == [f"channel {c}" for c in strongest]
+    heat = array(over["data"][1]["z"])
+    assert heat.shape == (65, 65) and heat.max() == pytest.approx(1.0)  # enlarged to the picture, not 3×3 dots
+    at.selectbox(key="maps_layer").set_value("conv1").run()  # 15×15 maps: a grid of tiles, as before
+    assert not [f for f in charts(at) if any(a.get("text", "").startswith("channel ")
+                                             for a in f["layout"].get("annotations", []))]
 
 
 def open_tab(at: AppTest, tab: str) -> None:

@@ -162,6 +162,18 @@ def test_no_browser_id_without_a_readable_cookie(cookie):
     assert classroom.browser_id(cookie) is None
 
 
+def test_a_sign_in_holds_for_its_browser_until_it_ends_and_for_no_other():
+    sign_ins = classroom.SignIns(lasting=3600)
+    sign_ins.sign_in("teachers-browser", "owl-42", now=1000.0)
+    assert sign_ins.signed_in("teachers-browser", "owl-42", now=1000.0 + 3599)  # a reload, later: the same browser
+    assert not sign_ins.signed_in("students-browser", "owl-42", now=1001.0)
+    assert not sign_ins.signed_in("teachers-browser", "owl-42", now=1000.0 + 3600)  # expired
+    assert not sign_ins.signed_in("teachers-browser", "owl-43", now=1001.0)  # the passcode was changed since
+    sign_ins.sign_out("teachers-browser")
+    assert not sign_ins.signed_in("teachers-browser", "owl-42", now=1001.0)
+    sign_ins.sign_out("never-signed-in")
+
+
 def test_who_may_stop_cancel_or_resume_a_run(tmp_path: Path):
     run = RunDir.create(tmp_path, TINY, owner=ALICE.id)
     stop, cancel, resume = {classroom.STOP}, {classroom.CANCEL}, {classroom.RESUME}

@@ -17,7 +17,7 @@ from alexnet_explorer.data import CLASSES, DEBIAN_DIR, find_idx_files, load_fash
 from alexnet_explorer.inspection import extract_features
 from alexnet_explorer.config import build_model
 from alexnet_explorer.preprocess import open_picture, prepare_upload, preprocess
-from alexnet_explorer.runs import CHECKPOINT_FORMAT, CheckpointError, RunDir
+from alexnet_explorer.runs import CHECKPOINT_FORMAT, CheckpointError
 
 CONFIG = RunConfig(resize=65, init="kaiming", epochs=2, device="cpu")
 
@@ -168,22 +168,6 @@ def test_class_examples_are_of_that_class_distinct_and_stable(fixture_data_dir: 
     assert prediction.class_examples(labels, 7, count=5, seed=1) != chosen
 
 
-def test_default_run_is_the_newest_finished_one_with_a_network(tmp_path: Path) -> None:
-    def run(name: str, state: str, network: bool) -> RunDir:
-        folder = RunDir(tmp_path / name)
-        folder.path.mkdir()
-        folder.write_status(state)
-        if network:
-            folder.checkpoint_path.write_bytes(b"weights")
-        return folder
-
-    training, finished_new, no_network, finished_old = (run("a", "running", True), run("b", "finished", True),
-                                                        run("c", "finished", False), run("d", "finished", True))
-    assert prediction.default_run([training, finished_new, no_network, finished_old]) == finished_new
-    assert prediction.default_run([training, no_network]) == training
-    assert prediction.default_run([no_network]) is None
-
-
 SMALL = {"format": CHECKPOINT_FORMAT, "config": CONFIG.to_dict(), "model": {}}  # cheap stand-ins for the weights
 
 
@@ -286,3 +270,26 @@ def test_occlusion_finds_the_only_pixels_a_network_reads(images: np.ndarray) -> 
     far = np.ones((28, 28), bool)
     far[:12, :12] = False
     assert np.abs(hidden.drop[far]).max() < 1e-4 * corner
+
+
+def test_occlusion_that_changes_nothing_draws_no_heat(images: np.ndarray) -> None:
+    """A network that barely reads its picture: every square moves the answer by a hair, and the map stays empty
+    instead of drawing the largest hair as bright as a real part."""
+    tiny = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(65 * 65, 10)).eval()
+    with torch.no_grad():
+        tiny[1].weight.normal_(std=1e-4)
+        tiny[1].bias.copy_(torch.arange(10.0))  # the answer is class 9 whatever the picture
+    hidden = prediction.occlusion(Classifier(tiny, CONFIG, 0, 0, None), images[2])
+    assert 0 < hidden.largest_drop < prediction.NOTICEABLE_DROP and hidden.changes_nothing
+    assert not hidden.heat.any()
+
+
+def test_the_share_of_a_map_on_the_background_is_its_weight_outside_the_garment() -> None:
+    picture = np.zeros((28, 28), np.uint8)
+    picture[10:20, 10:20] = 200  # a garment of 100 pixels on black
+    heat = np.zeros((28, 28))
+    heat[10:20, 10:20] = 1.0
+    assert prediction.share_on_background(heat, picture) == 0
+    heat[0:5, 0:20] = 1.0  # as much weight again on the empty black
+    assert prediction.share_on_background(heat, picture) == pytest.approx(0.5)
+    assert prediction.share_on_background(np.zeros((28, 28)), picture) == 0

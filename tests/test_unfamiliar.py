@@ -75,6 +75,20 @@ def test_the_two_scores_together_flag_at_most_five_percent_of_the_calibration_se
     assert "the answer is a guess" in verdicts[0].message() and "fc7" in verdicts[0].detail()
 
 
+def test_an_ordinary_test_image_is_called_more_unusual_than_about_half_of_them_not_most():
+    train, labels = clusters(500, 12, seed=0)
+    test = torch.tensor(clusters(400, 12, seed=2)[0])
+    logits = torch.tensor(np.random.default_rng(3).normal(size=(400, 10)) * 3)
+    model = unfamiliar.fit(torch.tensor(train), torch.tensor(labels), test, logits)
+    unusual = np.array([verdict.unusual for verdict in unfamiliar.assess(model, test, logits,
+                                                                         [np.zeros((28, 28), np.uint8)] * 400)])
+    # Each test image's share is its place among the test images themselves: spread evenly over [0, 1).
+    for share in (0.25, 0.5, 0.75, 0.9):
+        assert (unusual < share).mean() == pytest.approx(share, abs=0.03)
+    words = unfamiliar.Verdict(False, False, 0.5, ()).detail()
+    assert words == "More unusual than 50% of the network's own test images."
+
+
 BOOT = [(100, 20), (180, 20), (180, 150), (250, 190), (250, 240), (40, 240), (40, 190), (100, 160)]
 
 

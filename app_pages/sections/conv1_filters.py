@@ -34,14 +34,21 @@ def suggest_what_training_added(snapshots: dict[int, torch.Tensor], epoch: int) 
     """Point to the 'What training added' view while the random start still dominates the weights."""
     moved = inspection.relative_change(snapshots[0], snapshots[epoch])
     if moved < inspection.NOISE_HIDES_BELOW:
-        st.info(f"By epoch {epoch} the filters moved only {moved:.0%} away from their random start, so the start's "
+        st.info(f"By epoch {epoch} the filters moved only {moved:.1%} away from their random start, so the start's "
                 "noise still hides what they learned. Switch on **What training added** to see it.",
                 icon=":material/lightbulb:")
 
 
+def scale_of(shown: inspection.FilterView, learned: bool, shared: bool) -> str:
+    """The grid's colour scale: the toggle's, except that what training added to a network that learned nothing is
+    drawn on one shared scale (each tile on its own would blow a trace of noise up into edges and blobs)."""
+    return "shared" if shared or (shown.added and not learned) else "per_filter"
+
+
 @guarded
-def filters_section(history: FilterHistory, name: str, show_added: bool) -> None:
-    """The conv1 grid at a chosen epoch, one filter enlarged, and the PNG export."""
+def filters_section(history: FilterHistory, name: str, show_added: bool, learned: bool = True) -> None:
+    """The conv1 grid at a chosen epoch, one filter enlarged, and the PNG export; ``learned``: whether the network
+    learned anything (not at chance)."""
     controls = st.columns([3, 2, 2], vertical_alignment="bottom")
     # The page reads this toggle's state once and hands it to every section as show_added.
     controls[2].toggle(
@@ -52,10 +59,10 @@ def filters_section(history: FilterHistory, name: str, show_added: bool) -> None
     view = "-change" if shown.added else ""
     epochs = sorted(shown.filters)
     epoch = choose_epoch(controls[0], epochs, key=f"filters_epoch_{name}{view}")
-    normalization = "shared" if controls[1].toggle(
+    normalization = scale_of(shown, learned, controls[1].toggle(
         "One shared colour scale", key="filters_shared",
         help="Off: each filter uses its own range, to show its pattern. On: one range for all, to show which "
-             "filters are strong.") else "per_filter"
+             "filters are strong."))
     weights = shown.filters[epoch]
     count, kernel = weights.shape[0], weights.shape[-1]
     st.session_state.filter_index = min(st.session_state.get("filter_index", 0), count - 1)
@@ -63,13 +70,15 @@ def filters_section(history: FilterHistory, name: str, show_added: bool) -> None
                     on_select=pick_tile, selection_mode="points", width="content",
                     config=PLOTLY_CONFIG)
     if shown.added:
+        moved = inspection.relative_change(history.snapshots[0], history.snapshots[epoch])
         what = (f"What training added to the {count} filters of {kernel}×{kernel} pixels by epoch {epoch} (less "
-                "the shift of each filter's weights as a whole)")
+                f"the shift of each filter's weights as a whole): a change {moved:.1%} the size of their random "
+                "start" + ("; on one shared colour scale, as this network learned nothing" if not learned else ""))
     else:
         what = f"{count} filters of {kernel}×{kernel} pixels " + (f"after epoch {epoch}" if epoch else
                                                                  "at random initialisation")
     st.caption(f"{what}. Red: positive, blue: negative. Hover a tile for its norm; click it to enlarge it.")
-    if history.start is not None and not shown.added and epoch:
+    if history.start is not None and not shown.added and epoch and learned:
         suggest_what_training_added(history.snapshots, epoch)
     st.download_button("Download the grid as PNG", exports.grid_png(inspection.filter_grid(weights, normalization)),
                        file_name=f"{name}-conv1{view}-epoch{epoch:03d}.png", mime="image/png",
@@ -89,16 +98,16 @@ def filters_section(history: FilterHistory, name: str, show_added: bool) -> None
 
 
 @guarded
-def evolution_section(history: FilterHistory, show_added: bool) -> None:
+def evolution_section(history: FilterHistory, show_added: bool, learned: bool = True) -> None:
     """The grid animated over the saved epochs and the frames within them, and how much it changed per epoch."""
     if len(history.timeline) < 2:
         st.info("Only the random initialisation is saved so far: the evolution appears as the run trains.",
                 icon=":material/hourglass_top:")
         return
-    shared = st.session_state.get("filters_shared", False)
     shown = inspection.filter_view(history.timeline, show_added)
     if len(shown.filters) > 1:
-        st.plotly_chart(plots.filter_evolution_figure(shown.filters, "shared" if shared else "per_filter"),
+        normalization = scale_of(shown, learned, st.session_state.get("filters_shared", False))
+        st.plotly_chart(plots.filter_evolution_figure(shown.filters, normalization),
                         key="filter_evolution", width="content", config=PLOTLY_CONFIG)
         watch = "what training added grow" if shown.added else "structure emerge from the random noise of epoch 0"
         steps = (", in steps of a fraction of an epoch (one at each point of the training curves)"

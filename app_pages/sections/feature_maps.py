@@ -7,12 +7,14 @@ import torch
 from torch import nn
 
 from alexnet_explorer import exports, handcrafted, inspection, plots
+from alexnet_explorer.activations import peak_scaled
 from alexnet_explorer.config import RunConfig, display_names
 from alexnet_explorer.data import to_model_input
 from alexnet_explorer.model import ACTIVATIONS, CONV_LAYERS, layer_units
+from alexnet_explorer.prediction import MEANINGFUL_GRID
 from alexnet_explorer.preprocess import to_tensor
 from app_pages.widgets import picture_tabs
-from app_pages.widgets.figures import PLOTLY_CONFIG
+from app_pages.widgets.figures import PLOTLY_CONFIG, PLOTLY_CONFIG_NO_TOOLBAR
 from app_pages.widgets.guard import guarded
 from app_pages.widgets.pictures import PICK, RANDOM, UPLOAD, PictureSources
 
@@ -23,6 +25,7 @@ STORY = (
     "thing: edge, stripe and blob detectors."
 )
 
+OVERLAID = 12  # a deep layer's strongest maps laid over the picture
 PICTURE_TABS = PictureSources("maps", {PICK: "Test image", RANDOM: "Random test image", UPLOAD: "Upload"},
                               download=True)
 
@@ -58,19 +61,37 @@ def feature_maps_section(net: nn.Sequential, config: RunConfig, x: torch.Tensor,
         st.caption(f"{layer}: {channels} channels of {height}×{width} at input {config.resize}")
         st.plotly_chart(plots.image_figure(x[0, 0].numpy(), "the input", height=220), key="maps_input")
         st.caption(f"What the network sees: the image resized to {config.resize}×{config.resize}.")
-        shown = channels if channels <= 96 else st.slider("Strongest channels shown", 12, channels, 48, step=12,
-                                                           key=f"maps_shown_{layer}")
+        coarse = height < MEANINGFUL_GRID  # dots as tiles: drawn over the picture instead
+        shown = channels if channels <= 96 or coarse else st.slider("Strongest channels shown", 12, channels, 48,
+                                                                    step=12, key=f"maps_shown_{layer}")
     order = inspection.strongest_first(maps)[:shown]
     with right:
-        st.plotly_chart(plots.feature_maps_figure(maps, order), key="maps_grid", width="content",
-                        config=PLOTLY_CONFIG)
-        st.caption(f"The {shown} {'strongest ' if shown < channels else ''}activation maps after the "
-                   f"{display_names(ACTIVATIONS)[config.activation]}, strongest "
-                   "(highest mean) first, each scaled to its own maximum; dark tiles are filters this image does "
-                   "not excite. Hover a map for its channel.")
+        if coarse:
+            maps_over_the_picture(maps, order, x, layer)
+        else:
+            st.plotly_chart(plots.feature_maps_figure(maps, order), key="maps_grid", width="content",
+                            config=PLOTLY_CONFIG)
+            st.caption(f"The {shown} {'strongest ' if shown < channels else ''}activation maps after the "
+                       f"{display_names(ACTIVATIONS)[config.activation]}, strongest "
+                       "(highest mean) first, each scaled to its own maximum; dark tiles are filters this image does "
+                       "not excite. Hover a map for its channel.")
         st.download_button("Download the maps as PNG",
                            exports.grid_png(inspection.activation_grid(maps, order), exports.SEQUENTIAL, 0.0, 1.0),
                            file_name=f"{name}-{layer}-maps.png", mime="image/png", icon=":material/download:")
+
+
+def maps_over_the_picture(maps: torch.Tensor, order: list[int], x: torch.Tensor, layer: str) -> None:
+    """A deep layer's coarse maps, the strongest few, enlarged over the picture the network sees."""
+    overlaid, (height, width), side = order[:OVERLAID], maps.shape[-2:], x.shape[-1]
+    picture = x[0, 0].numpy() * 255
+    st.plotly_chart(plots.top_images_figure([picture] * len(overlaid), peak_scaled(maps[overlaid], side),
+                                            [f"channel {channel}" for channel in overlaid], columns=6, tile_px=110),
+                    key="maps_over", width="content", config=PLOTLY_CONFIG_NO_TOOLBAR)
+    st.caption(f"At {layer} a map is only {height}×{width} cells for the {side}-pixel input, each cell seeing a large "
+               f"part of the garment: as tiles they would be a grid of dots. Here the {len(overlaid)} strongest "
+               "channels are laid over the picture, enlarged: red to yellow where each responds, to parts rather "
+               "than strokes. Which pictures and parts a channel responds to most, over the whole test set: the tab "
+               "**What units respond to**.")
 
 
 @guarded

@@ -24,6 +24,7 @@ from app_pages.widgets.run_picker import run_picker, status_badge
 LIVE_REFRESH_SECONDS = 6
 IDLE_CHECK_SECONDS = 5  # with nothing training, how often to look for a run started elsewhere
 NO_RUN_YET = "No run yet: configure one below and press **Start training**."
+MOVED_ON_KEY = "live_moved_on"  # the ended run this browser no longer wants beside the one training
 
 
 @guarded
@@ -46,18 +47,35 @@ def live_panel() -> None:
     me = identity.person()
     training = launcher.training_runs()
     if len(training) > 1:
-        run = run_picker(training, key="live_pick", label="Runs training now")
+        run = run_picker(training, key="live_pick", label="Runs training now").run
     else:
         run = next(iter(training or list_runs()), None)
     if run is None:
         st.info(NO_RUN_YET)
         return
-    state = show_run(run, me)
+    ended = history.handed_over_from(run, list_runs())
+    if ended is not None and st.session_state.get(MOVED_ON_KEY) != ended.name:
+        before, now = st.columns(2, gap="large")
+        with before:
+            show_ended(ended, me)
+        with now:
+            state = show_run(run, me)
+    else:
+        state = show_run(run, me)
     queue_section(me)
     # When the watched run ends, redraw the whole page so that the history and the form catch up.
     previous = st.session_state.get("live_seen")
     st.session_state.live_seen = (run.name, state)
     if previous and previous != (run.name, state) and previous[1] in processes.ACTIVE_STATES:
+        st.rerun()
+
+
+def show_ended(run: RunDir, me: classroom.Person) -> None:
+    """A run that ended as the next one started: its final curves and closing lines, until this browser moves on."""
+    st.markdown("**Just ended**, and the next run took its place:")
+    show_run(run, me)
+    if st.button("Done with it: show only the run training now", key="moved_on", icon=":material/done:"):
+        st.session_state[MOVED_ON_KEY] = run.name
         st.rerun()
 
 

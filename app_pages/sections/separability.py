@@ -52,10 +52,14 @@ def separability_section(network: loaders.TrainedNetwork, data_source: str | Non
                 "to 2-D from their raw pixels and from fc7 (the last hidden layer), and train a linear classifier "
                 "(a *linear probe*) on 70% of them, tested on the other 30%.")
     size = network.classifier.size
+    # Defaults set here, not on the widgets: the page keeps their values for the session, and a widget given both
+    # warns.
+    st.session_state.setdefault("sep_methods", list(PROJECTIONS))
+    st.session_state.setdefault("sep_count", 1000)
     left, middle, right = st.columns([2, 2, 1], vertical_alignment="bottom")
-    methods = middle.pills("Projections", list(PROJECTIONS), default=list(PROJECTIONS), selection_mode="multi",
+    methods = middle.pills("Projections", list(PROJECTIONS), selection_mode="multi",
                            format_func=lambda method: PROJECTIONS[method].display, key="sep_methods")
-    count = left.select_slider("Test images", SAMPLE_SIZES, value=1000, key="sep_count",
+    count = left.select_slider("Test images", SAMPLE_SIZES, key="sep_count",
                                format_func=lambda n: f"{n:,} (~{expected_time(n, methods, size)})",
                                help="The expected time of each size was measured on two CPU cores; t-SNE is the "
                                     "slow part, and grows faster than the number of images.")

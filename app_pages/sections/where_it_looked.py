@@ -16,6 +16,13 @@ EXPLANATIONS = ("Saliency", "Grad-CAM", "Occlusion")
 # What the occluding square is painted with: grey, as in the method's paper, or Fashion-MNIST's black background.
 COVERS = {"grey": prediction.OCCLUSION_GREY, "black": 0}
 EXAMPLES = 5
+# What a map that lies mostly on the empty black means, for this network.
+OUTLINE_COUNTS = ("Most of this map lies on the empty black around the garment. For this network the black is "
+                  "evidence too: it learned from garments centred on black, where the shape of the empty space — "
+                  "above a sneaker's low sole, between a pair of trousers' legs — tells one class from another as "
+                  "much as the garment's own pixels do.")
+GREY_ON_BLACK = ("Most of this map lies on the empty black: there the grey square is a shape of its own, which the "
+                 "network reads as part of a garment. Cover with black to hide only parts of the garment.")
 
 
 def grad_cam_layer_key(model: Classifier) -> str:
@@ -55,10 +62,16 @@ def explanation(model: Classifier, image28: np.ndarray, top: int, how: str) -> t
                      help="Grey, as in the method's paper; on Fashion-MNIST's black background a grey square is a "
                           "shape of its own. Black erases that part of the garment.")
     hidden = prediction.occlusion(model, image28, top, fill=COVERS[cover])
+    square = f"{cover} {hidden.patch}×{hidden.patch}-pixel square"
+    if hidden.changes_nothing:
+        return hidden.heat, (
+            f"Occlusion: no {square} changes the answer. Wherever it covers the picture, the probability of "
+            f"*{name}* ({hidden.probability:.0%}) falls by less than one percentage point, so nothing is marked: no "
+            "part of the picture alone carries the answer.")
     return hidden.heat, (
-        f"Occlusion: a {cover} {hidden.patch}×{hidden.patch}-pixel square slid over the picture; red to yellow where "
-        f"covering that part lowers the probability of *{name}* ({hidden.probability:.0%}) most — by up to "
-        f"{max(hidden.largest_drop, 0):.0%} points. It only asks the network for answers, so it works at any size.")
+        f"Occlusion: a {square} slid over the picture; red to yellow where covering that part lowers the probability "
+        f"of *{name}* ({hidden.probability:.0%}) most — by up to {100 * hidden.largest_drop:.0f} percentage points. "
+        "It only asks the network for answers, so it works at any size.")
 
 
 @guarded
@@ -72,6 +85,9 @@ def show_where_it_looked(model: Classifier, image28: np.ndarray, top: int) -> No
         heat, note = explanation(model, image28, top, how)
         st.plotly_chart(plots.saliency_figure(image28, heat), key="classify_saliency", config=PLOTLY_CONFIG_NO_TOOLBAR)
         st.caption(note)
+        if prediction.share_on_background(heat, image28) > prediction.MOSTLY_BACKGROUND:
+            grey = how == "Occlusion" and st.session_state.classify_cover == "grey"
+            st.info(GREY_ON_BLACK if grey else OUTLINE_COUNTS, icon=":material/lightbulb:")
     with examples:
         st.markdown(f"**Test images of {CLASSES[top]}**, for comparison")
         data = test_images.load_test_set(data_root_from_env())

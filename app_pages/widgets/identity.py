@@ -22,15 +22,27 @@ def instructor_passcode() -> str | None:
     return str(passcode) if passcode else None
 
 
-def person() -> classroom.Person:
-    """This session as the package sees it: its id (the browser's, so a reload keeps its runs) and whether it acts
-    as the instructor (every session does when no passcode is set)."""
+@st.cache_resource
+def sign_ins() -> classroom.SignIns:
+    """The browsers signed in as the instructor, one registry for the whole server."""
+    return classroom.SignIns()
+
+
+def seat() -> str:
+    """This session's id: its browser's (so a reload keeps its runs and its sign-in), else one of its own."""
     if "seat" not in st.session_state:
         cookie = st.context.cookies.get("_streamlit_xsrf")
         st.session_state.seat = classroom.browser_id(cookie) or secrets.token_hex(8)
-    instructor = instructor_passcode() is None or st.session_state.get("instructor", False)
+    return st.session_state.seat
+
+
+def person() -> classroom.Person:
+    """This session as the package sees it: its id and whether it acts as the instructor (every session does when no
+    passcode is set)."""
+    passcode = instructor_passcode()
     address = st.context.ip_address  # None, or a stand-in object under AppTest, when there is no real connection
-    return classroom.Person(st.session_state.seat, instructor, address if isinstance(address, str) else None)
+    return classroom.Person(seat(), passcode is None or sign_ins().signed_in(seat(), passcode),
+                            address if isinstance(address, str) else None)
 
 
 def instructor_sign_in() -> None:
@@ -38,10 +50,10 @@ def instructor_sign_in() -> None:
     expected = instructor_passcode()
     if expected is None:
         return
-    if st.session_state.get("instructor"):
+    if sign_ins().signed_in(seat(), expected):
         st.success("Signed in as the instructor.", icon=":material/school:")
         if st.button("Sign out", key="instructor_sign_out", icon=":material/logout:"):
-            st.session_state.instructor = False
+            sign_ins().sign_out(seat())
             st.rerun()
         return
     with st.form("instructor_form", border=False, clear_on_submit=True):  # the typed passcode is not kept
@@ -50,6 +62,6 @@ def instructor_sign_in() -> None:
                                    "students start and pin the class run.")
         if st.form_submit_button("Sign in", icon=":material/login:"):
             if classroom.try_passcode(typed, expected):
-                st.session_state.instructor = True
+                sign_ins().sign_in(seat(), expected)
                 st.rerun()
             st.error("That is not the instructor's passcode.", icon=":material/lock:")

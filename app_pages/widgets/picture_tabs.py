@@ -30,17 +30,21 @@ from app_pages.widgets.pictures import (
     PictureSources,
     picture_columns,
 )
+from app_pages.widgets.session import keep_for_session
 from app_pages.widgets.test_images import pick_test_image, show_random_test_image
 
 DRAWING_TOOLS = {"Brush": "freedraw", "Polygon": "polygon", "Rectangle": "rect", "Circle": "circle"}
 CANVAS_SIDE = 280
+KEPT_WIDGETS = ("source", "tool", "brush", "eraser", "pick_class", "pick_index")  # after each page's key prefix
 THUMBNAIL = 56  # pixels, in the table of several uploads
 
 
 def choose_picture(sources: PictureSources, data_source: str | None, options: PreprocessOptions | None = None,
                    classifier: Classifier | None = None, familiarity: FamiliarityFit | None = None) -> PictureChoice:
-    """A tab per source, each keeping its picture while another is open; returns the open tab's. With a classifier,
-    several files can be uploaded at once and its answers to them are tabled (with ``familiarity``'s verdicts)."""
+    """A tab per source, each keeping its picture while another is open, and every tab's choices, drawing and
+    uploads while another page is shown; returns the open tab's. With a classifier, several files can be uploaded at
+    once and its answers to them are tabled (with ``familiarity``'s verdicts)."""
+    keep_for_session([f"{sources.key_prefix}_{widget}" for widget in KEPT_WIDGETS])
     tabs = st.tabs(list(sources.tabs.values()), key=f"{sources.key_prefix}_source", on_change="rerun")
     widgets = {DRAW: lambda: draw_picture(sources, options),
                UPLOAD: lambda: upload_pictures(sources, options, classifier, familiarity),
@@ -62,26 +66,36 @@ def draw_picture(sources: PictureSources, options: PreprocessOptions | None) -> 
     from streamlit_drawable_canvas import st_canvas
 
     area, beside = picture_columns(sources)
+    prefix = sources.key_prefix
+    # Defaults set here, not on the widgets: keep_for_session puts their values back, and a widget given both warns.
+    st.session_state.setdefault(f"{prefix}_tool", "Brush")
+    st.session_state.setdefault(f"{prefix}_brush", 24)
     with area:
-        tool = st.segmented_control("Tool", list(DRAWING_TOOLS), default="Brush", required=True,
-                                    key=f"{sources.key_prefix}_tool")
+        tool = st.segmented_control("Tool", list(DRAWING_TOOLS), required=True, key=f"{prefix}_tool")
         width_col, eraser_col = st.columns(2, vertical_alignment="bottom")
-        width = width_col.slider("Brush width", 4, 60, 24, key=f"{sources.key_prefix}_brush")
+        width = width_col.slider("Brush width", 4, 60, key=f"{prefix}_brush")
         eraser = eraser_col.toggle("Eraser (paints black)", key=f"{sources.key_prefix}_eraser")
         st.caption("Draw the garment light on black, as in Fashion-MNIST: paint it with a wide brush, or fill its "
                    "outline with the polygon (click the corners, then the first one again), rectangle or circle. "
                    "Undo, redo and clear (the bin) are on the canvas's toolbar.")
         st.space("small")  # the canvas's toolbar floats above it and would cover a widget here
         ink = "#000000" if eraser else "#ffffff"
+        canvas_key, kept_key, start_key = f"{prefix}_canvas", f"{prefix}_drawing", f"{prefix}_drawing_start"
+        if canvas_key not in st.session_state:  # a new canvas (the page opened again): it starts from the drawing
+            st.session_state[start_key] = st.session_state.get(kept_key, (None, None))[0]
         canvas = st_canvas(fill_color=ink, stroke_color=ink, stroke_width=width, background_color="#000000",
                            height=CANVAS_SIDE, width=CANVAS_SIDE, drawing_mode=DRAWING_TOOLS[tool],
-                           return_image_data=True, key=f"{sources.key_prefix}_canvas")
+                           initial_drawing=st.session_state[start_key], return_image_data=True, key=canvas_key)
+        if canvas.image_data is not None:
+            st.session_state[kept_key] = (canvas.json_data, canvas.image_data)
+        # A canvas that starts from a drawing sends no picture until it is drawn on: the kept one stands for it.
+        image = st.session_state.get(kept_key, (None, None))[1]
         picture = None
-        if canvas.image_data is None:
+        if image is None:
             st.info("Draw a garment on the canvas: a sneaker, a bag, a pair of trousers…", icon=":material/draw:")
         else:
             try:
-                prepared = preprocess(canvas_to_image(canvas.image_data), options)
+                prepared = preprocess(canvas_to_image(image), options)
                 picture = Picture(prepared.image28, "your drawing", prepared=prepared)
             except PictureError as error:
                 st.info(str(error), icon=":material/draw:")
@@ -92,15 +106,17 @@ def upload_pictures(sources: PictureSources, options: PreprocessOptions | None, 
                     familiarity: FamiliarityFit | None = None) -> PictureChoice:
     """A file uploader and the preprocessed upload; with a classifier, several files, its answers in a table and
     the selected row's upload."""
-    several = classifier is not None
-    files = st.file_uploader(
+    several, key = classifier is not None, f"{sources.key_prefix}_upload"
+    st.file_uploader(
         "Pictures of garments" if several else "A picture of a garment", type=list(FILE_TYPES),
-        accept_multiple_files=several, key=f"{sources.key_prefix}_upload", max_upload_size=MAX_UPLOAD_BYTES // 2**20,
-        help="PNG, JPEG, WebP, BMP or GIF (its first frame)." + (" Several at once give a table of answers."
-                                                                  if several else ""))
-    if not several:
-        files = [files] if files else []
-    uploads, duplicates = prepare_uploads([(file.name, file.getvalue()) for file in files], options)
+        accept_multiple_files=several, key=key, max_upload_size=MAX_UPLOAD_BYTES // 2**20, on_change=keep_uploads,
+        args=(key,), help="PNG, JPEG, WebP, BMP or GIF (its first frame)." + (" Several at once give a table of "
+                                                                            "answers." if several else ""))
+    files = st.session_state.get(f"{key}_kept", [])
+    if files and not st.session_state.get(key):  # the uploader is new: this page was opened again
+        st.caption("Kept from before: " + ", ".join(f"“{name}”" for name, _ in files) + ". Drop others to replace "
+                   "them.")
+    uploads, duplicates = prepare_uploads(files, options)
     if not uploads:
         st.info(f"Drop {'pictures' if several else 'a picture'} here or browse: a photo of a shoe, a drawing of a "
                 "shirt…", icon=":material/upload:")
@@ -117,6 +133,14 @@ def upload_pictures(sources: PictureSources, options: PreprocessOptions | None, 
         area.image(exports.fitted(upload.prepared.picture, 280), caption=upload.name)
     return PictureChoice(UPLOAD, Picture(upload.prepared.image28, upload.name, prepared=upload.prepared), None,
                          area, beside)
+
+
+def keep_uploads(key: str) -> None:
+    """Keep what the uploader holds now (name and content of each file) for the session: the uploader itself is
+    empty again when its page is opened again."""
+    files = st.session_state.get(key) or []
+    st.session_state[f"{key}_kept"] = [(file.name, file.getvalue()) for file in
+                                       (files if isinstance(files, list) else [files])]
 
 
 def answer_uploads_table(sources: PictureSources, classifier: Classifier, uploads: Sequence[Upload],

@@ -1,15 +1,18 @@
-"""Choosing a run: the run picker, which opens on the class run, and a run's state as a coloured badge."""
+"""Choosing a run: the run picker, which opens on the class run, this browser's last choice or the best finished run,
+and a run's state as a coloured badge."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import streamlit as st
 
-from alexnet_explorer import classroom
+from alexnet_explorer import classroom, history
+from alexnet_explorer.history import Choice, Opening
 from alexnet_explorer.runs import RunDir
 
 STATE_COLORS = {"queued": "gray", "starting": "blue", "running": "blue", "finished": "green", "stopped": "orange",
                 "failed": "red"}
+CHOICE_KEY = "chosen_run"  # this browser's last choice of a run, on any page: every picker opens on it
 
 
 def status_badge(state: str, stopping: bool = False) -> None:
@@ -18,15 +21,22 @@ def status_badge(state: str, stopping: bool = False) -> None:
     st.badge(label, color=STATE_COLORS.get(state, "gray"))
 
 
-def run_picker(runs: Sequence[RunDir], key: str, label: str = "Run") -> RunDir | None:
-    """A select box of runs by their short names (folder names underneath), which moves to the class run once each
-    time the instructor pins another; None when there are none."""
-    if not runs:
+def remember_choice(key: str, class_run: str | None) -> None:
+    """Keep the run just chosen in a picker for the session's other pages and visits."""
+    st.session_state[CHOICE_KEY] = Choice(st.session_state[key], class_run)
+
+
+def run_picker(runs: Sequence[RunDir], key: str, label: str = "Run") -> Opening | None:
+    """A select box of runs by their short names (folder names underneath), open on history.run_to_open's run: the
+    class run (again whenever the instructor pins another), this browser's last choice on any page, else the best
+    finished run; None when there are none."""
+    class_run = classroom.read_settings(runs[0].path.parent).class_run if runs else None
+    opening = history.run_to_open(runs, class_run, st.session_state.get(CHOICE_KEY))
+    if opening is None:
         return None
     by_name = {run.name: run for run in runs}
-    pinned = classroom.read_settings(runs[0].path.parent).class_run
-    if pinned in by_name and st.session_state.get(f"{key}_pin_seen") != pinned:
-        st.session_state[key] = pinned
-    st.session_state[f"{key}_pin_seen"] = pinned
-    name = st.selectbox(label, list(by_name), key=key, format_func=lambda name: by_name[name].title)
-    return by_name.get(name)
+    # Written on every run: Streamlit forgets a picker's value while another page is shown.
+    st.session_state[key] = opening.run.name
+    st.selectbox(label, list(by_name), key=key, format_func=lambda name: by_name[name].title,
+                 on_change=remember_choice, args=(key, class_run))
+    return opening

@@ -1,21 +1,9 @@
-"""The settings form: every RunConfig setting as a widget in its group's column, and the form kept across pages."""
+"""The settings form: every RunConfig setting as a widget in its group's column."""
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import streamlit as st
 
 from alexnet_explorer.config import GROUPS, RunConfig, Setting, setting_type, settings
-
-
-def keep_for_session(keys: Sequence[str]) -> None:
-    """Keep these widgets' values while another page is shown: Streamlit drops the state of a widget a page does
-    not draw, so a copy is kept beside it and put back on return. Call before the widgets are drawn."""
-    for key in keys:
-        if key in st.session_state:
-            st.session_state[f"kept_{key}"] = st.session_state[key]
-        elif f"kept_{key}" in st.session_state:
-            st.session_state[key] = st.session_state[f"kept_{key}"]
 
 
 def setting_key(name: str) -> str:

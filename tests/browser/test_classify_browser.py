@@ -1,4 +1,5 @@
-"""The Classify page in Chromium against a real Streamlit server: draw, upload a PNG, and find the drawing kept."""
+"""The Classify page in Chromium against a real Streamlit server: draw, upload a PNG, and find the drawing, the
+upload and the chosen run kept, within the page and across a visit to another."""
 from __future__ import annotations
 
 import re
@@ -158,3 +159,53 @@ def click_cell(page: Page, row: int, column: int, tries: int = 5) -> Locator:
             except AssertionError:
                 continue
     raise AssertionError(f"clicking the matrix's cell ({row}, {column}) never showed its pictures")
+
+
+def test_the_drawing_the_upload_and_the_chosen_run_outlast_a_visit_to_the_filters_page(
+        app_server: tuple[str, Path], page: Page, tmp_path: Path, fixture_data_dir: Path) -> None:
+    url, runs = app_server
+    config = PRESETS["smoke"].replace(epochs=1, limit_train=32, limit_test=16, batch_size=16, device="cpu")
+    data = load_fashion_mnist(fixture_data_dir, allow_download=False)
+    for label in ("first", "second"):
+        train(config, data, emit=RunRecorder(RunDir.create(runs, config, label=label)))
+
+    page.goto(f"{url}/classify")
+    picker = page.get_by_role("combobox", name="Trained network (run)")
+    expect(picker).to_have_value("second", timeout=WAIT_MS)  # equal runs: the newest
+    picker.click()
+    page.get_by_role("option", name="first", exact=True).click()
+    expect(picker).to_have_value("first", timeout=WAIT_MS)
+    canvas = page.locator("canvas").last
+    expect(canvas).to_be_visible(timeout=WAIT_MS)
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 60, box["y"] + 140)
+    page.mouse.down()
+    for step in range(1, 21):
+        page.mouse.move(box["x"] + 60 + 8 * step, box["y"] + 140 + step)
+    page.mouse.up()
+    drawn = page.get_by_role("heading", name=ANSWER)
+    expect(drawn).to_be_visible(timeout=WAIT_MS)
+    drawing_answer = drawn.inner_text()
+    picture = tmp_path / "garment.png"
+    Image.fromarray(data.test_images[0, 0].numpy()).resize((112, 112)).save(picture)
+    page.get_by_role("tab", name="Upload").click()
+    upload(page, picture)
+    upload_answer = answered(page)
+
+    nav = page.get_by_test_id("stSidebarNav")  # the app's own navigation: the same session, as a teacher clicks
+    nav.get_by_role("link", name="Filters", exact=True).click()
+    expect(page.get_by_role("heading", name="Filters and features")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("Run first, the run you chose")).to_be_visible(timeout=WAIT_MS)
+    nav.get_by_role("link", name="Classify", exact=True).click()
+
+    expect(page.get_by_text("Kept from before: “garment.png”.")).to_be_visible(timeout=WAIT_MS)
+    assert answered(page) == upload_answer
+    expect(picker).to_have_value("first")
+    page.get_by_role("tab", name="Draw").click()
+    expect(page.get_by_role("heading", name=ANSWER)).to_have_text(drawing_answer, timeout=WAIT_MS)
+    page.screenshot(path="/tmp/alexnet-explorer-classify-kept.png")
+    # The stroke is on the canvas again (white pixels on one of its layers), not only remembered.
+    assert page.locator("canvas").evaluate_all("layers => layers.some(c => c.getContext('2d')"
+                                               ".getImageData(0, 0, c.width, c.height).data"
+                                               ".some((v, i) => i % 4 == 0 && v > 128))")
+    assert page.get_by_test_id("stException").count() == 0

@@ -1,6 +1,6 @@
 """A class in Chromium: an instructor and a student in two browser contexts against one real server with a
-passcode. The student is not offered Stop on the instructor's run; the student's own run, queued behind it, keeps
-its Cancel across a reload."""
+passcode. The instructor stays signed in across a reload; the student is not offered Stop on the instructor's run;
+the student's own run, queued behind it, keeps its Cancel across a reload."""
 from __future__ import annotations
 
 import time
@@ -60,6 +60,9 @@ def test_a_student_is_not_offered_stop_on_the_instructors_run(class_server: tupl
         set_number(teacher, label, value)
     teacher.get_by_role("button", name="Start training").click()
     [run] = wait_for_run(runs, 1)
+    expect(teacher.get_by_role("button", name="Stop")).to_be_visible(timeout=WAIT_MS)
+    teacher.reload()  # on the projector, in front of the class: still the instructor
+    expect(teacher.get_by_text("Signed in as the instructor.")).to_be_visible(timeout=WAIT_MS)
     expect(teacher.get_by_role("button", name="Stop")).to_be_visible(timeout=WAIT_MS)
 
     student.goto(f"{url}/train")

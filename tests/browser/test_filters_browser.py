@@ -15,7 +15,7 @@ from alexnet_explorer import launcher, processes
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import DATA_ENV
 from alexnet_explorer.config import build_model
-from alexnet_explorer.runs import CHECKPOINT_FORMAT, RunDir
+from alexnet_explorer.runs import Checkpoint, RunDir
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = Path("/tmp/alexnet-explorer-filters-page.png")
@@ -98,8 +98,7 @@ def test_what_a_unit_responds_to_and_the_labelled_history_strip(app_server: tupl
     run = snapshot_run(runs)
     torch.manual_seed(0)
     config = PRESETS["smoke"]
-    run.save_checkpoint({"format": CHECKPOINT_FORMAT, "config": config.to_dict(),
-                         "model": build_model(config).state_dict(), "epoch": 2, "batch": 0})
+    run.save_checkpoint(Checkpoint(config, build_model(config).state_dict(), None, epoch=2, batch=0))
     page.goto(f"{url}/filters")
     strip = page.locator(".st-key-filter_history")
     expect(strip.get_by_text("epoch 2", exact=True)).to_be_visible(timeout=WAIT_MS)  # each tile says its epoch

@@ -1,7 +1,8 @@
-"""The train page in Chromium against a real Streamlit server: start a run, watch it live, reload mid-run, and see
-a run started elsewhere appear."""
+"""The train page in Chromium against a real Streamlit server: start a run, watch it live, reload mid-run, see a
+run started elsewhere appear, and read the live chart's titles under its toolbars."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from alexnet_explorer import launcher, processes
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import DATA_ENV
 from alexnet_explorer.runs import RunDir, list_runs
+from test_curves import CLASSROOM, finished_run
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = Path("/tmp/alexnet-explorer-train-page.png")
@@ -103,3 +105,26 @@ def test_a_run_started_elsewhere_appears_on_a_page_already_open(app_server: tupl
     expect(page.get_by_role("strong").filter(has_text=f"Run {run.title}")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_text("examples/sec on cpu")).to_be_visible(timeout=WAIT_MS)  # followed to its end
     assert page.get_by_test_id("stException").count() == 0
+
+
+def overlap(a: dict, b: dict) -> bool:
+    """Whether two bounding boxes share any area."""
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
+def test_the_live_charts_toolbars_leave_its_panel_titles_readable(app_server: tuple[str, Path], page: Page) -> None:
+    url, runs = app_server
+    run = finished_run(runs, "classroom", CLASSROOM, [1.0, 0.6, 0.4], [0.7, 0.8, 0.85])
+    page.goto(f"{url}/train")
+    chart = page.locator(f".st-key-live_chart_{run.name}")
+    expect(chart.locator(".legendtext").first).to_be_visible(timeout=WAIT_MS)
+    chart.locator(".nsewdrag").last.hover()  # Plotly's toolbar and Streamlit's own (full screen) show on hover
+    toolbars = [chart.locator(".modebar-btn"), page.get_by_test_id("stElementToolbar").filter(visible=True)]
+    for toolbar in toolbars:
+        expect(toolbar.first).to_be_visible()
+    for title in ("loss", "accuracy"):
+        box = chart.locator(".infolayer .annotation-text").filter(has_text=re.compile(f"^{title}$")).bounding_box()
+        for toolbar in toolbars:
+            for covering in toolbar.all():
+                assert not overlap(covering.bounding_box(), box), (title, covering.bounding_box(), box)

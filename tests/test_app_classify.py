@@ -209,7 +209,8 @@ def test_upload_one_picture_then_several(runs: Path, trained_run: Path) -> None:
     for row, picture in ((0, garment()), (2, 255 - garment())):
         expected = truth(run, prepared(png(picture), crop_to_object=False))  # the switch is still off
         assert table["answer"][row] == CLASSES[expected.argmax()]
-        assert table["confidence"][row] == pytest.approx(expected.max(), abs=1e-6)
+        # One batch for the table, one picture here: they add in other orders, up to 6.5e-7 apart on the CPUs tried.
+        assert table["confidence"][row] == pytest.approx(expected.max(), abs=1e-5)
     assert table["answer"].isna()[1]
     assert "is not a picture this app can read" in table["problem"][1]
     assert answer(at) == table["answer"][0]  # the first row is explained until another is selected

@@ -65,7 +65,9 @@ def test_probabilities_are_ten_per_picture_and_sum_to_one(model: Classifier, ima
     assert np.allclose(probs.sum(axis=1), 1.0) and (probs >= 0).all()
     assert not np.allclose(probs[0], probs[1])  # different pictures, different answers
     alone = prediction.probabilities(model, [images[3]])
-    assert np.allclose(alone[0], probs[3], atol=1e-6)  # a batch answers each picture as if it were alone
+    # A batch answers each picture as if it were alone, but adds in other orders: the logits differ by about 1e-6
+    # of their size, the probabilities by up to 6.5e-7 (this network, the CPU kernels tried).
+    assert np.abs(alone[0] - probs[3]).max() < 1e-5
 
 
 def test_one_pass_answers_as_probabilities_and_the_fc7_features_do(model: Classifier,
@@ -102,7 +104,7 @@ def test_uploads_are_answered_in_one_table_with_their_problems(model: Classifier
     for row, image in ((rows[0], images[0]), (rows[2], images[5])):
         probs = prediction.probabilities(model, [preprocess(open_picture(png_bytes(image))).image28])[0]
         assert (row.answer, row.problem) == (CLASSES[probs.argmax()], None)
-        assert row.confidence == pytest.approx(probs.max(), abs=1e-6)
+        assert row.confidence == pytest.approx(probs.max(), abs=1e-5)  # two in a batch against one: as above
     assert (rows[1].answer, rows[1].confidence) == (None, None) and "is not a picture" in rows[1].problem
     assert prediction.answer_uploads(model, uploads[1:2])[0].problem == rows[1].problem  # none usable: no batch
 

@@ -49,10 +49,13 @@ def test_the_ranking_is_the_brute_force_one_across_batches(net: torch.nn.Sequent
         best = np.take_along_axis(strengths, order, axis=1)
         ours = ranking.indices[layer].numpy()
         assert ours.shape == (getattr(net, layer).weight.shape[0], 5)
-        # Batched and single passes add in other orders (1e-6 apart): a near tie may swap two images, so each
-        # place must hold an image with the brute force's response there, and most places the very same image.
-        np.testing.assert_allclose(np.take_along_axis(strengths, ours, axis=1), best, atol=1e-5)
-        np.testing.assert_allclose(ranking.values[layer].numpy(), best, atol=1e-5)
+        # Batched and single passes add in other orders: up to 2e-6 of the layer's largest response apart (6.7e-6 of
+        # 3.3 in conv5 with oneDNN's SSE4.1 kernels, 5.7e-6 of 6 in fc7 with the AVX2 ones), so a near tie may swap
+        # two images. Each place must hold an image with the brute force's response there, within ten times that,
+        # and most places the very same image.
+        tolerance = 2e-5 * np.abs(best).max()
+        np.testing.assert_allclose(np.take_along_axis(strengths, ours, axis=1), best, rtol=0, atol=tolerance)
+        np.testing.assert_allclose(ranking.values[layer].numpy(), best, rtol=0, atol=tolerance)
         assert (ours == order).mean() > 0.99
 
 

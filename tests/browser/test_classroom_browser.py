@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from conftest import held
+
 from alexnet_explorer import classroom, processes
 from alexnet_explorer.runs import RunDir, list_runs
 
@@ -65,23 +67,29 @@ def test_a_student_is_not_offered_stop_on_the_instructors_run(class_server: tupl
     expect(teacher.get_by_text("Signed in as the instructor.")).to_be_visible(timeout=WAIT_MS)
     expect(teacher.get_by_role("button", name="Stop")).to_be_visible(timeout=WAIT_MS)
 
-    student.goto(f"{url}/train")
-    expect(student.get_by_role("strong").filter(has_text=f"Run {run.title}")).to_be_visible(timeout=WAIT_MS)
-    expect(student.get_by_text("Started by another browser")).to_be_visible(timeout=WAIT_MS)
-    assert student.get_by_role("button", name="Stop").count() == 0
-    # The student's own run waits behind it, and stays hers after a reload (her browser, not her tab).
-    student.get_by_role("radio", name="smoke", exact=True).click()
-    expect(student.get_by_label("input size (px)", exact=True)).to_have_value("65")
-    student.get_by_role("button", name="Start training").click()
-    mine = next(other for other in wait_for_run(runs, 2) if other.path != run.path)
-    expect(student.get_by_text(f"Run {mine.title} is queued: 1st in line")).to_be_visible(timeout=WAIT_MS)
-    student.reload()
-    expect(student.get_by_role("button", name=f"Cancel {mine.title}")).to_be_visible(timeout=WAIT_MS)
-    assert student.get_by_role("button", name="Stop").count() == 0
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while processes.refresh_status(run)["state"] != "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    # Its process held while the student looks: a fast CPU may train even these 40 epochs (400 steps) before the
+    # student's page is done with it.
+    with held(processes.launched_pid(run)):
+        student.goto(f"{url}/train")
+        expect(student.get_by_role("strong").filter(has_text=f"Run {run.title}")).to_be_visible(timeout=WAIT_MS)
+        expect(student.get_by_text("Started by another browser")).to_be_visible(timeout=WAIT_MS)
+        assert student.get_by_role("button", name="Stop").count() == 0
+        # The student's own run waits behind it, and stays hers after a reload (her browser, not her tab).
+        student.get_by_role("radio", name="smoke", exact=True).click()
+        expect(student.get_by_label("input size (px)", exact=True)).to_have_value("65")
+        student.get_by_role("button", name="Start training").click()
+        mine = next(other for other in wait_for_run(runs, 2) if other.path != run.path)
+        expect(student.get_by_text(f"Run {mine.title} is queued: 1st in line")).to_be_visible(timeout=WAIT_MS)
+        student.reload()
+        expect(student.get_by_role("button", name=f"Cancel {mine.title}")).to_be_visible(timeout=WAIT_MS)
+        assert student.get_by_role("button", name="Stop").count() == 0
 
-    student.get_by_role("button", name=f"Cancel {mine.title}").click()
-    expect(student.get_by_role("button", name=f"Cancel {mine.title}")).to_have_count(0)
-    assert not mine.path.exists()
+        student.get_by_role("button", name=f"Cancel {mine.title}").click()
+        expect(student.get_by_role("button", name=f"Cancel {mine.title}")).to_have_count(0)
+        assert not mine.path.exists()
 
     teacher.get_by_role("button", name="Stop").click()
     deadline = time.monotonic() + WAIT_MS / 1000

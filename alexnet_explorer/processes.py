@@ -18,8 +18,9 @@ ON_DEVICE = ("starting", "running")  # holding their hardware (a queued run wait
 LOCK_NAME = ".launch.lock"
 KEEPER_LOCK_NAME = ".queue.lock"  # held by the queue keeper process for as long as it runs
 LOG_MARKER = "=== training process launched"
-# The command line's own "error: …" line, or a traceback's last line ("OSError: [Errno 28] No space left on device").
-ERROR_LINE = re.compile(r"^(?:error: (?P<said>.+)|(?P<raised>[A-Za-z_.]*(?:Error|Exception): .+))$")
+# The command line's own "error: …" line (argparse puts its program's name first: "__main__.py: error: …"), or a
+# traceback's last line ("OSError: [Errno 28] No space left on device").
+ERROR_LINE = re.compile(r"^(?:(?:[^:]*: )?error: (?P<said>.+)|(?P<raised>[A-Za-z_.]*(?:Error|Exception): .+))$")
 # How long a launch waits for another to finish: a holder stuck longer (a stopped process) is reported, not waited on.
 LOCK_PATIENCE_SECONDS = 10.0
 DIED = "the training process ended unexpectedly"

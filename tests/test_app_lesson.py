@@ -172,3 +172,23 @@ def test_where_it_looked_says_when_no_square_changes_the_answer_and_what_a_map_o
     monkeypatch.setattr(prediction, "grad_cam", lambda model, image28, target, layer: (image28 == 0).astype(float))
     at.segmented_control(key="classify_explain").set_value("Grad-CAM").run()  # a map all on the empty black
     assert "For this network the black is evidence too" in texts(at, "info")
+
+
+def test_each_preprocessing_switch_stands_above_its_own_steps_picture(runs: Path) -> None:
+    made_run(runs, "classroom", 0.87)
+    at = AppTest.from_file(APP, default_timeout=60).run().switch_page(CLASSIFY).run()
+    at.session_state["classify_source"] = "Upload"
+    at.run()
+    at.file_uploader(key="classify_upload").set_value(("bag.png", png(garment()), "image/png")).run()
+    at.checkbox(key="classify_crop_to_object").uncheck().run()
+    steps = {column.checkbox[0].label: (column.checkbox[0], [c.value for c in column.caption])
+             for column in at.columns if len(column.checkbox) == 1 and column.get("image")}
+    assert list(steps) == ["Grayscale", "Light on black", "Crop to the garment", "Pad to a square", "Resize to 28×28"]
+    for label, (_, explanation) in steps.items():  # each column: its switch, its picture, its explanation
+        assert len(explanation) == 1, label
+    assert steps["Light on black"][0].key == "classify_auto_invert" and steps["Light on black"][0].value
+    assert steps["Light on black"][1][0] == "The background was made pure black, like Fashion-MNIST's."
+    assert steps["Crop to the garment"][0].key == "classify_crop_to_object" and not steps["Crop to the garment"][0].value
+    assert steps["Crop to the garment"][1][0] == "Switched off: the empty border stays."
+    assert steps["Pad to a square"][0].key == "classify_pad_to_square"
+    assert steps["Grayscale"][0].disabled and steps["Grayscale"][1][0].startswith("Fashion-MNIST pictures have no")

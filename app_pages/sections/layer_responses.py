@@ -76,8 +76,9 @@ def layer_responses_section(run: RunDir, network: loaders.TrainedNetwork, data_s
     titles = [f"#{i} {CLASSES[int(data.test_labels[i])]} · {value:.2f}" for i, value in zip(chosen, strengths)]
     st.plotly_chart(plots.top_images_figure(images[:, 0].numpy(), heats, titles), key="responses_top",
                     width="content", config=PLOTLY_CONFIG_NO_TOOLBAR)
-    where = ("Red to yellow: where in each image it responds (its map after the activation, scaled to each image's "
-             "strongest place)." if heats is not None else
+    where = ("Red to yellow: where in each image it responds more than it does to an empty black picture (its map "
+             "after the activation, less that of black, scaled to each image's strongest place)." if heats is not None
+             else
              f"{layer} has no map: each unit sees the whole image at once.")
     st.caption(f"The {len(chosen)} of the {ranking.images:,} test images that excite {layer} {kind} {unit} most, "
                f"strongest first: test image number, its class, and the {kind}'s response "

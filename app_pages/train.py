@@ -113,7 +113,8 @@ def show_estimate(config: RunConfig) -> None:
     st.caption(f"**Estimate:** about {duration(per_epoch)} per epoch with its evaluation, {duration(total)} for "
                f"{config.epochs} epochs on {devices.device_key(config.device)} (with the training process's start), "
                f"from timing a training step of this network at {config.resize} px (batch {batch}) here: "
-               f"{speed:.1f} images/sec.")
+               f"{speed:.1f} images/sec. It times the machine as it is now: work that starts meanwhile (other "
+               "programs, the pages a class opens) shares its cores, and the run takes longer.")
     if total > LONG_RUN_SECONDS:
         st.warning(f"This run would take about {duration(total)} here. The **classroom** "
                    "preset trains the same network at 67 px in a few minutes on a CPU; the book setting is meant "

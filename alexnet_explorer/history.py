@@ -292,6 +292,24 @@ def seconds_left(run: RunDir, runs: list[RunDir], now: float | None = None) -> f
     return max(0.0, estimate.run_seconds(config, speed, config.epochs - done.epoch) - (done.elapsed if now else 0.0))
 
 
+def after_the_run_training(config: RunConfig, training: RunDir, runs: list[RunDir],
+                           now: float | None = None) -> tuple[float | None, float | None]:
+    """For a run of this configuration started while ``training`` holds its device: how long until it starts (the
+    training run's own forecast) and how long it then takes (at the speed runs like it reached here, with its
+    process's start and final measurement); None for what is not known yet."""
+    speed = observed_speed(config, runs)
+    return (seconds_left(training, runs, time.time() if now is None else now),
+            None if speed is None else estimate.run_seconds(config, speed))
+
+
+def forward_seconds(config: RunConfig, images: int, runs: list[RunDir]) -> float | None:
+    """About how long ``images`` pictures take through this network on this machine's CPU, where the pages run
+    networks (ranking the test images for every unit is one such pass): at the speed the newest run reached training
+    on a CPU here, forward passes being about EVALUATION_SPEEDUP times faster; None when no run trained on a CPU."""
+    speed = observed_speed(config.replace(device="cpu"), runs)
+    return None if speed is None else images / (estimate.EVALUATION_SPEEDUP * speed)
+
+
 @dataclass(frozen=True)
 class DiskUse:
     """What the runs take on disk, and what is left on the disk that holds them (bytes)."""

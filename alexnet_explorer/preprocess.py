@@ -48,11 +48,15 @@ class PreprocessOptions:
 
 @dataclass
 class Stage:
-    """One preprocessing step: its title, why it is done, and the picture after it (uint8 H×W, H×W×3 or H×W×4)."""
+    """One preprocessing step: its title, why it is done, and the picture after it (uint8 H×W, H×W×3 or H×W×4); the
+    PreprocessOptions field that switches it off, if one does, and whether it was switched off (then the picture is
+    the one it was given)."""
 
     name: str
     explanation: str
     image: np.ndarray
+    switch: str | None = None
+    switched_off: bool = False
 
 
 @dataclass
@@ -128,24 +132,27 @@ def preprocess(image: Image.Image, options: PreprocessOptions | None = None) -> 
     notes = list(image.info.get(NOTES_KEY, []))
     _check_size(image)
     stages: list[Stage] = []
-    turned = options.exif_transpose and image.getexif().get(ExifTags.Base.Orientation, 1) not in (0, 1)
-    if turned:
+    # Each switchable step is listed where it applies to this picture, done or switched off; Upright and Remove
+    # transparency apply only to a photo stored turned and to a picture with transparent parts.
+    stored_turned = image.getexif().get(ExifTags.Base.Orientation, 1) not in (0, 1)
+    if stored_turned and options.exif_transpose:
         image = ImageOps.exif_transpose(image)
     image = _standard_mode(image)
     image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)
     picture = np.asarray(image)
-    if turned:  # shown only when it changed something, as every step after it
-        stages.append(Stage("Upright", "Phones store photos sideways with a note to rotate them; this photo's note "
-                            "was applied.", picture))
+    if stored_turned:
+        stages.append(_step("Upright", "Phones store photos sideways with a note to rotate them; this photo's note "
+                            "was applied.", "the photo stays as it was stored.", picture, "exif_transpose", options))
 
     if image.mode == "RGBA" and np.asarray(image)[..., 3].min() < 255:
         if options.composite_alpha:
             image, on_white = _composite(image)
-            stages.append(Stage("Remove transparency",
-                                f"Transparent parts were filled with {'white' if on_white else 'black'}, "
-                                "the colour that contrasts with the garment.", np.asarray(image)))
+            done = (f"Transparent parts were filled with {'white' if on_white else 'black'}, the colour that "
+                    "contrasts with the garment.")
         else:
-            image = image.convert("RGB")  # keeps whatever colour hides under the transparent pixels
+            image, done = image.convert("RGB"), ""  # keeps whatever colour hides under the transparent pixels
+        stages.append(_step("Remove transparency", done, "the colours hidden under the transparent parts show.",
+                            np.asarray(image), "composite_alpha", options))
     gray = np.asarray(image.convert("L"))
     stages.append(Stage("Grayscale", "Fashion-MNIST pictures have no colour, only brightness.", gray))
 
@@ -160,20 +167,21 @@ def preprocess(image: Image.Image, options: PreprocessOptions | None = None) -> 
         gain = 255 / (255 - background)
         gray = np.clip((gray.astype(np.float32) - background) * gain, 0, 255).round().astype(np.uint8)
         background, noise = 0, noise * gain
-        stages.append(Stage("Light on black",
-                            "The background was light, so the colours were inverted and the background made black."
-                            if light else "The background was made pure black, like Fashion-MNIST's.", gray))
+    stages.append(_step("Light on black", "The background was light, so the colours were inverted and the background "
+                        "made black." if options.auto_invert and light else "The background was made pure black, "
+                        "like Fashion-MNIST's.", "the picture keeps its own background.", gray, "auto_invert",
+                        options))
 
     mask = _garment_mask(gray, background, noise)
     if options.crop_to_object:
         rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
         gray = gray[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-        stages.append(Stage("Crop to the garment",
-                            "Fashion-MNIST garments fill the frame, so the empty border is cut away.", gray))
+    stages.append(_step("Crop to the garment", "Fashion-MNIST garments fill the frame, so the empty border is cut "
+                        "away.", "the empty border stays.", gray, "crop_to_object", options))
     if options.pad_to_square:
         gray = _pad_square(gray, background)
-        stages.append(Stage("Pad to a square",
-                            "Background is added on the short side so resizing keeps the garment's shape.", gray))
+    stages.append(_step("Pad to a square", "Background is added on the short side so resizing keeps the garment's "
+                        "shape.", "resizing will squeeze the garment into a square.", gray, "pad_to_square", options))
     if gray.shape[0] == gray.shape[1] and SIDE - NATIVE_SLACK <= gray.shape[0] <= SIDE:
         image28 = _pad_square(gray, background, SIDE)  # resampling by a few percent would only blur it
     else:  # Pillow's resize filters the whole source area, so shrinking does not alias
@@ -181,6 +189,12 @@ def preprocess(image: Image.Image, options: PreprocessOptions | None = None) -> 
     stages.append(Stage("Resize to 28×28", "Fashion-MNIST's size: the network learned from 28×28 pictures, each "
                                            "enlarged to its input size as this one will be.", image28))
     return Preprocessed(stages=stages, image28=image28, picture=picture, notes=notes)
+
+
+def _step(name: str, done: str, off: str, image: np.ndarray, switch: str, options: PreprocessOptions) -> Stage:
+    """A switchable step as done (its explanation ``done``), or as switched off ("Switched off: ``off``")."""
+    on = getattr(options, switch)
+    return Stage(name, done if on else f"Switched off: {off}", image, switch, switched_off=not on)
 
 
 def prepare_upload(data: bytes, name: str, options: PreprocessOptions | None = None) -> Upload:

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .activations import in_batches, layer_outputs
+from .activations import in_batches, layer_outputs, peak_scaled
 from .data import to_model_input
 from .model import CONV_LAYERS, INSPECTABLE_LAYERS
 from .runs import RunDir, write_atomically
@@ -59,15 +58,16 @@ def rank_images(net: nn.Sequential, images: torch.Tensor, input_size: int, top: 
 
 
 def unit_maps(net: nn.Sequential, images: torch.Tensor, input_size: int, layer: str, unit: int) -> np.ndarray | None:
-    """K×28×28 maps in [0, 1] of where a conv channel responds in each of K uint8 images (each scaled to its own
-    peak), or None for a fully connected unit, which has no place."""
+    """K×28×28 maps in [0, 1] of where a conv channel responds in each of K uint8 images more than it does to an
+    empty black picture (each scaled to its own peak), or None for a fully connected unit, which has no place. A
+    channel whose bias alone excites it responds to black too: its map, not less that of black, would tint the whole
+    background."""
     if layer not in CONV_LAYERS:
         return None
-    x = to_model_input(images.to(next(net.parameters()).device), input_size)
-    maps = layer_outputs(net, x, INSPECTABLE_LAYERS[:INSPECTABLE_LAYERS.index(layer) + 1])[layer][:, unit:unit + 1]
-    maps = F.interpolate(maps.float().cpu(), size=images.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
-    peaks = maps.flatten(1).amax(dim=1).clamp(min=1e-12)[:, None, None]
-    return (maps.clamp(min=0) / peaks).numpy()
+    black = torch.zeros_like(images[:1])
+    x = to_model_input(torch.cat([black, images]).to(next(net.parameters()).device), input_size)
+    maps = layer_outputs(net, x, INSPECTABLE_LAYERS[:INSPECTABLE_LAYERS.index(layer) + 1])[layer][:, unit]
+    return peak_scaled(maps[1:] - maps[:1], images.shape[-1])
 
 
 def load_ranking(path: Path, images: int) -> TopImages | None:

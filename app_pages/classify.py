@@ -13,7 +13,7 @@ from alexnet_explorer.runs import CheckpointError, RunDir, list_runs
 from app_pages.sections.answer import show_answer
 from app_pages.sections.class_test_set import offer_to_keep
 from app_pages.sections.first_network import TRAIN_PAGE, offer_training
-from app_pages.sections.preprocessing import keep_switches, show_stages, show_switches
+from app_pages.sections.preprocessing import keep_switches, show_stages
 from app_pages.sections.where_it_errs import where_it_errs_section
 from app_pages.sections.where_it_looked import EXPLANATIONS, show_where_it_looked
 from app_pages.widgets import loaders, picture_tabs
@@ -85,11 +85,9 @@ def classify_page() -> None:
             if picture.prepared is not None:  # a drawing or an upload: it may join the class's test set
                 offer_to_keep(picture)
         show_where_it_looked(model, picture.image28, top)
-    if choice.source != PICK:  # test images go to the network as they are
+    if choice.source != PICK and picture is not None:  # test images go to the network as they are
         st.subheader("How the picture was prepared")
-        show_switches()
-        if picture is not None:
-            show_stages(picture.prepared)
+        show_stages(picture.prepared)
     if evaluation is not None:
         kept = tuple((str(p.path), p.label) for p in class_test_set.kept())
         network = loaders.trained_network(run)

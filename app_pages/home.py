@@ -11,8 +11,9 @@ detectors (SIFT, HOG, …) and only the classifier on top of them was learned.
 
 In 2012 **AlexNet** (Krizhevsky, Sutskever and Hinton) won ImageNet by a wide margin with a deep
 convolutional network that **learns its features from the data**, end to end — made possible by GPUs,
-ReLU activations, dropout and data augmentation. Its first layer learns edge and colour detectors much
-like the ones people used to build by hand.
+ReLU activations, dropout and data augmentation. On ImageNet's colour photos its first layer learned edge
+and colour detectors much like the ones people used to build by hand; on Fashion-MNIST's grayscale
+garments there is no colour to detect, and it learns edges, stripes and blobs.
 
 This app retraces the chapter *Deep Convolutional Neural Networks (AlexNet)* of d2l.ai on Fashion-MNIST:
 train the same network here and watch what it learns.

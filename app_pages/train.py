@@ -1,7 +1,7 @@
 """Train page: configure a run, watch the live one and the queue, compare and manage past runs."""
 import streamlit as st
 
-from alexnet_explorer import classroom, devices, estimate, launcher
+from alexnet_explorer import classroom, devices, estimate, history, launcher
 from alexnet_explorer.config import (
     EXPERIMENTS,
     PRESETS,
@@ -14,7 +14,7 @@ from alexnet_explorer.config import (
 )
 from alexnet_explorer.data import missing_data
 from alexnet_explorer.history import duration
-from alexnet_explorer.runs import runs_root
+from alexnet_explorer.runs import list_runs, runs_root
 from app_pages.sections.classroom_controls import classroom_sidebar
 from app_pages.sections.run_actions import forecast, queue_now
 from app_pages.sections.run_history import run_history
@@ -99,8 +99,13 @@ def show_estimate(config: RunConfig) -> None:
     """How long the run will take here, from two timed training steps; while the device trains, that it waits."""
     busy = launcher.run_on_device(config.device)
     if busy:
+        starts_in, takes = history.after_the_run_training(config, busy, list_runs())
+        when = [f"starts in about {duration(starts_in)}" if starts_in is not None else "",
+                f"then takes about {duration(takes)} at the speed runs reached here" if takes is not None else ""]
+        done = (f" — done in about {duration(starts_in + takes)}" if None not in (starts_in, takes) else "")
         st.caption(f"Run `{busy.title}` is training on {devices.device_key(config.device)}: a run started now waits "
-                   "in the queue, and the estimate waits until the device is free (timing now would slow it down).")
+                   f"in the queue{': ' + ', '.join(filter(None, when)) if any(when) else ''}{done}. Timing it "
+                   "here waits until the device is free (timing now would slow the run down).")
         return
     batch = estimate.timing_batch(config)
     speed = images_per_second(config.resize, batch, config.device)
@@ -108,7 +113,8 @@ def show_estimate(config: RunConfig) -> None:
     st.caption(f"**Estimate:** about {duration(per_epoch)} per epoch with its evaluation, {duration(total)} for "
                f"{config.epochs} epochs on {devices.device_key(config.device)} (with the training process's start), "
                f"from timing a training step of this network at {config.resize} px (batch {batch}) here: "
-               f"{speed:.1f} images/sec.")
+               f"{speed:.1f} images/sec. It times the machine as it is now: work that starts meanwhile (other "
+               "programs, the pages a class opens) shares its cores, and the run takes longer.")
     if total > LONG_RUN_SECONDS:
         st.warning(f"This run would take about {duration(total)} here. The **classroom** "
                    "preset trains the same network at 67 px in a few minutes on a CPU; the book setting is meant "

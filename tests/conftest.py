@@ -1,11 +1,12 @@
 """Shared fixtures: tiny Fashion-MNIST-shaped IDX files that the tests write themselves, events made by hand, and
-holding a training process."""
+holding a training process, and processes that pass for a run's trainer."""
 from __future__ import annotations
 
 import dataclasses
 import gzip
 import os
 import signal
+import subprocess
 import time
 import typing
 from collections.abc import Iterator
@@ -67,6 +68,16 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("alexnet_explorer.data.DEBIAN_DIR", Path("/nonexistent/debian-fashion-mnist"))
     monkeypatch.delenv("ALEXNET_EXPLORER_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", "/nonexistent/cache")
+
+
+@pytest.fixture
+def stand_ins() -> Iterator[list[subprocess.Popen]]:
+    """Processes that pass for a run's trainer (sleeping), ended after the test."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for process in started:
+        process.kill()
+        process.wait()
 
 
 real_data = pytest.mark.skipif(find_idx_files(DEBIAN_DIR) is None,

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,16 +37,6 @@ def in_class(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The same, with the instructor's passcode set."""
     monkeypatch.setenv(classroom.PASSCODE_ENV, PASSCODE)
     return app_env
-
-
-@pytest.fixture
-def stand_ins() -> Iterator[list[subprocess.Popen]]:
-    """Processes that pass for a run's trainer (sleeping), ended after the test."""
-    started: list[subprocess.Popen] = []
-    yield started
-    for process in started:
-        process.kill()
-        process.wait()
 
 
 def training_run(runs: Path, owner: str, stand_ins: list[subprocess.Popen]) -> RunDir:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from conftest import event
 from streamlit.testing.v1 import AppTest
 
 from alexnet_explorer import top_images
@@ -311,7 +312,12 @@ def test_what_a_unit_responds_to_is_ranked_once_and_kept_with_the_run(runs: Path
                                                                      fixture_data_dir: Path) -> None:
     run = copy_run(trained_run, runs)
     at = open_page()
-    assert "one pass over all 100 test images" in texts(at, "info") and not responses_figure(at)
+    assert "one pass over all 100 test images at 65 px (a bar says how long is left)" in texts(at, "info")
+    assert not responses_figure(at)
+    run.append_event(event("started", device="cpu", time=1.0))  # a run that trained on this CPU at 0.5 image/s
+    run.append_event(event("progress", epoch=0.2, examples_per_sec=0.5))
+    at.run()
+    assert "(about 1 min 07 s here, at the speed the last run trained at)" in texts(at, "info")  # 100 / (3 × 0.5)
     at.selectbox(key="responses_layer").set_value("conv2").run()
     at.number_input(key="responses_unit_conv2").set_value(5).run()
     at.button(key="responses_rank").click().run()

@@ -12,13 +12,14 @@ import torch
 from conftest import event
 from streamlit.testing.v1 import AppTest
 from test_app_classify import answer, bars, explanation_map, garment, png
-from test_app_classroom import stand_ins, training_run  # noqa: F401 (stand_ins is a fixture)
+from test_app_classroom import training_run
 from test_app_filters import array, charts
 from test_curves import CLASSROOM, finished_run
 
-from alexnet_explorer import prediction
-from alexnet_explorer.config import RunConfig, build_model
+from alexnet_explorer import estimate, history, prediction
+from alexnet_explorer.config import PRESETS, RunConfig, build_model
 from alexnet_explorer.data import DATA_ENV
+from alexnet_explorer.history import duration
 from alexnet_explorer.runs import RUNS_ENV, Checkpoint, RunDir, list_runs
 from app_pages.widgets.pages import HOME, PAGES_DIR
 
@@ -172,3 +173,38 @@ def test_where_it_looked_says_when_no_square_changes_the_answer_and_what_a_map_o
     monkeypatch.setattr(prediction, "grad_cam", lambda model, image28, target, layer: (image28 == 0).astype(float))
     at.segmented_control(key="classify_explain").set_value("Grad-CAM").run()  # a map all on the empty black
     assert "For this network the black is evidence too" in texts(at, "info")
+
+
+def test_each_preprocessing_switch_stands_above_its_own_steps_picture(runs: Path) -> None:
+    made_run(runs, "classroom", 0.87)
+    at = AppTest.from_file(APP, default_timeout=60).run().switch_page(CLASSIFY).run()
+    at.session_state["classify_source"] = "Upload"
+    at.run()
+    at.file_uploader(key="classify_upload").set_value(("bag.png", png(garment()), "image/png")).run()
+    at.checkbox(key="classify_crop_to_object").uncheck().run()
+    steps = {column.checkbox[0].label: (column.checkbox[0], [c.value for c in column.caption])
+             for column in at.columns if len(column.checkbox) == 1 and column.get("image")}
+    assert list(steps) == ["Grayscale", "Light on black", "Crop to the garment", "Pad to a square", "Resize to 28×28"]
+    for label, (_, explanation) in steps.items():  # each column: its switch, its picture, its explanation
+        assert len(explanation) == 1, label
+    assert steps["Light on black"][0].key == "classify_auto_invert" and steps["Light on black"][0].value
+    assert steps["Light on black"][1][0] == "The background was made pure black, like Fashion-MNIST's."
+    assert steps["Crop to the garment"][0].key == "classify_crop_to_object" and not steps["Crop to the garment"][0].value
+    assert steps["Crop to the garment"][1][0] == "Switched off: the empty border stays."
+    assert steps["Pad to a square"][0].key == "classify_pad_to_square"
+    assert steps["Grayscale"][0].disabled and steps["Grayscale"][1][0].startswith("Fashion-MNIST pictures have no")
+
+
+def test_the_experiment_started_while_a_run_trains_says_when_it_starts_and_ends(runs: Path, stand_ins: list) -> None:
+    training = training_run(runs, owner=None, stand_ins=stand_ins)
+    now = time.time()
+    training.append_event(event("started", device="cpu", epochs=2, time=now))
+    training.append_event(event("progress", epoch=0.4, examples_per_sec=50.0, elapsed=3.0, remaining=90.0))
+    at = AppTest.from_file(APP, default_timeout=60).run().switch_page(TRAIN).run()
+    at.pills(key="experiment").set_value("sigmoid").run()  # step 2: the experiment, while the first run trains
+    sigmoid = PRESETS["classroom"].replace(activation="sigmoid")
+    starts_in, takes = history.after_the_run_training(sigmoid, training, list_runs(runs))
+    assert 80 < starts_in <= 93 and takes == estimate.run_seconds(sigmoid, 50.0 * (65 / 67) ** 2)
+    said = next(c.value for c in at.caption if c.value.startswith(f"Run `{training.title}` is training"))
+    assert f"starts in about {duration(starts_in)}".rsplit(" ", 2)[0] in said  # seconds tick on between the two
+    assert f"then takes about {duration(takes)}" in said and "done in about" in said

@@ -51,6 +51,8 @@ def test_home_page_tells_the_story_and_links_to_train(app_env: Path) -> None:
     assert not at.exception
     text = " ".join(m.value for m in at.markdown)
     assert "hand-made features" in text and "AlexNet" in text and "2012" in text
+    # Colour detectors were ImageNet's: the pictures here are grayscale, and the page does not promise them.
+    assert "on Fashion-MNIST's grayscale garments there is no colour to detect" in " ".join(text.split())
     assert [link.proto.page for link in at.get("page_link")] == ["train", "filters", "classify"]  # URL paths
 
 
@@ -63,6 +65,7 @@ def test_preset_fills_the_form(app_env: Path) -> None:
     assert at.number_input(key="cfg_limit_train").value is None  # the whole training set
     assert at.radio(key="cfg_init").value == "xavier"
     assert any("Estimate:" in c.value and "224 px" in c.value for c in at.caption)
+    assert any("Estimate:" in c.value and "the run takes longer" in c.value for c in at.caption)  # what to expect
     if resolve_device("auto").type == "cpu":  # 10 epochs at 224 px take days on a CPU
         assert any("meant for a GPU" in w.value for w in at.warning)
     at.segmented_control(key="preset").set_value("classroom").run()

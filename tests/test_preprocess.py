@@ -150,9 +150,16 @@ def test_steps_are_named_in_order_and_showable():
     for step in result.stages:
         assert step.image.dtype == np.uint8 and step.image.ndim in (2, 3) and step.explanation
     assert np.array_equal(result.stages[-1].image, result.image28)
-    assert [step.name for step in preprocess(shirt(), PreprocessOptions(
-        exif_transpose=False, auto_invert=False, crop_to_object=False, pad_to_square=False)).stages] == [
-        "Grayscale", "Resize to 28×28"]
+    assert [step.switch for step in result.stages] == [None, "auto_invert", "crop_to_object", "pad_to_square", None]
+    off = preprocess(shirt(), PreprocessOptions(exif_transpose=False, auto_invert=False, crop_to_object=False,
+                                                pad_to_square=False)).stages
+    assert [step.name for step in off if not step.switched_off] == ["Grayscale", "Resize to 28×28"]
+    # A step switched off stays in its place, with its switch, the picture it was given and why it did nothing.
+    assert [(step.name, step.switch) for step in off if step.switched_off] == [
+        ("Light on black", "auto_invert"), ("Crop to the garment", "crop_to_object"),
+        ("Pad to a square", "pad_to_square")]
+    assert all(step.explanation.startswith("Switched off: ") for step in off if step.switched_off)
+    assert np.array_equal(off[1].image, off[0].image)  # Light on black, off: the grayscale picture as it was
 
 
 @pytest.mark.parametrize("garment, rgb_under_transparency", [(45, 0), (45, 255), (210, 0), (210, 255)])
@@ -198,6 +205,10 @@ def test_the_upright_step_is_shown_only_for_a_photo_stored_turned():
     turned = preprocess(open_picture(encode(image, "JPEG", exif=exif.tobytes(), quality=95)))
     assert turned.stages[0].name == "Upright" and turned.stages[0].image.shape[:2] == (300, 150)
     assert np.array_equal(turned.picture, turned.stages[0].image)
+    kept_sideways = preprocess(open_picture(encode(image, "JPEG", exif=exif.tobytes(), quality=95)),
+                               PreprocessOptions(exif_transpose=False)).stages[0]
+    assert (kept_sideways.name, kept_sideways.switched_off, kept_sideways.image.shape[:2]) == ("Upright", True,
+                                                                                              (150, 300))
     exif[0x0112] = 1  # stored as it is to be seen
     for picture in (open_picture(encode(image, "JPEG", exif=exif.tobytes())), open_picture(encode(image)),
                     canvas_to_image(np.dstack([np.asarray(image), np.full((150, 300), 255, np.uint8)]))):

@@ -1,6 +1,8 @@
 """What each unit responds to: the ranking of test images against a brute-force one, its maps, and its file."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -74,9 +76,22 @@ def test_unit_maps_show_where_a_channel_responds_and_fc_units_have_none(net: tor
     maps = top_images.unit_maps(net, images[:3], 65, "conv2", 7)
     assert maps.shape == (3, 28, 28) and maps.min() >= 0 and np.allclose(maps.max(axis=(1, 2)), 1.0)
     own = feature_maps(net, to_model_input(images[1:2], 65), "conv2")[7]
-    expected = torch.nn.functional.interpolate(own[None, None], size=(28, 28), mode="bilinear", align_corners=False)
+    black = feature_maps(net, to_model_input(torch.zeros_like(images[:1]), 65), "conv2")[7]
+    expected = torch.nn.functional.interpolate((own - black)[None, None], size=(28, 28), mode="bilinear",
+                                               align_corners=False).clamp(min=0)
     np.testing.assert_allclose(maps[1], (expected / expected.max())[0, 0].numpy(), atol=1e-5)
     assert top_images.unit_maps(net, images[:3], 65, "fc6", 7) is None
+
+
+def test_a_channel_its_bias_excites_is_not_drawn_over_the_whole_black_background(net: torch.nn.Sequential) -> None:
+    lit = copy.deepcopy(net)
+    with torch.no_grad():
+        lit.conv1.bias[3] = 1.0  # channel 3 fires on black as much as anywhere
+    picture = torch.zeros(1, 1, 28, 28, dtype=torch.uint8)
+    picture[0, 0, 10:18, 10:18] = 255  # a small bright garment on black
+    [heat] = top_images.unit_maps(lit, picture, 65, "conv1", 3)
+    assert heat.max() == pytest.approx(1.0)
+    assert not heat[:4].any() and not heat[:, :4].any()  # the black far from the garment: nothing
 
 
 def test_a_ranking_is_kept_per_checkpoint_and_recomputed_for_a_newer_one(tmp_path, net: torch.nn.Sequential,

@@ -8,9 +8,9 @@ import streamlit as st
 
 from alexnet_explorer import plots, top_images
 from alexnet_explorer.data import CLASSES, FashionMNIST
-from alexnet_explorer.history import duration
+from alexnet_explorer.history import duration, forward_seconds
 from alexnet_explorer.model import CONV_LAYERS, INSPECTABLE_LAYERS, layer_units
-from alexnet_explorer.runs import RunDir
+from alexnet_explorer.runs import RunDir, list_runs
 from app_pages.widgets import loaders, test_images
 from app_pages.widgets.figures import PLOTLY_CONFIG_NO_TOOLBAR
 from app_pages.widgets.guard import guarded
@@ -58,9 +58,12 @@ def layer_responses_section(run: RunDir, network: loaders.TrainedNetwork, data_s
     ranking = top_images.load_ranking(run.top_images_path(classifier.epoch, classifier.batch),
                                      len(data.test_labels))
     if ranking is None:
+        seconds = forward_seconds(classifier.config, len(data.test_labels), list_runs())
+        expected = (f"about {duration(max(1.0, seconds))} here, at the speed the last run trained at"
+                    if seconds is not None else "a bar says how long is left")
         st.info(f"Finding the test images that excite each unit most takes one pass over all "
-                f"{len(data.test_labels):,} test images (about 2 min at 67 px on two CPU cores, longer at larger sizes); "
-                "it is then kept with the run.", icon=":material/touch_app:")
+                f"{len(data.test_labels):,} test images at {classifier.size} px ({expected}); it is then kept with "
+                "the run.", icon=":material/touch_app:")
         if st.button("Rank the test images", type="primary", icon=":material/play_arrow:", key="responses_rank"):
             rank_with_progress(run, network, data)
             st.rerun()  # drawn again from the kept ranking, without the offer to compute it
@@ -76,8 +79,9 @@ def layer_responses_section(run: RunDir, network: loaders.TrainedNetwork, data_s
     titles = [f"#{i} {CLASSES[int(data.test_labels[i])]} · {value:.2f}" for i, value in zip(chosen, strengths)]
     st.plotly_chart(plots.top_images_figure(images[:, 0].numpy(), heats, titles), key="responses_top",
                     width="content", config=PLOTLY_CONFIG_NO_TOOLBAR)
-    where = ("Red to yellow: where in each image it responds (its map after the activation, scaled to each image's "
-             "strongest place)." if heats is not None else
+    where = ("Red to yellow: where in each image it responds more than it does to an empty black picture (its map "
+             "after the activation, less that of black, scaled to each image's strongest place)." if heats is not None
+             else
              f"{layer} has no map: each unit sees the whole image at once.")
     st.caption(f"The {len(chosen)} of the {ranking.images:,} test images that excite {layer} {kind} {unit} most, "
                f"strongest first: test image number, its class, and the {kind}'s response "

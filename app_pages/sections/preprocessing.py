@@ -1,5 +1,8 @@
-"""How a drawn or uploaded picture was prepared: a switch per preprocessing step, and each step's picture."""
+"""How a drawn or uploaded picture was prepared: each step's picture, with the switch of a step that can be switched
+off above its own picture."""
 from __future__ import annotations
+
+import dataclasses
 
 import streamlit as st
 
@@ -7,9 +10,7 @@ from alexnet_explorer import exports
 from alexnet_explorer.preprocess import Preprocessed, PreprocessOptions
 from app_pages.widgets.guard import guarded
 
-STAGE_SWITCHES = {"exif_transpose": "Upright", "composite_alpha": "Remove transparency",
-                  "auto_invert": "Light on black", "crop_to_object": "Crop to the garment",
-                  "pad_to_square": "Pad to a square"}
+SWITCHES = tuple(field.name for field in dataclasses.fields(PreprocessOptions))
 STAGE_SIDE = 140  # pixels: every step's picture is framed in a square this big, so they line up
 
 
@@ -21,22 +22,22 @@ def keep_switches() -> PreprocessOptions:
     """Keep the switches' values while a tab without them is open; the options they choose."""
     # Streamlit forgets a widget's value on a run that does not draw it; writing the value back keeps it. The
     # defaults are set here, not on the widgets: a widget given both warns on every run.
-    for field in STAGE_SWITCHES:
+    for field in SWITCHES:
         st.session_state[switch_key(field)] = st.session_state.get(switch_key(field), True)
-    # Read before the switches are drawn (under the tabs): the pictures are prepared first.
-    return PreprocessOptions(**{field: st.session_state[switch_key(field)] for field in STAGE_SWITCHES})
-
-
-def show_switches() -> None:
-    """A checkbox per preprocessing stage, to switch it off."""
-    st.markdown("**Preprocessing steps** — switch one off to see why it matters")
-    for column, (field, label) in zip(st.columns(len(STAGE_SWITCHES)), STAGE_SWITCHES.items()):
-        column.checkbox(label, key=switch_key(field))
+    # Read before the switches are drawn (with the steps' pictures): the pictures are prepared first.
+    return PreprocessOptions(**{field: st.session_state[switch_key(field)] for field in SWITCHES})
 
 
 @guarded
 def show_stages(prepared: Preprocessed) -> None:
-    """Each step that changed the picture, left to right, at one size with its name and explanation under it."""
+    """Each step, left to right, at one size: its switch (a step always done: a box ticked for good), its picture
+    and what it did."""
+    st.markdown("**Preprocessing steps** — switch one off to see why it matters")
     for column, stage in zip(st.columns(len(prepared.stages)), prepared.stages):
-        column.image(exports.framed(stage.image, STAGE_SIDE), caption=stage.name)
+        if stage.switch:
+            column.checkbox(stage.name, key=switch_key(stage.switch))
+        else:
+            column.checkbox(stage.name, value=True, disabled=True, key=f"classify_always_{stage.name}",
+                            help="Always done")
+        column.image(exports.framed(stage.image, STAGE_SIDE))
         column.caption(stage.explanation)

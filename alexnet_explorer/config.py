@@ -146,6 +146,10 @@ class RunConfig:
                                       "small start lets the edges and blobs it learns stand out from the random "
                                       "noise it starts as (1: as the init makes them)", positive=True, step=0.05,
                                       format="%g")
+    standardise_input: bool = setting(False, "standardise the input", "Network", "subtract the training images' "
+                                      "mean pixel and divide by their std, in a fixed first layer of the network (the "
+                                      "AlexNet paper subtracted the mean): conv1 then sees light and dark around 0, "
+                                      "and none of its filters dies")
     augment: str = setting("none", "augmentation", "Data and device", "random changes of the training images: "
                            "flips and 2-pixel shifts, or changes like those of drawn and photographed garments (shift, "
                            "scale, rotation, flat fill or outline, stroke width, blur, contrast), which help the "
@@ -197,6 +201,8 @@ class RunConfig:
         """One short line for run lists: size, epochs and the chapter's ablation switches."""
         parts = [f"{self.resize}px", f"{self.epochs} ep", f"bs {self.batch_size}", f"lr {self.lr:g}",
                  self.activation, f"{self.pooling}-pool", f"dropout {self.dropout:g}", self.init]
+        if self.standardise_input:
+            parts.append("standardised input")
         if self.conv1_init_scale != 1:
             parts.append(f"conv1 start ×{self.conv1_init_scale:g}")
         if self.augment != "none":
@@ -222,7 +228,7 @@ _HINTS = typing.get_type_hints(RunConfig)
 def build_model(config: RunConfig) -> nn.Sequential:
     """The network a run's configuration describes."""
     return model.alexnet(config.resize, config.activation, config.pooling, config.dropout, config.init,
-                         conv1_scale=config.conv1_init_scale)
+                         conv1_scale=config.conv1_init_scale, standardise=config.standardise_input)
 
 PRESETS: dict[str, RunConfig] = {
     # The chapter exactly: 224 px, batch 256, plain SGD at 0.01 for 10 epochs, xavier init.

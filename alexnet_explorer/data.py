@@ -192,6 +192,12 @@ def to_model_input(images: torch.Tensor, size: int) -> torch.Tensor:
     return x
 
 
+def pixel_statistics(images: torch.Tensor) -> tuple[float, float]:
+    """Mean and std of all the pixels of these pictures, on the network's [0, 1] input scale."""
+    std, mean = torch.std_mean(to_model_input(images, images.shape[-1]))
+    return float(mean), float(std)
+
+
 def augment(images: torch.Tensor, generator: torch.Generator, max_shift: int = 2) -> torch.Tensor:
     """Random horizontal flip and a random shift of up to ``max_shift`` pixels, done on the images' device."""
     n, _, h, w = images.shape

@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from .activations import extract_features, layer_outputs
+from .activations import extract_features, in_batches, layer_outputs
 from .config import PRESETS, build_model
 from .data import to_model_input
 from .model import count_macs
@@ -74,6 +74,86 @@ def activation_grid(
 def filter_norms(weights: torch.Tensor) -> np.ndarray:
     """L2 norm of each filter (first dimension) of a weight tensor."""
     return weights.detach().cpu().double().flatten(1).norm(dim=1).numpy()
+
+
+# The strict measure of a learned filter (docs/filters.md): with its mean taken away, at least half of a filter's
+# spectral energy lies within 2 frequency bins of zero (waves 11/2 pixels long and longer) — an edge, a stripe or a
+# blob. The random start spreads its energy over all frequencies: no random filter reaches half.
+STRUCTURE_RADIUS = 2
+STRUCTURED_SHARE = 0.5
+
+
+def low_frequency_share(filters: torch.Tensor, radius: int = STRUCTURE_RADIUS, without_mean: bool = False) -> np.ndarray:
+    """Per filter (C×1×k×k), the share of its spectral energy within ``radius`` bins of zero frequency (of what is
+    left after taking each filter's mean away, ``without_mean``)."""
+    weights = filters.detach().double().cpu().numpy()[:, 0]
+    if without_mean:
+        weights = weights - weights.mean(axis=(1, 2), keepdims=True)
+    power = np.abs(np.fft.fftshift(np.fft.fft2(weights), axes=(-2, -1))) ** 2
+    offsets = np.arange(weights.shape[-1]) - weights.shape[-1] // 2
+    low = offsets[:, None] ** 2 + offsets[None, :] ** 2 <= radius**2
+    return power[:, low].sum(axis=1) / np.maximum(power.reshape(len(power), -1).sum(axis=1), 1e-300)
+
+
+def structured_filters(filters: torch.Tensor) -> np.ndarray:
+    """Which filters are an edge, stripe or blob by the strict measure (``STRUCTURED_SHARE``)."""
+    return low_frequency_share(filters, without_mean=True) >= STRUCTURED_SHARE
+
+
+def filter_peaks(net: nn.Sequential, images: torch.Tensor, input_size: int, batch: int = 256) -> np.ndarray:
+    """Each conv1 filter's strongest response (after its activation) over uint8 N×1×28×28 pictures: 0 for a filter
+    that ReLU silences on all of them, a dead filter, which gets no gradient and so keeps its random start."""
+    peaks = None
+    for _, outputs in in_batches(net, images, input_size, ["conv1"], batch):
+        strongest = outputs["conv1"].float().amax(dim=(0, 2, 3)).cpu()
+        peaks = strongest if peaks is None else torch.maximum(peaks, strongest)
+    return peaks.numpy() if peaks is not None else np.zeros(0)
+
+
+def _orientation(filters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per k×k filter, the angle of its edges in [0°, 180°) and how strongly it has one (coherence in [0, 1]: 1 for a
+    pure edge or stripe, about 0 for a blob or noise), from the structure tensor of its gradients."""
+    dy, dx = np.gradient(filters, axis=(1, 2))
+    xx, yy, xy = (dx * dx).sum(axis=(1, 2)), (dy * dy).sum(axis=(1, 2)), (dx * dy).sum(axis=(1, 2))
+    # the gradient's direction is across the edge: the edge runs 90° from it
+    angle = (np.degrees(0.5 * np.arctan2(2 * xy, xx - yy)) + 90) % 180
+    coherence = np.hypot(xx - yy, 2 * xy) / np.maximum(xx + yy, 1e-300)
+    return angle, coherence
+
+
+def _coarseness(filters: np.ndarray) -> np.ndarray:
+    """Per k×k filter, the mean spatial frequency of its energy beyond its mean (cycles per pixel): small for blobs
+    and wide stripes, large for fine stripes and noise."""
+    centred = filters - filters.mean(axis=(1, 2), keepdims=True)
+    power = np.abs(np.fft.fft2(centred)) ** 2
+    frequencies = np.fft.fftfreq(filters.shape[-1])
+    radius = np.hypot(frequencies[:, None], frequencies[None, :])
+    return (power * radius).sum(axis=(1, 2)) / np.maximum(power.sum(axis=(1, 2)), 1e-300)
+
+
+# How the grid may order the filters, so that families of detectors sit together.
+FILTER_ORDERS = {"number": "as numbered", "orientation": "by the angle of their edges",
+                 "coarseness": "from coarse to fine"}
+EDGE_COHERENCE = 0.3  # below it a filter has no one direction (a blob, a spot, noise): no angle to sort it by
+
+
+def filter_order(weights: torch.Tensor, by: str, dead: Sequence[int] = ()) -> list[int]:
+    """The filters' indices in the grid's order: as numbered, by edge angle (edges first, those with no one
+    direction after them), or coarse to fine; the ``dead`` ones last in the last two."""
+    if by not in FILTER_ORDERS:
+        raise ValueError(f"order must be one of {', '.join(FILTER_ORDERS)}, not {by!r}")
+    count = weights.shape[0]
+    if by == "number":
+        return list(range(count))
+    filters = weights.detach().double().cpu().numpy()[:, 0]
+    if by == "orientation":
+        angle, coherence = _orientation(filters)
+        keys = [(coherence[i] < EDGE_COHERENCE, angle[i] if coherence[i] >= EDGE_COHERENCE else -coherence[i])
+                for i in range(count)]
+    else:
+        keys = list(_coarseness(filters))
+    gone = set(dead)
+    return sorted(range(count), key=lambda i: (i in gone, keys[i], i))
 
 
 # A relative_change of conv1 since its random start under which the grid still looks random: the start's noise

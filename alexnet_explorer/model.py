@@ -49,6 +49,30 @@ def _activation_name(layer: str) -> str:
     return "act" + layer.removeprefix("conv").removeprefix("fc")
 
 
+class Standardise(nn.Module):
+    """A fixed first layer: subtract the training images' mean pixel and divide by their std. Its two numbers are
+    buffers, not weights: set once before training, never learned, and saved with the network, so that evaluation,
+    feature maps, explanations and Classify all give conv1 the input training gave it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(0.0))
+        self.register_buffer("std", torch.tensor(1.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def extra_repr(self) -> str:
+        return f"mean={float(self.mean):.4f}, std={float(self.std):.4f}"
+
+
+def set_input_statistics(net: nn.Sequential, mean: float, std: float) -> None:
+    """Give a network's standardising first layer the training images' mean and std (nothing without one)."""
+    if isinstance(getattr(net, "standardise", None), Standardise):
+        net.standardise.mean.fill_(mean)
+        net.standardise.std.fill_(std)
+
+
 def _features(activation: str, pooling: str) -> OrderedDict[str, nn.Module]:
     """conv1…pool5: the convolutional part, whose output side decides fc6's width."""
     act, pool = ACTIVATIONS[activation], POOLINGS[pooling]
@@ -128,11 +152,14 @@ def alexnet(
     init: str = "xavier",
     num_classes: int = 10,
     conv1_scale: float = 1.0,
+    standardise: bool = False,
 ) -> nn.Sequential:
-    """Build the d2l AlexNet for 1-channel square inputs of ``input_size`` pixels."""
+    """Build the d2l AlexNet for 1-channel square inputs of ``input_size`` pixels (``standardise``: with a fixed
+    first layer that centres and scales the input, see ``Standardise``)."""
     check_architecture(input_size, activation, pooling, dropout, init)
     flat = math.prod(feature_shape(input_size))
-    net = nn.Sequential(_features(activation, pooling) | _classifier(activation, flat, dropout, num_classes))
+    first = OrderedDict([("standardise", Standardise())] if standardise else [])
+    net = nn.Sequential(first | _features(activation, pooling) | _classifier(activation, flat, dropout, num_classes))
     initialize(net, init)
     with torch.no_grad():
         net.conv1.weight.mul_(conv1_scale)

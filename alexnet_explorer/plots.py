@@ -76,6 +76,7 @@ def comparison_figure(runs: dict[str, Curves], epochs: int) -> go.Figure:
 
 CLASS_COLORS = qualitative.D3  # ten distinct colours, one per Fashion-MNIST class
 COLORBAR_PX = 70  # room the colour bar and its labels take beside a tile grid
+GREYED = "rgba(110, 110, 110, 0.9)"  # over a dead filter's tile: its random start is not something it learned
 
 
 def _image_axes(figure: go.Figure, height: int) -> go.Figure:
@@ -105,9 +106,11 @@ def _colours(diverging: bool) -> dict:
 def tile_grid_figure(grid: np.ndarray, kernel: int, ids: Sequence[int], values: Sequence[float] | None = None, *,
                      id_label: str = "filter", value_label: str = "norm", diverging: bool = True,
                      columns: int = 12, gap: int = 1, selected: int | None = None, max_width: int = 720,
-                     max_pixel: float = 8, labels: Sequence[str] | None = None) -> go.Figure:
-    """A ``filter_grid`` image in crisp pixels, ``selected`` outlined; hover names a tile, a click selects it.
-    ``labels`` are written under the tiles, in the gaps (which must be a few pixels high for them)."""
+                     max_pixel: float = 8, labels: Sequence[str] | None = None,
+                     greyed: Sequence[int] = ()) -> go.Figure:
+    """A ``filter_grid`` image in crisp pixels, ``selected`` outlined and the tiles at positions ``greyed`` covered
+    in grey; hover names a tile, a click selects it. ``labels`` are written under the tiles, in the gaps (which must be
+    a few pixels high for them)."""
     ids = list(ids)
     step = kernel + gap
     rows, cols = np.divmod(np.arange(len(ids)), columns)
@@ -128,6 +131,10 @@ def tile_grid_figure(grid: np.ndarray, kernel: int, ids: Sequence[int], values: 
     for row, col, label in zip(rows, cols, labels or []):
         figure.add_annotation(x=col * step + (kernel - 1) / 2, y=row * step + kernel - 0.5 + gap / 2, text=label,
                               showarrow=False, font={"size": 11})
+    for position in greyed:
+        top, left = (position // columns) * step, (position % columns) * step
+        figure.add_shape(type="rect", x0=left - 0.5, x1=left + kernel - 0.5, y0=top - 0.5, y1=top + kernel - 0.5,
+                         fillcolor=GREYED, line={"width": 0}, layer="above")
     if selected is not None:
         top, left = (selected // columns) * step, (selected % columns) * step
         figure.add_shape(type="rect", x0=left - 1, x1=left + kernel, y0=top - 1, y1=top + kernel,
@@ -138,10 +145,14 @@ def tile_grid_figure(grid: np.ndarray, kernel: int, ids: Sequence[int], values: 
     return _image_axes(figure, height=round(grid.shape[0] * pixel) + 30)
 
 
-def filters_figure(weights: torch.Tensor, normalization: str = "per_filter", selected: int | None = None) -> go.Figure:
-    """conv1's filters as one grid, diverging colours centred on zero; hover gives a filter's index and norm."""
-    return tile_grid_figure(filter_grid(weights, normalization), weights.shape[-1], range(len(weights)),
-                            filter_norms(weights), selected=selected)
+def filters_figure(weights: torch.Tensor, normalization: str = "per_filter", selected: int | None = None,
+                   order: Sequence[int] | None = None, dead: Sequence[int] = ()) -> go.Figure:
+    """conv1's filters as one grid in ``order`` (as numbered without one), diverging colours centred on zero, the
+    ``dead`` ones greyed; hover gives a filter's index and norm."""
+    order = list(order) if order is not None else list(range(len(weights)))
+    return tile_grid_figure(filter_grid(weights[order], normalization), weights.shape[-1], order,
+                            filter_norms(weights)[order], selected=order.index(selected) if selected in order else None,
+                            greyed=[order.index(index) for index in dead])
 
 
 def filter_figure(weights: torch.Tensor, index: int, normalization: str = "per_filter") -> go.Figure:
@@ -170,11 +181,12 @@ def filter_history_figure(snapshots: dict[int, torch.Tensor], index: int, normal
 
 
 def filter_evolution_figure(snapshots: dict[float, torch.Tensor], normalization: str = "per_filter",
-                            frame_ms: int = 500) -> go.Figure:
-    """The filter grid animated over the saved (possibly fractional) epochs, with a play button and an epoch slider."""
+                            frame_ms: int = 500, dead: Sequence[int] = ()) -> go.Figure:
+    """The filter grid animated over the saved (possibly fractional) epochs, with a play button and an epoch slider;
+    the ``dead`` filters greyed in every frame."""
     epochs = sorted(snapshots)
     first = snapshots[epochs[0]]
-    figure = tile_grid_figure(filter_grid(first, normalization), first.shape[-1], range(len(first)))
+    figure = tile_grid_figure(filter_grid(first, normalization), first.shape[-1], range(len(first)), greyed=dead)
     figure.frames = [go.Frame(name=f"{e:g}", traces=[0],
                               data=[go.Heatmap(z=filter_grid(snapshots[e], normalization).astype(np.float32))])
                      for e in epochs]

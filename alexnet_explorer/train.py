@@ -12,10 +12,11 @@ from torch import nn
 
 from . import evaluation, unfamiliar
 from .config import RunConfig, build_model
-from .data import DeviceBatches, FashionMNIST, subset
+from .data import DeviceBatches, FashionMNIST, pixel_statistics, subset
 from .devices import autocast, kept_heap, move_to_device, to_fast_layout
 from .distributed import SINGLE, Ranks, all_sum, any_rank, device_label, rank_device, wrap
 from .events import Ended, EpochEnd, Event, Progress, Started, Step
+from .model import set_input_statistics
 from .runs import Checkpoint
 
 POINTS_PER_EPOCH = 5  # as d2l's Animator: five train-loss/acc points per epoch
@@ -180,6 +181,8 @@ def _train(config: RunConfig, data: FashionMNIST, device: torch.device, emit: Ca
     steps_per_epoch, images = len(train_batches), len(train_batches.images)
     total_steps = config.epochs * steps_per_epoch
     state = TrainingState.start(train_batches)
+    if config.standardise_input:  # a resumed run loads the numbers it started with
+        set_input_statistics(model, *pixel_statistics(train_batches.images))
     if resume is not None:
         model.load_state_dict(resume.model)
         if resume.optimizer is not None:  # a finished run given more epochs starts its momentum afresh

@@ -10,7 +10,7 @@ from alexnet_explorer.data import data_root_from_env
 from alexnet_explorer.history import learned_nothing
 from alexnet_explorer.inspection import FilterHistory
 from alexnet_explorer.runs import CheckpointError, RunDir, list_runs, runs_root
-from app_pages.sections.conv1_filters import evolution_section, filters_section
+from app_pages.sections.conv1_filters import DeadFilters, evolution_section, filters_section
 from app_pages.sections.feature_maps import (
     STORY,
     feature_maps_section,
@@ -27,7 +27,7 @@ from app_pages.widgets.session import keep_for_session
 
 FOLLOW_SECONDS = 2  # how often the page looks for a new epoch of a run still training
 # The page's choices, kept for the session while another page is shown (the picture tabs keep their own).
-KEPT = ("filters_change", "filters_shared", "maps_layer", "responses_layer", "sep_methods", "sep_count")
+KEPT = ("filters_change", "filters_shared", "filters_order", "maps_layer", "responses_layer", "sep_methods", "sep_count")
 
 
 @st.fragment(run_every=FOLLOW_SECONDS)
@@ -58,6 +58,7 @@ def page() -> None:
     with st.sidebar:  # keeps the main area for the figures, on one projector screen
         opening = run_picker(list_runs(), key="filters_run")
     run = opening.run if opening else None
+    dead = None  # a random start has no dead filters to mark; a run's network may
     network, problem = None, "Feature maps and projections need a trained network: train a run first."
     nothing = learned_nothing(run) if run is not None else None
     if run is None:
@@ -92,6 +93,9 @@ def page() -> None:
             network = load_network(run, status)
         except CheckpointError as error:
             problem = str(error)
+        else:
+            found = loaders.dead_filters(network, data_source)
+            dead = DeadFilters(found, network.classifier.epoch) if found is not None else None
         if not history.snapshots:
             st.warning(f"Run `{name}` has no readable filter snapshots yet; showing a random initialisation.",
                        icon=":material/warning:")
@@ -102,9 +106,9 @@ def page() -> None:
         ["First-layer filters", "Evolution", "Feature maps", "Hand-crafted vs learned", "What units respond to",
          "Separable features"])
     with filters_tab:
-        filters_section(history, name, show_added, learned=nothing is None)
+        filters_section(history, name, show_added, learned=nothing is None, dead=dead)
     with evolution_tab:
-        evolution_section(history, show_added, learned=nothing is None)
+        evolution_section(history, show_added, learned=nothing is None, dead=dead)
     with maps_tab:
         x = None
         if network is None:

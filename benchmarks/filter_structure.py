@@ -7,9 +7,11 @@ frequencies, while edge, stripe and blob detectors put most of it at low ones. F
 energy (|FFT|², DC included) within radius 2 of the 11×11 spectrum's centre; a filter counts as structured when its
 share is above what 99 % of the filters of random initialisations reach (measured on 20 fresh networks of the run's
 own configuration). A filter that is mostly one sign counts too (a blob of light or dark); the column "beyond its
-mean" leaves each filter's mean out, for the edges and stripes alone. The last lines are the accuracy of the run's
-final network on the full test set (10,000 images, whatever subset the run itself tested on), and how many conv1
-filters no test image excites any more.
+mean" leaves each filter's mean out, for the edges and stripes alone, and "strict" counts the filters that, beyond
+their mean, keep at least half their energy there (``inspection.structured_filters``: what a student sees as an edge
+or a blob; no random filter passes). The last lines are the accuracy of the run's final network on the full test set
+(10,000 images, whatever subset the run itself tested on), how many conv1 filters no test image excites any more,
+and how many are alive and structured by the strict measure.
 """
 from __future__ import annotations
 
@@ -19,26 +21,12 @@ import numpy as np
 import torch
 
 from alexnet_explorer.data import DeviceBatches, FashionMNIST, load_fashion_mnist
-from alexnet_explorer.inspection import relative_change
+from alexnet_explorer.inspection import filter_peaks, low_frequency_share, relative_change, structured_filters
 from alexnet_explorer.config import build_model
 from alexnet_explorer.runs import RunDir
 from alexnet_explorer.train import evaluate
 
-LOW_RADIUS = 2  # in frequency bins of the 11×11 spectrum: waves of 11/2 pixels and longer
 RANDOM_NETWORKS = 20
-
-
-def low_frequency_share(filters: torch.Tensor, radius: int = LOW_RADIUS, without_mean: bool = False) -> np.ndarray:
-    """Per filter (C×1×k×k), the share of its spectral energy within ``radius`` bins of zero frequency (of what is
-    left after taking each filter's mean away, ``without_mean``)."""
-    weights = filters.detach().double().cpu().numpy()[:, 0]
-    if without_mean:
-        weights = weights - weights.mean(axis=(1, 2), keepdims=True)
-    power = np.abs(np.fft.fftshift(np.fft.fft2(weights), axes=(-2, -1))) ** 2
-    side = weights.shape[-1]
-    offsets = np.arange(side) - side // 2
-    low = offsets[:, None] ** 2 + offsets[None, :] ** 2 <= radius**2
-    return power[:, low].sum(axis=1) / power.reshape(len(power), -1).sum(axis=1)
 
 
 def random_threshold(run: RunDir, without_mean: bool = False) -> float:
@@ -58,31 +46,32 @@ def report(run: RunDir) -> list[str]:
     start = run.load_filters(0)
     rows = [f"{run.name}: {run.read_config().summary()}; random filters' 99th percentiles {threshold:.3f} and "
             f"{beyond:.3f} (beyond the mean)",
-            "| epoch | ‖W − W0‖ / ‖W0‖ | median low-frequency share | structured filters | beyond its mean |",
-            "|---|---|---|---|---|"]
+            "| epoch | ‖W − W0‖ / ‖W0‖ | median low-frequency share | structured filters | beyond its mean | strict |",
+            "|---|---|---|---|---|---|"]
     for epoch in run.filter_epochs():
         weights = run.load_filters(epoch)
         shares = low_frequency_share(weights)
         rows.append(f"| {epoch} | {relative_change(start, weights):.2f} | {np.median(shares):.3f} | "
                     f"{(shares > threshold).mean():.0%} | "
-                    f"{(low_frequency_share(weights, without_mean=True) > beyond).mean():.0%} |")
+                    f"{(low_frequency_share(weights, without_mean=True) > beyond).mean():.0%} | "
+                    f"{int(structured_filters(weights).sum())} of {len(weights)} |")
     return rows
 
 
 def final_network(run: RunDir, data: FashionMNIST) -> list[str]:
-    """The run's last network: its accuracy on every test image, and its conv1 filters that no test image excites
-    (dead: ReLU'd to 0 everywhere, so they no longer learn)."""
+    """The run's last network on every test image: its accuracy, its conv1 filters that no test image excites (dead:
+    ReLU'd to 0 everywhere, so they no longer learn), and those alive and structured by the strict measure."""
     checkpoint = run.load_checkpoint()
-    net, config = checkpoint.network(), checkpoint.config
+    net, config = checkpoint.network().eval(), checkpoint.config
     batches = DeviceBatches(data.test_images, data.test_labels, 256, config.resize, torch.device("cpu"))
-    peaks = torch.zeros(net.conv1.out_channels)
-    with torch.no_grad():
-        for x, _ in batches:
-            peaks = torch.maximum(peaks, torch.relu(net.conv1(x)).amax(dim=(0, 2, 3)))
-    dead = int((peaks <= 0).sum())
+    alive = filter_peaks(net, data.test_images, config.resize) > 0
+    strict = structured_filters(net.conv1.weight)
+    count = len(alive)
     return [f"full test set ({len(data.test_labels):,} images) after epoch {checkpoint.epoch}: "
             f"accuracy {evaluate(net, batches):.4f}",
-            f"dead conv1 filters (no test image excites them): {dead} of {len(peaks)}"]
+            f"dead conv1 filters (no test image excites them): {count - int(alive.sum())} of {count}",
+            f"alive and structured by the strict measure: {int((alive & strict).sum())} of {count} "
+            f"(structured: {int(strict.sum())})"]
 
 
 def main(argv: list[str] | None = None) -> None:

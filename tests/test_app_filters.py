@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import os
@@ -126,8 +127,26 @@ def test_choosing_a_filter_and_an_epoch_updates_the_views(runs: Path, trained_ru
     assert not at.exception
     assert any(figure["layout"].get("title", {}).get("text") == "filter 17" for figure in charts(at))
     assert "at random initialisation" in texts(at, "caption")
-    (outline,) = filter_grid(at)["layout"]["shapes"]
+    (outline,) = [shape for shape in filter_grid(at)["layout"]["shapes"] if not shape.get("fillcolor")]
     assert (outline["x0"], outline["y0"]) == (5 * 12 - 1, 12 - 1)  # filter 17: row 1, column 5
+
+
+def test_dead_filters_are_greyed_with_their_reason_and_go_last_in_an_order(runs: Path, trained_run: RunDir) -> None:
+    run = copy_run(trained_run, runs)
+    checkpoint = run.load_checkpoint()
+    net = checkpoint.network()
+    with torch.no_grad():
+        net.conv1.weight.abs_()  # every filter fires on any bright pixel...
+        net.conv1.bias.zero_()
+        net.conv1.weight[[3, 40, 41]] *= -1  # ...but these three, which see only ≤ 0 in pictures that are never negative
+    run.save_checkpoint(dataclasses.replace(checkpoint, model=net.state_dict()))
+    at = open_page()
+    assert "Grey: the 3 dead filters of the network after epoch 2" in texts(at, "caption")
+    greys = [shape for shape in filter_grid(at)["layout"]["shapes"] if shape.get("fillcolor")]
+    assert sorted((shape["x0"] + 0.5, shape["y0"] + 0.5) for shape in greys) == [(3 * 12, 0), (4 * 12, 36), (5 * 12, 36)]
+    at.selectbox(key="filters_order").set_value("coarseness").run()
+    shown = [int(row[0]) for row in array(filter_grid(at)["data"][1]["customdata"])]
+    assert sorted(shown) == list(range(96)) and sorted(shown[-3:]) == [3, 40, 41]
 
 
 def test_what_training_added_shows_each_filter_minus_its_random_start(runs: Path, trained_run: RunDir) -> None:

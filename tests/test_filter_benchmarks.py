@@ -10,6 +10,7 @@ import torch
 from alexnet_explorer.config import RunConfig
 from alexnet_explorer.data import load_fashion_mnist
 from alexnet_explorer.config import build_model
+from alexnet_explorer.inspection import low_frequency_share, structured_filters
 from alexnet_explorer.runs import Checkpoint, RunDir
 from benchmarks import filter_structure, separability_time
 
@@ -21,11 +22,14 @@ def test_low_frequency_share_tells_blobs_and_edges_from_noise() -> None:
     blob = torch.ones(1, 1, 11, 11)
     edge = torch.tensor(np.where(side < 5, -1.0, 1.0)[None, :].repeat(11, 0))[None, None]
     checkerboard = torch.tensor((-1.0) ** (side[:, None] + side[None, :]))[None, None]
-    shares = filter_structure.low_frequency_share(torch.cat([blob, edge, checkerboard]).float())
+    shares = low_frequency_share(torch.cat([blob, edge, checkerboard]).float())
     assert shares[0] == pytest.approx(1.0) and shares[1] > 0.6 and shares[2] < 0.01
-    beyond = filter_structure.low_frequency_share(torch.cat([blob + edge]).float(), without_mean=True)
-    alone = filter_structure.low_frequency_share(edge.float(), without_mean=True)
+    beyond = low_frequency_share(torch.cat([blob + edge]).float(), without_mean=True)
+    alone = low_frequency_share(edge.float(), without_mean=True)
     assert beyond[0] == pytest.approx(alone[0])  # the blob is all mean
+    assert structured_filters(torch.cat([blob + edge, checkerboard]).float()).tolist() == [True, False]
+    random = torch.nn.Conv2d(1, 96, 11).weight
+    assert not structured_filters(random).any()  # the start's noise spreads over every frequency
 
 
 def test_the_report_has_a_row_per_epoch_and_counts_dead_filters_as_a_brute_force_check_does(
@@ -43,11 +47,13 @@ def test_the_report_has_a_row_per_epoch_and_counts_dead_filters_as_a_brute_force
     rows = filter_structure.report(run)
     assert [row.split("|")[1].strip() for row in rows[3:]] == ["0", "1"]
     data = load_fashion_mnist(fixture_data_dir, allow_download=False)
-    accuracy, dead = filter_structure.final_network(run, data)
+    accuracy, dead, strict = filter_structure.final_network(run, data)
     with torch.no_grad():
         peaks = torch.relu(net.eval().conv1(torch.nn.functional.interpolate(
             data.test_images.float() / 255, size=65, mode="bilinear", align_corners=False))).amax(dim=(0, 2, 3))
     assert dead == f"dead conv1 filters (no test image excites them): {int((peaks <= 0).sum())} of 96"
+    alive_and_structured = int(((peaks > 0).numpy() & structured_filters(net.conv1.weight)).sum())
+    assert strict.startswith(f"alive and structured by the strict measure: {alive_and_structured} of 96")
     assert int((peaks <= 0).sum()) >= 5 and accuracy.startswith("full test set (100 images) after epoch 1: accuracy")
 
 

@@ -62,6 +62,18 @@ def test_selected_tile_is_outlined_and_no_outline_without_selection(weights):
     assert plots.filters_figure(weights).layout.shapes == ()
 
 
+def test_dead_filters_are_greyed_where_the_chosen_order_puts_them(weights):
+    order = list(range(len(weights)))[::-1]
+    figure = plots.filters_figure(weights, order=order, dead=[0, 2])
+    markers = figure.data[1]
+    assert [int(row[0]) for row in markers.customdata] == order  # hover and clicks name the filter shown there
+    greys = [(shape.x0, shape.y0) for shape in figure.layout.shapes]
+    positions = [order.index(0), order.index(2)]
+    assert greys == [((p % 12) * STEP - 0.5, (p // 12) * STEP - 0.5) for p in positions]
+    evolution = plots.filter_evolution_figure({0: weights, 1: weights}, dead=[3])
+    assert len(evolution.layout.shapes) == 1  # a layout shape: it stays on every frame
+
+
 def test_shared_scale_changes_the_figure(weights):
     per_filter = np.asarray(heatmap(plots.filters_figure(weights, "per_filter")).z)
     shared = np.asarray(heatmap(plots.filters_figure(weights, "shared")).z)

@@ -6,10 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from alexnet_explorer.config import PRESETS
+from alexnet_explorer.config import PRESETS, build_model
 from alexnet_explorer.data import to_model_input
 from alexnet_explorer.handcrafted import apply_bank, filter_bank, hog_image
 from alexnet_explorer.inspection import (
+    filter_order,
+    filter_peaks,
     NOISE_HIDES_BELOW,
     FilterHistory,
     added_by_training,
@@ -360,3 +362,44 @@ def test_a_conv1_that_moved_little_from_its_random_start_counts_as_still_hidden_
     learned *= start.norm() / learned.norm()  # a pattern as strong as the start's noise
     assert relative_change(start, start + 0.1 * learned) < NOISE_HIDES_BELOW  # the grid still looks random
     assert relative_change(start, start + learned) > NOISE_HIDES_BELOW  # the learned pattern shows
+
+
+def edge(angle: str) -> np.ndarray:
+    """An 11×11 step edge that runs vertically ('|'), horizontally ('-') or along a diagonal ('/')."""
+    side = np.arange(11) - 5
+    x, y = side[None, :], side[:, None]
+    across = {"|": x + 0 * y, "-": y + 0 * x, "/": x + y}[angle]
+    return np.where(across < 0, -1.0, 1.0)
+
+
+def test_filters_order_by_edge_angle_with_blobs_after_the_edges_and_dead_ones_last():
+    side = np.arange(11) - 5
+    blob = np.exp(-(side[:, None] ** 2 + side[None, :] ** 2) / 4)
+    bank = torch.tensor(np.stack([blob, edge("|"), edge("-"), edge("/"), edge("|") * 0.5, edge("-")]))[:, None]
+    order = filter_order(bank, "orientation", dead=[5])
+    # horizontal (0°), the two vertical ones side by side (90°), the diagonal (135°); the blob, then the dead one
+    assert order == [2, 1, 4, 3, 0, 5]
+    assert filter_order(bank, "number", dead=[5]) == list(range(6))  # as numbered is as numbered
+
+
+def test_filters_order_from_coarse_to_fine():
+    side = np.arange(11) - 5
+    stripes = [np.cos(2 * np.pi * cycles * side / 11)[None, :].repeat(11, 0) for cycles in (4, 1, 2.5)]
+    assert filter_order(torch.tensor(np.stack(stripes))[:, None], "coarseness") == [1, 2, 0]
+    with pytest.raises(ValueError, match="order must be one of"):
+        filter_order(torch.zeros(2, 1, 11, 11), "colour")
+
+
+def test_a_filter_is_dead_when_relu_silences_it_on_every_picture():
+    torch.manual_seed(0)
+    net = build_model(PRESETS["smoke"]).eval()
+    with torch.no_grad():
+        net.conv1.weight[:3] = -net.conv1.weight[:3].abs()  # pixels are never negative: these see only ≤ 0...
+        net.conv1.bias[:3] = -0.1  # ...below zero
+        net.conv1.weight[3] = net.conv1.weight[3].abs()
+        net.conv1.bias[3] = 0.1  # and this one fires on every picture, even a black one
+    images = torch.randint(0, 256, (40, 1, 28, 28), dtype=torch.uint8)
+    peaks = filter_peaks(net, images, 65, batch=16)
+    brute = torch.relu(net.conv1(to_model_input(images, 65))).amax(dim=(0, 2, 3)).detach().numpy()
+    np.testing.assert_allclose(peaks, brute, rtol=1e-5, atol=1e-6)
+    assert (peaks[:3] == 0).all() and peaks[3] > 0

@@ -98,3 +98,15 @@ def test_a_layer_counts_its_channels_or_units():
     net = alexnet(67)
     counts = {layer: layer_units(net, layer) for layer in ("conv1", "conv2", "conv3", "conv5", "fc6", "fc7", "fc8")}
     assert counts == {"conv1": 96, "conv2": 256, "conv3": 384, "conv5": 256, "fc6": 4096, "fc7": 4096, "fc8": 10}
+
+
+def test_a_standardised_network_is_the_plain_one_on_centred_and_scaled_pictures():
+    torch.manual_seed(0)
+    plain = alexnet(67, init="kaiming").eval()
+    standardised = alexnet(67, init="kaiming", standardise=True).eval()
+    assert list(standardised.state_dict()) == ["standardise.mean", "standardise.std", *plain.state_dict()]
+    standardised.load_state_dict({"standardise.mean": torch.tensor(0.3), "standardise.std": torch.tensor(0.4),
+                                  **plain.state_dict()})
+    x = torch.rand(3, 1, 67, 67)
+    torch.testing.assert_close(standardised(x), plain((x - 0.3) / 0.4))
+    assert count_parameters(standardised) == count_parameters(plain)  # fixed: nothing for SGD to move

@@ -1,6 +1,8 @@
 """The conv1 filters: the grid at a chosen epoch with one filter enlarged, and their evolution over training."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
 import torch
 from streamlit.delta_generator import DeltaGenerator
@@ -11,11 +13,27 @@ from app_pages.widgets.figures import PLOTLY_CONFIG
 from app_pages.widgets.guard import guarded
 
 
+@dataclass(frozen=True)
+class DeadFilters:
+    """conv1's filters that no test image excites in the run's network after ``epoch``."""
+
+    indices: list[int]
+    epoch: int
+
+    def caption(self, count: int) -> str:
+        """One line under a grid: which tiles are grey, and why."""
+        if not self.indices:
+            return f" All {count} filters fire on some test image (the network after epoch {self.epoch})."
+        return (f" Grey: the {len(self.indices)} dead filters of the network after epoch {self.epoch}. ReLU turns "
+                "their output to 0 on every test image, so they get no gradient and keep the noise they started as.")
+
+
 def pick_tile() -> None:
-    """Clicking a tile of the grid selects that filter (the tile's marker index is the filter's)."""
+    """Clicking a tile of the grid selects the filter shown there (the tile's marker index is its place in the
+    grid's order)."""
     indices = st.session_state.filter_grid.selection.point_indices
     if indices:
-        st.session_state.filter_index = indices[0]
+        st.session_state.filter_index = st.session_state.filter_grid_order[indices[0]]
 
 
 def choose_epoch(column: DeltaGenerator, epochs: list[int], key: str) -> int:
@@ -46,10 +64,11 @@ def scale_of(shown: inspection.FilterView, learned: bool, shared: bool) -> str:
 
 
 @guarded
-def filters_section(history: FilterHistory, name: str, show_added: bool, learned: bool = True) -> None:
+def filters_section(history: FilterHistory, name: str, show_added: bool, learned: bool = True,
+                    dead: DeadFilters | None = None) -> None:
     """The conv1 grid at a chosen epoch, one filter enlarged, and the PNG export; ``learned``: whether the network
-    learned anything (not at chance)."""
-    controls = st.columns([3, 2, 2], vertical_alignment="bottom")
+    learned anything (not at chance); ``dead``: the filters to grey."""
+    controls = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
     # The page reads this toggle's state once and hands it to every section as show_added.
     controls[2].toggle(
         "What training added", key="filters_change", disabled=history.start is None,
@@ -66,8 +85,14 @@ def filters_section(history: FilterHistory, name: str, show_added: bool, learned
     weights = shown.filters[epoch]
     count, kernel = weights.shape[0], weights.shape[-1]
     st.session_state.filter_index = min(st.session_state.get("filter_index", 0), count - 1)
-    st.plotly_chart(plots.filters_figure(weights, normalization, st.session_state.filter_index), key="filter_grid",
-                    on_select=pick_tile, selection_mode="points", width="content",
+    dead_ones = dead.indices if dead else []
+    order = inspection.filter_order(weights, controls[3].selectbox(
+        "Order", list(inspection.FILTER_ORDERS), format_func=inspection.FILTER_ORDERS.get, key="filters_order",
+        help="Put filters of one family together: edges of one angle, or blobs and wide stripes before fine ones "
+             "(dead filters last)."), dead_ones)
+    st.session_state.filter_grid_order = order
+    st.plotly_chart(plots.filters_figure(weights, normalization, st.session_state.filter_index, order, dead_ones),
+                    key="filter_grid", on_select=pick_tile, selection_mode="points", width="content",
                     config=PLOTLY_CONFIG)
     if shown.added:
         moved = inspection.relative_change(history.snapshots[0], history.snapshots[epoch])
@@ -77,7 +102,8 @@ def filters_section(history: FilterHistory, name: str, show_added: bool, learned
     else:
         what = f"{count} filters of {kernel}×{kernel} pixels " + (f"after epoch {epoch}" if epoch else
                                                                  "at random initialisation")
-    st.caption(f"{what}. Red: positive, blue: negative. Hover a tile for its norm; click it to enlarge it.")
+    st.caption(f"{what}. Red: positive, blue: negative. Hover a tile for its norm; click it to enlarge it."
+               + (dead.caption(count) if dead else ""))
     if history.start is not None and not shown.added and epoch and learned:
         suggest_what_training_added(history.snapshots, epoch)
     st.download_button("Download the grid as PNG", exports.grid_png(inspection.filter_grid(weights, normalization)),
@@ -89,7 +115,8 @@ def filters_section(history: FilterHistory, name: str, show_added: bool, learned
     big.plotly_chart(plots.filter_figure(weights, index, normalization), key="filter_big")
     strength = inspection.filter_strength(weights, index)
     big.caption(f"{'norm of its change' if shown.added else 'norm'} {strength.norm:.3f} "
-                f"(rank {strength.rank} of {strength.count})")
+                f"(rank {strength.rank} of {strength.count})"
+                + ("; dead: no test image excites it" if index in dead_ones else ""))
     if len(epochs) > 1:
         past.plotly_chart(plots.filter_history_figure(shown.filters, index, normalization, epoch),
                           key="filter_history", width="content")
@@ -98,8 +125,10 @@ def filters_section(history: FilterHistory, name: str, show_added: bool, learned
 
 
 @guarded
-def evolution_section(history: FilterHistory, show_added: bool, learned: bool = True) -> None:
-    """The grid animated over the saved epochs and the frames within them, and how much it changed per epoch."""
+def evolution_section(history: FilterHistory, show_added: bool, learned: bool = True,
+                      dead: DeadFilters | None = None) -> None:
+    """The grid animated over the saved epochs and the frames within them (``dead`` filters greyed), and how much it
+    changed per epoch."""
     if len(history.timeline) < 2:
         st.info("Only the random initialisation is saved so far: the evolution appears as the run trains.",
                 icon=":material/hourglass_top:")
@@ -107,12 +136,13 @@ def evolution_section(history: FilterHistory, show_added: bool, learned: bool = 
     shown = inspection.filter_view(history.timeline, show_added)
     if len(shown.filters) > 1:
         normalization = scale_of(shown, learned, st.session_state.get("filters_shared", False))
-        st.plotly_chart(plots.filter_evolution_figure(shown.filters, normalization),
+        st.plotly_chart(plots.filter_evolution_figure(shown.filters, normalization, dead=dead.indices if dead else ()),
                         key="filter_evolution", width="content", config=PLOTLY_CONFIG)
         watch = "what training added grow" if shown.added else "structure emerge from the random noise of epoch 0"
         steps = (", in steps of a fraction of an epoch (one at each point of the training curves)"
                  if history.frames else "")
-        st.caption(f"Press ▶ Play to watch {watch}{steps}.")
+        count = len(next(iter(shown.filters.values())))
+        st.caption(f"Press ▶ Play to watch {watch}{steps}." + (dead.caption(count) if dead else ""))
     if len(history.snapshots) > 1:
         st.markdown("**How much the filters changed in each epoch**")
         st.plotly_chart(plots.filter_changes_figure(inspection.filter_changes(history.snapshots)),

@@ -63,6 +63,21 @@ def trained_network(run: RunDir) -> TrainedNetwork:
     return TrainedNetwork(classifier(str(path), mtime), str(path), mtime)
 
 
+@st.cache_data(show_spinner="Finding the filters no test image excites…", max_entries=8)
+def _dead_filters(path: str, mtime: float, source: str | None) -> list[int]:
+    net = classifier(path, mtime)
+    return np.flatnonzero(inspection.filter_peaks(net.net, dataset(source, False).test_images, net.size) <= 0).tolist()
+
+
+def dead_filters(network: TrainedNetwork, source: str | None) -> list[int] | None:
+    """conv1's filters that no test image excites in this network (dead: they get no gradient, so they keep their
+    random start); None when the test images cannot be read."""
+    try:
+        return _dead_filters(network.path, network.mtime, source)
+    except (DataUnavailableError, CorruptDataError):
+        return None
+
+
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _evaluation(path: str, mtime: float, saved: str, source: str | None) -> evaluation.Evaluation:
     return evaluation.cached(Path(saved), classifier(path, mtime), dataset(source, allow_download=False))

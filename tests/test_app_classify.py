@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from alexnet_explorer import evaluation, launcher, prediction
+from alexnet_explorer import evaluation, launcher, neighbours, prediction
 from alexnet_explorer.classifier import load_classifier
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import CLASSES, DATA_ENV, load_fashion_mnist, subset_indices
@@ -217,6 +217,25 @@ def test_integrated_gradients_smoothgrad_and_the_sanity_check_show_the_packages_
     at.toggle(key="classify_sanity").set_value(False).run()
     at.toggle(key="classify_sanity").set_value(True).run()
     assert at.slider(key="classify_sanity_layers").value == 3  # the choice outlived the check being off
+
+
+def test_the_nearest_training_images_are_found_once_and_shown_with_classes_and_distances(
+        runs: Path, trained_run: Path, fixture_data_dir: Path) -> None:
+    run = add_run(runs, trained_run, "smoke-run")
+    at = classify_page()
+    open_tab(at, "Pick a test image")
+    assert any("Which training images does the network find most like this picture?" in i.value for i in at.info)
+    at.button(key="classify_neighbours").click().run()
+    assert not at.exception and not at.error and run.neighbours_path.is_file()
+    network = load_classifier(run.checkpoint_path)
+    picture = nth_test_image(fixture_data_dir, 0, 0)
+    data = load_fashion_mnist(fixture_data_dir, allow_download=False)
+    nearest = neighbours.nearest(network, neighbours.features_for(run, network, data), picture)
+    images = at.get("image")[-1]
+    assert [image.caption for image in images.proto.imgs] == [f"{CLASSES[n.label]} · {n.distance:.1f}"
+                                                              for n in nearest]
+    assert any(c.value.startswith("Of 32 of its training images, the network finds your picture most like these 5")
+               for c in at.caption)
 
 
 def test_upload_one_picture_then_several(runs: Path, trained_run: Path) -> None:

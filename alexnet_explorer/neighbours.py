@@ -1,7 +1,8 @@
 """What the network compares a picture with: the training images nearest to it in fc7 space.
 
 The fc7 features of the training images searched take one pass over them, so they are computed once per saved network
-and kept in the run's folder (``RunDir.neighbours_path``, replaced when a newer network is saved), as float16 (the distances keep three significant digits).
+and kept in the run's folder (``RunDir.neighbours_path``, replaced when a newer network is saved), as float16: the
+distances keep three significant digits.
 """
 from __future__ import annotations
 

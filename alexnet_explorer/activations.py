@@ -80,7 +80,7 @@ class OnPictures(nn.Module):
 
 def pictures_in_unit_range(images28: torch.Tensor | np.ndarray) -> torch.Tensor:
     """uint8 pictures (28×28 or N×1×28×28) as float N×1×28×28 in [0, 1], the input ``OnPictures`` takes."""
-    images = torch.as_tensor(np.asarray(images28))
+    images = torch.tensor(np.asarray(images28))  # a copy: the picture may be a read-only array
     return images.reshape(-1, 1, *images.shape[-2:]).float().div(255)
 
 

@@ -106,7 +106,7 @@ def nearest(classifier: Classifier, pool: TrainingFeatures, image28: np.ndarray,
             count: int = NEAREST) -> list[Neighbour]:
     """The ``count`` training images of the pool nearest to a uint8 28×28 picture in fc7 space (Euclidean distance),
     nearest first."""
-    picture = extract_features(classifier.net, torch.as_tensor(np.asarray(image28)).reshape(1, 1, 28, 28),
+    picture = extract_features(classifier.net, torch.tensor(np.asarray(image28)).reshape(1, 1, 28, 28),
                                classifier.size, LAYER)
     distances = np.linalg.norm(pool.features.astype(np.float32) - picture, axis=1)
     order = np.argsort(distances, kind="stable")[:count]

@@ -66,6 +66,24 @@ def features_and_logits(net: nn.Sequential, input_size: int, images: torch.Tenso
     return features, logits
 
 
+class OnPictures(nn.Module):
+    """A network that takes [0, 1] float N×1×28×28 pictures: they are resized to its input size first (the resize is
+    differentiable, so attributions land on the 28×28 pixels)."""
+
+    def __init__(self, net: nn.Module, input_size: int):
+        super().__init__()
+        self.net, self.input_size = net, input_size
+
+    def forward(self, pictures: torch.Tensor) -> torch.Tensor:
+        return self.net(to_model_input(pictures, self.input_size))
+
+
+def pictures_in_unit_range(images28: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """uint8 pictures (28×28 or N×1×28×28) as float N×1×28×28 in [0, 1], the input ``OnPictures`` takes."""
+    images = torch.tensor(np.asarray(images28))  # a copy: the picture may be a read-only array
+    return images.reshape(-1, 1, *images.shape[-2:]).float().div(255)
+
+
 def peak_scaled(maps: torch.Tensor, side: int) -> np.ndarray:
     """N×H×W maps enlarged to side×side (bilinear), their negative parts cut and each scaled so that its peak is 1
     (a map of zeros stays zeros): to lay over a picture."""

@@ -186,6 +186,15 @@ def split_after(net: nn.Sequential, layer: str) -> tuple[nn.Sequential, nn.Seque
     return nn.Sequential(OrderedDict(children[:cut])), nn.Sequential(OrderedDict(children[cut:]))
 
 
+def with_own_relus(net: nn.Sequential) -> nn.Sequential:
+    """The same network with ReLU modules of its own: the weights are shared, the computation is the same.
+
+    Guided backpropagation (Captum's ``GuidedBackprop``) hooks every ReLU module of the network it is given; on fresh
+    ReLUs those hooks touch nothing that another session's network runs through."""
+    return nn.Sequential(OrderedDict((name, nn.ReLU() if isinstance(module, nn.ReLU) else module)
+                                     for name, module in net.named_children()))
+
+
 def layer_output_shapes(net: nn.Sequential, input_size: int) -> list[tuple[str, tuple[int, ...]]]:
     """Name and output shape (without batch) of every layer for one input of this size."""
     shapes = []

@@ -1,15 +1,22 @@
 """Asking a trained AlexNet about a 28×28 picture: class probabilities, whether the picture is unlike the garments it
-learned from, and where it looked (saliency, Grad-CAM)."""
+learned from, and where it looked (saliency, Grad-CAM, occlusion, integrated gradients, SmoothGrad: Captum's, on a
+network that takes the 28×28 pixels)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from captum.attr import IntegratedGradients, LayerAttribution, LayerGradCam, NoiseTunnel, Saliency
+from captum.attr import Occlusion as CaptumOcclusion
+from scipy.stats import spearmanr
+from torch import nn
 
-from .activations import features_and_logits
+from .activations import OnPictures, features_and_logits, pictures_in_unit_range
 from .classifier import Classifier
 from .data import CLASSES, to_model_input
 from .model import CONV_LAYERS, layer_output_shapes, split_after
@@ -26,11 +33,6 @@ class UploadAnswer:
     confidence: float | None
     problem: str | None
     verdict: Verdict | None = None  # how unlike the training garments the picture is, when the run has a fit
-
-
-def _input(image28: np.ndarray, size: int) -> torch.Tensor:
-    """A uint8 28×28 picture as the network's 1×1×size×size input in [0, 1]."""
-    return to_model_input(to_tensor(image28), size)
 
 
 def probabilities(classifier: Classifier, images28: Sequence[np.ndarray]) -> np.ndarray:
@@ -87,31 +89,92 @@ def _unit_map(heat: torch.Tensor) -> np.ndarray:
     return (heat / peak if peak > 0 else heat).numpy()
 
 
+def _top(classifier: Classifier, image28: np.ndarray, target: int | None) -> int:
+    return int(probabilities(classifier, [image28])[0].argmax()) if target is None else target
+
+
+# Captum's methods below call autograd.grad, never backward(): the network is shared between sessions, its .grad
+# must stay untouched; and they hook only modules made for the call (a marker, fresh ReLUs), never the network's own.
+
 def saliency(classifier: Classifier, image28: np.ndarray, target: int | None = None) -> np.ndarray:
-    """28×28 map in [0, 1]: how strongly each pixel sways the score of ``target`` (default: the top class)."""
-    pixels = torch.tensor(image28, dtype=torch.float32).div(255).reshape(1, 1, SIDE, SIDE).requires_grad_()
-    logits = classifier.net(to_model_input(pixels, classifier.size))
-    target = int(logits.argmax()) if target is None else target
-    # autograd.grad rather than backward(): the network is shared between sessions, its .grad must stay untouched
-    (gradient,) = torch.autograd.grad(logits[0, target], pixels)
-    return _unit_map(gradient.abs()[0, 0])
+    """28×28 map in [0, 1]: how strongly each pixel sways the score of ``target`` (default: the top class), Captum's
+    ``Saliency`` (the size of the gradient)."""
+    target = _top(classifier, image28, target)
+    pixels = pictures_in_unit_range(image28).requires_grad_()
+    gradient = Saliency(OnPictures(classifier.net, classifier.size)).attribute(pixels, target=target)
+    return _unit_map(gradient[0, 0])
 
 
 def grad_cam(classifier: Classifier, image28: np.ndarray, target: int | None = None,
              layer: str = "conv5") -> np.ndarray:
-    """28×28 Grad-CAM map in [0, 1]: the layer's activations weighted by their average gradient, ReLU'd."""
+    """28×28 Grad-CAM map in [0, 1] (Captum's ``LayerGradCam`` on the layer's output after its activation): the
+    layer's activations weighted by their average gradient, ReLU'd."""
     if layer not in CONV_LAYERS:
         raise ValueError(f"layer must be one of {', '.join(CONV_LAYERS)}, not {layer!r}")
+    target = _top(classifier, image28, target)
     head, tail = split_after(classifier.net, layer)
+    marker = nn.Identity()  # the layer Captum hooks: made for this call, so no other caller passes through it
+    net = OnPictures(nn.Sequential(head, marker, tail), classifier.size)
+    cam = LayerGradCam(net, marker).attribute(pictures_in_unit_range(image28), target=target, relu_attributions=True)
+    return _unit_map(LayerAttribution.interpolate(cam, (SIDE, SIDE), "bilinear")[0, 0])
+
+
+@dataclass(frozen=True)
+class Contributions:
+    """Integrated gradients: how much each pixel added to a class's score on the way from a black picture."""
+
+    pixels: np.ndarray  # 28×28, signed; they add up to score − black_score (Captum's error: delta)
+    score: float  # the class's score (logit) for the picture
+    black_score: float  # and for an all-black picture, the baseline
+    delta: float  # Captum's convergence delta: how far the sum misses score − black_score
+
+    @property
+    def heat(self) -> np.ndarray:
+        """The pixels that raised the score, scaled so that the largest is 1."""
+        return _unit_map(torch.from_numpy(self.pixels).clamp(min=0))
+
+
+IG_STEPS = 16  # points on the path from black; Gauss-Legendre: the sum misses by well under 1 % of the rise
+
+
+def integrated_gradients(classifier: Classifier, image28: np.ndarray, target: int | None = None,
+                         steps: int = IG_STEPS) -> Contributions:
+    """Captum's ``IntegratedGradients`` from an all-black picture (Fashion-MNIST's background) to this one."""
+    target = _top(classifier, image28, target)
+    net = OnPictures(classifier.net, classifier.size)
+    pixels, black = pictures_in_unit_range(image28), torch.zeros(1, 1, SIDE, SIDE)
+    contributions, delta = IntegratedGradients(net).attribute(
+        pixels, black, target=target, n_steps=steps, internal_batch_size=steps, return_convergence_delta=True)
     with torch.no_grad():
-        activations = head(_input(image28, classifier.size))
-    activations.requires_grad_()
-    logits = tail(activations)
-    target = int(logits.argmax()) if target is None else target
-    (gradient,) = torch.autograd.grad(logits[0, target], activations)
-    weights = gradient.mean(dim=(2, 3), keepdim=True)
-    cam = F.relu((weights * activations).sum(dim=1, keepdim=True))
-    return _unit_map(F.interpolate(cam, size=(SIDE, SIDE), mode="bilinear", align_corners=False)[0, 0])
+        score, black_score = net(torch.cat([pixels, black]))[:, target].tolist()
+    return Contributions(contributions[0, 0].detach().double().numpy(), score, black_score, float(delta.abs()))
+
+
+SMOOTHGRAD_SAMPLES, SMOOTHGRAD_NOISE = 24, 0.15  # noisy copies; the noise's spread, in the pixels' 0-1 range
+
+
+class _NoiseTunnelOfItsOwn(NoiseTunnel):
+    """Captum's ``NoiseTunnel`` drawing its noise from a generator of its own: the same picture gets the same map on
+    every rerun, and torch's global generator, which every session shares, is neither drawn from nor seeded."""
+
+    def __init__(self, method: Saliency, seed: int):
+        super().__init__(method)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def _add_noise_to_input(self, input: torch.Tensor, stdev: float, nt_samples_partition: int) -> torch.Tensor:
+        copies = input.repeat_interleave(nt_samples_partition, dim=0)
+        return copies + stdev * torch.randn(copies.shape, generator=self.generator)
+
+
+def smooth_grad(classifier: Classifier, image28: np.ndarray, target: int | None = None,
+                samples: int = SMOOTHGRAD_SAMPLES, noise: float = SMOOTHGRAD_NOISE, seed: int = 0) -> np.ndarray:
+    """28×28 map in [0, 1]: saliency averaged over ``samples`` noisy copies of the picture (SmoothGrad, through
+    Captum's noise tunnel), which keeps what the copies agree on."""
+    target = _top(classifier, image28, target)
+    tunnel = _NoiseTunnelOfItsOwn(Saliency(OnPictures(classifier.net, classifier.size)), seed)
+    heat = tunnel.attribute(pictures_in_unit_range(image28), nt_type="smoothgrad", nt_samples=samples,
+                            nt_samples_batch_size=samples, stdevs=noise, target=target)
+    return _unit_map(heat[0, 0])
 
 
 def feature_grid_side(classifier: Classifier, layer: str = "conv5") -> int:
@@ -165,21 +228,87 @@ class Occlusion:
 
 def occlusion(classifier: Classifier, image28: np.ndarray, target: int | None = None, patch: int = OCCLUSION_PATCH,
               stride: int = OCCLUSION_STRIDE, fill: int = OCCLUSION_GREY) -> Occlusion:
-    """Slide a grey patch over the 28×28 picture and record how far the class's probability falls at each place
-    (``target`` default: the top class). Works at any input size: it only asks the network for answers."""
-    starts = sorted({*range(0, SIDE - patch + 1, stride), SIDE - patch})  # the last start reaches the far edge
-    corners = [(top, left) for top in starts for left in starts]
-    hidden = np.repeat(np.asarray(image28, dtype=np.uint8)[None], len(corners), axis=0)
-    for picture, (top, left) in zip(hidden, corners):
-        picture[top:top + patch, left:left + patch] = fill
-    probs = probabilities(classifier, [image28, *hidden])
-    target = int(probs[0].argmax()) if target is None else target
-    falls, covered = np.zeros((SIDE, SIDE)), np.zeros((SIDE, SIDE))
-    for fall, (top, left) in zip(probs[0, target] - probs[1:, target], corners):
-        falls[top:top + patch, left:left + patch] += fall
-        covered[top:top + patch, left:left + patch] += 1
-    return Occlusion(falls / covered, float(probs[0, target]), target, patch,
-                     float(probs[0, target] - probs[1:, target].min()))
+    """Slide a ``fill``-coloured square over the 28×28 picture and record how far the class's probability falls at
+    each place (``target`` default: the top class), with Captum's ``Occlusion``. Works at any input size: it only
+    asks the network for answers. The squares must reach the far edge: (28 − patch) a multiple of the stride."""
+    if not 0 < patch <= SIDE or stride < 1 or (SIDE - patch) % stride:
+        raise ValueError(f"a {patch}-pixel square moved {stride} pixels at a time does not reach the far edge of the "
+                         f"{SIDE}-pixel picture: choose a stride that divides {SIDE} − {patch}")
+    target = _top(classifier, image28, target)
+    net = OnPictures(classifier.net, classifier.size)
+    probabilities_seen = []
+
+    def probability(pictures: torch.Tensor) -> torch.Tensor:
+        probs = torch.softmax(net(pictures).double(), dim=1)
+        probabilities_seen.append(probs[:, target])
+        return probs
+
+    positions = ((SIDE - patch) // stride + 1) ** 2
+    with torch.no_grad():
+        drop = CaptumOcclusion(probability).attribute(
+            pictures_in_unit_range(image28), sliding_window_shapes=(1, patch, patch), strides=(1, stride, stride),
+            baselines=fill / 255, target=target, perturbations_per_eval=positions)
+    first, *hidden = probabilities_seen  # Captum answers the picture itself first, then the hidden ones
+    return Occlusion(drop[0, 0].double().numpy(), float(first[0]), target, patch,
+                     float(first[0] - torch.cat(hidden).min()))
+
+
+# The layers with weights, top first: the order in which the sanity check randomises them (Adebayo et al. 2018).
+LAYERS_TOP_DOWN = ("fc8", "fc7", "fc6", "conv5", "conv4", "conv3", "conv2", "conv1")
+# Rank correlations of a map with its randomised network's: from ALIKE up the two look alike (the map shows the
+# picture more than what the network learned), below UNALIKE they do not.
+ALIKE, UNALIKE = 0.6, 0.3
+
+
+def randomised_from_top(classifier: Classifier, layers: int, seed: int = 0) -> Classifier:
+    """The classifier with the top ``layers`` of LAYERS_TOP_DOWN given random weights of the trained ones' spread
+    (from a generator of its own); the layers below are the network's own modules, untouched."""
+    generator = torch.Generator().manual_seed(seed)
+    replaced = set(LAYERS_TOP_DOWN[:layers])
+    children = OrderedDict()
+    for name, module in classifier.net.named_children():
+        if name in replaced:
+            module = copy.deepcopy(module)
+            with torch.no_grad():
+                for weights in (module.weight, module.bias):
+                    spread = weights.std() if weights.numel() > 1 else weights.abs()
+                    weights.copy_(torch.randn(weights.shape, generator=generator) * spread)
+        children[name] = module
+    return dataclasses.replace(classifier, net=nn.Sequential(children).eval())
+
+
+@dataclass(frozen=True)
+class SanityCheck:
+    """The same map from the network with its top layers randomised, and how alike the two maps are."""
+
+    randomised: tuple[str, ...]  # the layers given random weights, top first
+    heat: np.ndarray  # the randomised network's map, 28×28 in [0, 1]
+    correlation: float  # Spearman's rank correlation of the two maps' pixels; nan when either map is flat
+
+    @property
+    def alike(self) -> bool:
+        return self.correlation >= ALIKE
+
+    @property
+    def unalike(self) -> bool:
+        return self.correlation < UNALIKE
+
+
+def rank_correlation(first: np.ndarray, second: np.ndarray) -> float:
+    """Spearman's rank correlation of two maps' pixels (ties share their rank); nan when either map is flat."""
+    if np.ptp(first) == 0 or np.ptp(second) == 0:
+        return float("nan")
+    return float(spearmanr(np.ravel(first), np.ravel(second)).statistic)
+
+
+def sanity_check(classifier: Classifier, image28: np.ndarray, target: int, heat: np.ndarray,
+                 explain: Callable[[Classifier, np.ndarray, int], np.ndarray], layers: int,
+                 seed: int = 0) -> SanityCheck:
+    """``explain``'s map of ``target`` from the network with its top ``layers`` randomised (Adebayo et al. 2018's
+    cascading randomisation), compared with ``heat``, the trained network's map."""
+    randomised = randomised_from_top(classifier, layers, seed)
+    random_heat = explain(randomised, image28, target)
+    return SanityCheck(LAYERS_TOP_DOWN[:layers], random_heat, rank_correlation(heat, random_heat))
 
 
 # A map with more than this share of its weight on the picture's background says more about the empty space than

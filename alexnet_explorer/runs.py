@@ -223,6 +223,7 @@ class RunDir:
         self.log_path = self.path / "train.log"
         self.evaluation_path = self.path / "evaluation.npz"  # its network on its test set (evaluation.py)
         self.top_images_dir = self.path / "responses"  # the test images each unit responds to most (top_images.py)
+        self.neighbours_path = self.path / "neighbours.npz"  # its network's fc7 features of training images
         self.launch_path = self.path / "process.json"
 
     @property

@@ -1,4 +1,5 @@
-"""What each unit of the network responds to: the test images that excite it most, and where in each image.
+"""What each unit of the network responds to: the test images that excite it most, where in each image, and what in
+each made it fire (guided backpropagation).
 
 Ranking all test images for every unit of every layer takes one pass over the test set, so it is done once per
 checkpoint and kept in the run's folder (``RunDir.top_images_dir``).
@@ -13,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from captum.attr import GuidedBackprop
 from torch import nn
 
-from .activations import in_batches, layer_outputs, peak_scaled
+from .activations import OnPictures, in_batches, layer_outputs, peak_scaled, pictures_in_unit_range
 from .data import to_model_input
-from .model import CONV_LAYERS, INSPECTABLE_LAYERS
+from .model import CONV_LAYERS, INSPECTABLE_LAYERS, split_after, with_own_relus
 from .runs import RunDir, write_atomically
 
 TOP = 9
@@ -68,6 +70,26 @@ def unit_maps(net: nn.Sequential, images: torch.Tensor, input_size: int, layer: 
     x = to_model_input(torch.cat([black, images]).to(next(net.parameters()).device), input_size)
     maps = layer_outputs(net, x, INSPECTABLE_LAYERS[:INSPECTABLE_LAYERS.index(layer) + 1])[layer][:, unit]
     return peak_scaled(maps[1:] - maps[:1], images.shape[-1])
+
+
+def unit_projections(net: nn.Sequential, images: torch.Tensor, input_size: int, layer: str,
+                     unit: int) -> np.ndarray:
+    """K×28×28 guided-backpropagation projections (Captum's ``GuidedBackprop``) of the unit's response to each of K
+    uint8 images back to its pixels, a conv channel's at its strongest place (Zeiler & Fergus showed AlexNet's units
+    so): the strokes it answers to. Signed, each scaled so that its largest magnitude is 1."""
+    head, _ = split_after(net, layer)
+    on_pictures = OnPictures(with_own_relus(head), input_size)
+    pixels = pictures_in_unit_range(images.cpu()).to(next(net.parameters()).device)
+    if layer in CONV_LAYERS:
+        with torch.no_grad():
+            maps = on_pictures(pixels)[:, unit]
+        strongest = maps.flatten(1).argmax(dim=1).tolist()
+        targets = [(unit, *divmod(place, maps.shape[-1])) for place in strongest]
+    else:
+        targets = [unit] * len(images)
+    projections = GuidedBackprop(on_pictures).attribute(pixels.requires_grad_(), target=targets)[:, 0]
+    projections = projections.detach().double().cpu()
+    return (projections / projections.flatten(1).abs().amax(dim=1).clamp(min=1e-12)[:, None, None]).numpy()
 
 
 def load_ranking(path: Path, images: int) -> TopImages | None:

@@ -13,6 +13,7 @@ from alexnet_explorer.runs import CheckpointError, RunDir, list_runs
 from app_pages.sections.answer import show_answer
 from app_pages.sections.class_test_set import offer_to_keep
 from app_pages.sections.first_network import TRAIN_PAGE, offer_training
+from app_pages.sections.nearest_images import show_nearest_images
 from app_pages.sections.preprocessing import keep_switches, show_stages
 from app_pages.sections.where_it_errs import where_it_errs_section
 from app_pages.sections.where_it_looked import EXPLANATIONS, show_where_it_looked
@@ -85,6 +86,7 @@ def classify_page() -> None:
             if picture.prepared is not None:  # a drawing or an upload: it may join the class's test set
                 offer_to_keep(picture)
         show_where_it_looked(model, picture.image28, top)
+        show_nearest_images(run, model, picture.image28)
     if choice.source != PICK and picture is not None:  # test images go to the network as they are
         st.subheader("How the picture was prepared")
         show_stages(picture.prepared)

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from alexnet_explorer import evaluation, launcher, prediction
+from alexnet_explorer import evaluation, launcher, neighbours, prediction
 from alexnet_explorer.classifier import load_classifier
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import CLASSES, DATA_ENV, load_fashion_mnist, subset_indices
@@ -98,9 +98,9 @@ def bars(at: AppTest) -> dict:
     return dict(zip(trace["y"], trace["x"]))
 
 
-def explanation_map(at: AppTest) -> np.ndarray:
-    """The heat map the page draws over the picture, in [0, 1]."""
-    [chart] = [c for c in at.get("plotly_chart") if "importance" in c.proto.spec]
+def explanation_map(at: AppTest, which: int = 0) -> np.ndarray:
+    """The heat map the page draws over the picture, in [0, 1] (``which`` 1: the sanity check's, under it)."""
+    chart = [c for c in at.get("plotly_chart") if "importance" in c.proto.spec][which]
     z = json.loads(chart.proto.spec)["data"][1]["z"]  # base64 typed-array data
     return np.frombuffer(base64.b64decode(z["bdata"]), z["dtype"]).reshape(28, 28)
 
@@ -185,6 +185,57 @@ def test_pick_a_test_image_answers_with_probabilities_and_explanations(runs: Pat
     assert not at.exception and not at.error
     label, which = at.session_state["classify_pick_class"], at.session_state["classify_pick_index"]
     assert_answers(at, truth(run, nth_test_image(fixture_data_dir, label, which)))
+
+
+def test_integrated_gradients_smoothgrad_and_the_sanity_check_show_the_packages_maps(
+        runs: Path, trained_run: Path, fixture_data_dir: Path) -> None:
+    run = add_run(runs, trained_run, "smoke-run")
+    at = classify_page()
+    open_tab(at, "Pick a test image")
+    at.selectbox(key="classify_pick_class").set_value(7).run()
+    picture = nth_test_image(fixture_data_dir, 7, 0)
+    network = load_classifier(run.checkpoint_path)
+    top = int(truth(run, picture).argmax())
+    at.segmented_control(key="classify_explain").set_value("Integrated gradients").run()
+    assert not at.exception and not at.error
+    found = prediction.integrated_gradients(network, picture, top)
+    assert any(c.value.startswith("Integrated gradients: what each pixel added") and
+               f"{found.black_score:.1f} → {found.score:.1f}" in c.value for c in at.caption)
+    assert np.allclose(explanation_map(at), found.heat, atol=1e-6)
+    at.segmented_control(key="classify_explain").set_value("SmoothGrad").run()
+    assert any(c.value.startswith("SmoothGrad: saliency averaged over 24 copies") for c in at.caption)
+    assert np.allclose(explanation_map(at), prediction.smooth_grad(network, picture, top), atol=1e-6)
+
+    at.toggle(key="classify_sanity").set_value(True).run()
+    assert not at.exception and not at.error
+    assert at.slider(key="classify_sanity_layers").value == 1
+    at.slider(key="classify_sanity_layers").set_value(3).run()
+    check = prediction.sanity_check(network, picture, top, explanation_map(at), prediction.smooth_grad, 3)
+    assert np.allclose(explanation_map(at, 1), check.heat, atol=1e-6)
+    [sentence] = [m.value for m in at.markdown if "random weights in its top 3 layers (fc8, fc7, fc6)" in m.value]
+    assert f"**{check.correlation:.2f}**" in sentence
+    at.toggle(key="classify_sanity").set_value(False).run()
+    at.toggle(key="classify_sanity").set_value(True).run()
+    assert at.slider(key="classify_sanity_layers").value == 3  # the choice outlived the check being off
+
+
+def test_the_nearest_training_images_are_found_once_and_shown_with_classes_and_distances(
+        runs: Path, trained_run: Path, fixture_data_dir: Path) -> None:
+    run = add_run(runs, trained_run, "smoke-run")
+    at = classify_page()
+    open_tab(at, "Pick a test image")
+    assert any("Which training images does the network find most like this picture?" in i.value for i in at.info)
+    at.button(key="classify_neighbours").click().run()
+    assert not at.exception and not at.error and run.neighbours_path.is_file()
+    network = load_classifier(run.checkpoint_path)
+    picture = nth_test_image(fixture_data_dir, 0, 0)
+    data = load_fashion_mnist(fixture_data_dir, allow_download=False)
+    nearest = neighbours.nearest(network, neighbours.features_for(run, network, data), picture)
+    images = at.get("image")[-1]
+    assert [image.caption for image in images.proto.imgs] == [f"{CLASSES[n.label]} · {n.distance:.1f}"
+                                                              for n in nearest]
+    assert any(c.value.startswith("Of 32 of its training images, the network finds your picture most like these 5")
+               for c in at.caption)
 
 
 def test_upload_one_picture_then_several(runs: Path, trained_run: Path) -> None:

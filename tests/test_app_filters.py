@@ -361,6 +361,15 @@ def test_what_a_unit_responds_to_is_ranked_once_and_kept_with_the_run(runs: Path
     again.number_input(key="responses_unit_fc7").set_value(alive).run()
     [figure] = responses_figure(again)
     assert len(figure["data"]) == 9 and "fc7 has no map" in texts(again, "caption")
+    again.toggle(key="responses_guided").set_value(True).run()
+    assert not again.exception and not again.error
+    top, guided = responses_figure(again)
+    assert [a["text"] for a in guided["layout"]["annotations"]] == [a["text"] for a in top["layout"]["annotations"]]
+    shown = [int(title["text"].split()[0].lstrip("#")) for title in guided["layout"]["annotations"]]
+    projections = top_images.unit_projections(net, data.test_images[shown], 65, "fc7", alive)
+    np.testing.assert_allclose([array(trace["z"]) for trace in guided["data"]],
+                               (127.5 + 127.5 * projections).round() / 255, atol=1e-6)  # mid-grey: no effect
+    assert f"Guided backpropagation (Captum) of fc7 unit {alive}'s response" in texts(again, "caption")
     again.number_input(key="responses_unit_fc7").set_value(dead).run()
     assert not responses_figure(again) and f"No test image excites fc7 unit {dead}" in texts(again, "info")
 

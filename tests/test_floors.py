@@ -18,7 +18,7 @@ FLOORS = [
     {"config", "activations"},
     {"runs"},
     {"classifier", "processes", "inspection", "top_images"},
-    {"classroom", "evaluation", "prediction", "handcrafted"},
+    {"classroom", "evaluation", "prediction", "handcrafted", "neighbours"},
     {"launcher", "train", "class_test_set", "plots"},
     {"estimate"},
     {"history"},

@@ -1,4 +1,6 @@
-"""Predictions from a checkpoint: probabilities, the upload path, saliency and Grad-CAM, and unusable checkpoints."""
+"""Predictions from a checkpoint: probabilities, the upload path, where the network looked (Captum's saliency,
+Grad-CAM, occlusion, integrated gradients, SmoothGrad, each against a hand computation or a property that must hold),
+and unusable checkpoints."""
 from __future__ import annotations
 
 import dataclasses
@@ -136,7 +138,8 @@ def test_a_test_image_keeps_its_answer_through_the_upload_path(model: Classifier
     assert (inverted == direct).mean() < 0.9
 
 
-@pytest.mark.parametrize("explain", [prediction.saliency, prediction.grad_cam])
+@pytest.mark.parametrize("explain", [prediction.saliency, prediction.grad_cam, prediction.smooth_grad,
+                                     lambda *args: prediction.integrated_gradients(*args).heat])
 def test_explanations_are_28x28_non_negative_maps_peaking_at_one(model: Classifier, images: np.ndarray,
                                                                   explain) -> None:
     top = int(prediction.probabilities(model, [images[0]])[0].argmax())
@@ -155,6 +158,53 @@ def test_saliency_is_the_size_of_the_input_gradient(model: Classifier, images: n
     logits[0, 4].backward()
     expected = pixels.grad.abs()[0, 0].numpy()
     assert np.allclose(prediction.saliency(model, images[1], target=4), expected / expected.max(), atol=1e-5)
+
+
+def test_saliency_and_grad_cam_hook_nothing_of_the_shared_network(model: Classifier, images: np.ndarray) -> None:
+    """Captum's hooks go on modules made for the call: another session's pass through the network never meets them."""
+    prediction.grad_cam(model, images[0], layer="conv3")
+    prediction.smooth_grad(model, images[0])
+    for module in model.net.modules():
+        assert not (module._forward_hooks or module._forward_pre_hooks or module._backward_hooks)
+
+
+def test_integrated_gradients_add_up_to_the_rise_of_the_score_from_black(model: Classifier,
+                                                                        images: np.ndarray) -> None:
+    """Completeness: the pixels' contributions sum to the class's score for the picture less that for black."""
+    for image, target in ((images[0], None), (images[3], 6)):
+        found = prediction.integrated_gradients(model, image, target)
+        x = torch.tensor(np.stack([image, np.zeros_like(image)]), dtype=torch.float32)[:, None].div(255)
+        with torch.no_grad():
+            scores = model.net(torch.nn.functional.interpolate(x, size=65, mode="bilinear", align_corners=False))
+        target = int(scores[0].argmax()) if target is None else target
+        assert (found.score, found.black_score) == pytest.approx(scores[:, target].tolist(), abs=1e-4)
+        rise = found.score - found.black_score
+        assert found.pixels.sum() == pytest.approx(rise, abs=0.01 * abs(rise) + 1e-4)
+        assert found.delta < 0.01 * abs(rise) + 1e-4
+        assert not found.pixels[image == 0].any()  # a black pixel is the baseline already: it adds nothing
+
+
+def test_integrated_gradients_of_a_linear_network_are_weight_times_pixel(images: np.ndarray) -> None:
+    """For a linear score the path's gradient is constant: each pixel contributes its weight times its value."""
+    torch.manual_seed(4)
+    tiny = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(65 * 65, 10)).eval()
+    model = Classifier(tiny, CONFIG, 0, 0, None)
+    pixels = torch.tensor(images[1], dtype=torch.float32).div(255).reshape(1, 1, 28, 28).requires_grad_()
+    tiny(torch.nn.functional.interpolate(pixels, size=65, mode="bilinear", align_corners=False))[0, 2].backward()
+    expected = (pixels.grad * pixels).detach()[0, 0].numpy()
+    np.testing.assert_allclose(prediction.integrated_gradients(model, images[1], 2).pixels, expected, atol=1e-6)
+
+
+def test_smooth_grad_is_saliency_averaged_over_noisy_copies(model: Classifier, images: np.ndarray) -> None:
+    """The same map on every call (a generator of its own), no noise gives saliency, and noise changes it."""
+    heat = prediction.smooth_grad(model, images[2], 1)
+    assert np.array_equal(prediction.smooth_grad(model, images[2], 1), heat)
+    np.testing.assert_allclose(prediction.smooth_grad(model, images[2], 1, samples=3, noise=0.0),
+                               prediction.saliency(model, images[2], 1), atol=1e-6)
+    assert not np.allclose(heat, prediction.saliency(model, images[2], 1), atol=1e-3)
+    state = torch.random.get_rng_state()
+    prediction.smooth_grad(model, images[2], 1)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the generator every session shares is left alone
 
 
 def test_grad_cam_refuses_a_layer_that_is_not_a_convolution(model: Classifier, images: np.ndarray) -> None:
@@ -242,12 +292,16 @@ def test_occlusion_matches_a_patch_by_patch_computation_on_a_tiny_network(images
     torch.manual_seed(3)
     tiny = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(65 * 65, 10)).eval()
     model = Classifier(tiny, CONFIG, 0, 0, None)
-    for patch, stride in ((8, 2), (5, 3)):  # 28 − 5 is not a multiple of 3: the last patch is moved to the edge
+    for patch, stride in ((8, 2), (4, 3)):
         hidden = prediction.occlusion(model, images[2], target=4, patch=patch, stride=stride, fill=128)
         np.testing.assert_allclose(hidden.drop, hand_occlusion(model, images[2], 4, patch, stride, 128), atol=1e-6)
         assert hidden.probability == pytest.approx(prediction.probabilities(model, [images[2]])[0, 4])
     heat = prediction.occlusion(model, images[2]).heat
     assert heat.shape == (28, 28) and heat.min() == 0 and heat.max() == pytest.approx(1.0)
+    # Captum's squares start at 0, stride, 2 × stride…: with 28 − 5 not a multiple of 3 the last column of pixels
+    # would never be hidden, so such a square is refused rather than drawn with a blind edge.
+    with pytest.raises(ValueError, match="does not reach the far edge"):
+        prediction.occlusion(model, images[2], patch=5, stride=3)
 
 
 def test_occlusion_finds_the_only_pixels_a_network_reads(images: np.ndarray) -> None:
@@ -295,3 +349,42 @@ def test_the_share_of_a_map_on_the_background_is_its_weight_outside_the_garment(
     heat[0:5, 0:20] = 1.0  # as much weight again on the empty black
     assert prediction.share_on_background(heat, picture) == pytest.approx(0.5)
     assert prediction.share_on_background(np.zeros((28, 28)), picture) == 0
+
+
+def test_a_randomised_top_layer_changes_grad_cams_map(model: Classifier, images: np.ndarray) -> None:
+    heat = prediction.grad_cam(model, images[0], 3, "conv5")
+    check = prediction.sanity_check(model, images[0], 3, heat, lambda m, image, t: prediction.grad_cam(m, image, t),
+                                    layers=1)
+    assert check.randomised == ("fc8",)
+    assert not np.allclose(check.heat, heat, atol=1e-3) and check.correlation < 0.99
+    same = prediction.sanity_check(model, images[0], 3, heat, lambda m, image, t: prediction.grad_cam(m, image, t),
+                                   layers=0)
+    assert same.randomised == () and np.allclose(same.heat, heat) and same.correlation == pytest.approx(1.0)
+
+
+def test_randomising_from_the_top_replaces_only_those_layers_and_leaves_the_network_alone(
+        model: Classifier) -> None:
+    before = {name: p.clone() for name, p in model.net.named_parameters()}
+    randomised = prediction.randomised_from_top(model, 3).net
+    for name, module in model.net.named_children():
+        if name in ("fc8", "fc7", "fc6"):
+            assert getattr(randomised, name) is not module
+            assert not torch.allclose(getattr(randomised, name).weight, module.weight)
+            # random, but of the trained weights' spread: the signal neither vanishes nor explodes on the way up
+            assert getattr(randomised, name).weight.std().item() == pytest.approx(module.weight.std().item(), rel=0.05)
+        elif not isinstance(module, torch.nn.Dropout):
+            assert getattr(randomised, name) is module  # shared, not copied
+    assert all(torch.equal(p, before[name]) for name, p in model.net.named_parameters())
+    assert torch.equal(prediction.randomised_from_top(model, 3, seed=1).net.fc8.weight,
+                       prediction.randomised_from_top(model, 3, seed=1).net.fc8.weight)
+
+
+def test_rank_correlation_is_spearmans_on_the_pixels() -> None:
+    first = np.arange(16.0).reshape(4, 4)
+    assert prediction.rank_correlation(first, first ** 3) == pytest.approx(1.0)  # the same order: 1
+    assert prediction.rank_correlation(first, -first) == pytest.approx(-1.0)
+    rng = np.random.default_rng(0)
+    a, b = rng.random((28, 28)), rng.random((28, 28))
+    ranks = lambda m: np.argsort(np.argsort(m.ravel()))  # noqa: E731 — distinct values: ranks without ties
+    assert prediction.rank_correlation(a, b) == pytest.approx(np.corrcoef(ranks(a), ranks(b))[0, 1])
+    assert np.isnan(prediction.rank_correlation(np.zeros((28, 28)), a))  # a flat map has no order

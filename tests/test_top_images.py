@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -110,3 +111,49 @@ def test_a_ranking_is_kept_per_checkpoint_and_recomputed_for_a_newer_one(tmp_pat
     assert [path.name for path in run.top_images_dir.iterdir()] == ["epoch_002_batch_00000.pt"]
     run.top_images_path(2, 0).write_bytes(b"damaged")
     assert top_images.load_ranking(run.top_images_path(2, 0), len(images)) is None
+
+
+def test_guided_backprop_of_an_fc_unit_is_the_hand_computed_one(images: torch.Tensor) -> None:
+    """Two ReLU layers: guided backpropagation passes a gradient back through a ReLU only where both its input and
+    the gradient arriving at it are positive (Springenberg et al. 2015), computed here by hand."""
+    torch.manual_seed(5)
+    tiny = torch.nn.Sequential(OrderedDict([
+        ("flatten", torch.nn.Flatten()), ("fc6", torch.nn.Linear(65 * 65, 6)), ("act6", torch.nn.ReLU()),
+        ("fc7", torch.nn.Linear(6, 3)), ("act7", torch.nn.ReLU())])).eval()
+    with torch.no_grad():
+        tiny.fc7.bias.fill_(1.0)  # every fc7 unit fires: its projection is not all zeros
+    found = top_images.unit_projections(tiny, images[:4], 65, "fc7", 1)
+    plain_differs = False
+    for projection, image in zip(found, images[:4]):
+        pixels = image[None].float().div(255).requires_grad_()
+        x = to_model_input(pixels, 65).flatten(1)
+        pre6 = tiny.fc6(x)[0].detach()
+        arriving = tiny.fc7.weight[1].detach()  # fc7 unit 1 fires (bias 1 and more), so the gradient starts as 1
+        passed = arriving * (pre6 > 0) * (arriving > 0)
+        (expected,) = torch.autograd.grad(x[0] @ (tiny.fc6.weight.detach().T @ passed), pixels)
+        (plain,) = torch.autograd.grad(tiny(to_model_input(pixels, 65))[0, 1], pixels)
+        expected = expected[0, 0]
+        np.testing.assert_allclose(projection, (expected / expected.abs().max()).numpy(), atol=1e-5)
+        plain_differs |= not torch.allclose(plain[0, 0] / plain.abs().max(), expected / expected.abs().max(),
+                                            atol=1e-4)
+    assert plain_differs  # the hand computation is not the plain gradient: guiding mattered
+    assert all(p.grad is None for p in tiny.parameters()) and not any(m._backward_hooks for m in tiny.modules())
+
+
+def test_a_channels_projection_lies_within_what_its_strongest_place_sees(net: torch.nn.Sequential,
+                                                                         images: torch.Tensor) -> None:
+    """conv1 sees an 11-pixel square of the 65-px input at each place: its projection is zero far from the place
+    where it responds most (a channel that fires on all three images)."""
+    outputs = [feature_maps(net, to_model_input(image[None], 65), "conv1") for image in images[:3]]
+    unit = int(torch.nonzero(torch.stack([o.flatten(1).amax(dim=1) for o in outputs]).amin(dim=0) > 0)[0])
+    projections = top_images.unit_projections(net, images[:3], 65, "conv1", unit)
+    for projection, output in zip(projections, outputs):
+        responses = output[unit]
+        row, col = divmod(int(responses.flatten().argmax()), responses.shape[-1])
+        seen = np.zeros((65, 65), bool)
+        seen[max(0, 4 * row - 1):4 * row + 10, max(0, 4 * col - 1):4 * col + 10] = True  # stride 4, padding 1
+        # through the 28→65 resize a 65-px pixel draws on the two nearest 28-px pixels each way: widen by one
+        near = torch.nn.functional.interpolate(torch.from_numpy(seen).float()[None, None], size=28,
+                                               mode="area")[0, 0].numpy() > 0
+        near = np.pad(near, 1)[:-2, :-2] | np.pad(near, 1)[2:, 2:] | near
+        assert np.abs(projection).max() == pytest.approx(1.0) and not projection[~near].any()

@@ -1,9 +1,11 @@
-"""What each layer responds to: the test images that excite a chosen unit most, and where in each image."""
+"""What each layer responds to: the test images that excite a chosen unit most, where in each image, and (guided
+backpropagation) what in each made it fire."""
 from __future__ import annotations
 
 import random
 import time
 
+import numpy as np
 import streamlit as st
 
 from alexnet_explorer import plots, top_images
@@ -77,8 +79,20 @@ def layer_responses_section(run: RunDir, network: loaders.TrainedNetwork, data_s
     images = data.test_images[chosen]
     heats = top_images.unit_maps(classifier.net, images, classifier.size, layer, unit)
     titles = [f"#{i} {CLASSES[int(data.test_labels[i])]} · {value:.2f}" for i, value in zip(chosen, strengths)]
-    st.plotly_chart(plots.top_images_figure(images[:, 0].numpy(), heats, titles), key="responses_top",
-                    width="content", config=PLOTLY_CONFIG_NO_TOOLBAR)
+    guided = st.toggle("What made it fire: each image's guided backpropagation beside it", key="responses_guided",
+                       help="Zeiler & Fergus (2014) looked inside AlexNet this way: the unit's response traced back "
+                            "to the pixels, passing back only what raised it at each layer.")
+    top, projected = st.columns(2) if guided else (st.container(), None)
+    top.plotly_chart(plots.top_images_figure(images[:, 0].numpy(), heats, titles), key="responses_top",
+                     width="content", config=PLOTLY_CONFIG_NO_TOOLBAR)
+    if projected is not None:
+        projections = top_images.unit_projections(classifier.net, images, classifier.size, layer, unit)
+        greys = (127.5 + 127.5 * projections).round().astype(np.uint8)  # mid-grey: no effect
+        projected.plotly_chart(plots.top_images_figure(greys, None, titles), key="responses_guided_figure",
+                               width="content", config=PLOTLY_CONFIG_NO_TOOLBAR)
+        projected.caption(f"Guided backpropagation (Captum) of {layer} {kind} {unit}'s response to each image back "
+                          "to its pixels: the strokes, soles or handles it answers to. Light: a brighter pixel there "
+                          "would raise the response; dark: lower it; mid-grey: no effect.")
     where = ("Red to yellow: where in each image it responds more than it does to an empty black picture (its map "
              "after the activation, less that of black, scaled to each image's strongest place)." if heats is not None
              else

@@ -1,6 +1,9 @@
-"""Where the network looked: saliency, Grad-CAM at a chosen layer, or occlusion over the picture, beside test images
-of the class it answered."""
+"""Where the network looked: saliency, SmoothGrad, integrated gradients, Grad-CAM at a chosen layer or occlusion over
+the picture (Captum's, through prediction.py), with a sanity check against a network with random top layers, beside
+test images of the class it answered."""
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
@@ -12,7 +15,7 @@ from app_pages.widgets import test_images
 from app_pages.widgets.figures import PLOTLY_CONFIG_NO_TOOLBAR
 from app_pages.widgets.guard import guarded
 
-EXPLANATIONS = ("Saliency", "Grad-CAM", "Occlusion")
+EXPLANATIONS = ("Saliency", "SmoothGrad", "Integrated gradients", "Grad-CAM", "Occlusion")
 # What the occluding square is painted with: grey, as in the method's paper, or Fashion-MNIST's black background.
 COVERS = {"grey": prediction.OCCLUSION_GREY, "black": 0}
 EXAMPLES = 5
@@ -43,13 +46,29 @@ def grad_cam_layer(model: Classifier) -> str:
                              "layers' grid is too coarse to point at a part of the garment.")
 
 
-def explanation(model: Classifier, image28: np.ndarray, top: int, how: str) -> tuple[np.ndarray, str]:
-    """The chosen map over the picture, in [0, 1], and one line on how to read it."""
+# A method's map of one class, remade for the sanity check's randomised network.
+Explain = Callable[[Classifier, np.ndarray, int], np.ndarray]
+
+
+def explanation(model: Classifier, image28: np.ndarray, top: int, how: str) -> tuple[np.ndarray, str, Explain]:
+    """The chosen map over the picture, in [0, 1], one line on how to read it, and how to make it again."""
     name = CLASSES[top]
     if how == "Saliency":
         return prediction.saliency(model, image28, top), (
             f"Saliency: how much each pixel would sway the score of *{name}* if it were a little brighter or darker "
-            "(the size of the gradient). Red to yellow: more sway.")
+            "(the size of the gradient). Red to yellow: more sway."), prediction.saliency
+    if how == "SmoothGrad":
+        return prediction.smooth_grad(model, image28, top), (
+            f"SmoothGrad: saliency averaged over {prediction.SMOOTHGRAD_SAMPLES} copies of the picture with a little "
+            f"noise added. What stays is the sway on the score of *{name}* that the copies agree on, without the "
+            "speckle of a single gradient. Red to yellow: more sway."), prediction.smooth_grad
+    if how == "Integrated gradients":
+        found = prediction.integrated_gradients(model, image28, top)
+        return found.heat, (
+            f"Integrated gradients: what each pixel added to the score of *{name}* on the way from an all-black "
+            f"picture to this one; all the pixels' shares add up to the score's rise, {found.black_score:.1f} → "
+            f"{found.score:.1f}. Black pixels add nothing (black is where the way starts). Red to yellow: more "
+            "added."), lambda m, image, target: prediction.integrated_gradients(m, image, target).heat
     if how == "Grad-CAM":
         layer = grad_cam_layer(model)
         side = prediction.feature_grid_side(model, layer)
@@ -57,21 +76,60 @@ def explanation(model: Classifier, image28: np.ndarray, top: int, how: str) -> t
                   if side < prediction.MEANINGFUL_GRID else "")
         return prediction.grad_cam(model, image28, top, layer), (
             f"Grad-CAM: the parts of {layer}'s {side}×{side} grid of features that raised the score of *{name}*"
-            f"{coarse}. Red to yellow: more.")
+            f"{coarse}. Red to yellow: more."), lambda m, image, target: prediction.grad_cam(m, image, target, layer)
     cover = st.radio("Cover with", list(COVERS), horizontal=True, key="classify_cover",
                      help="Grey, as in the method's paper; on Fashion-MNIST's black background a grey square is a "
                           "shape of its own. Black erases that part of the garment.")
     hidden = prediction.occlusion(model, image28, top, fill=COVERS[cover])
+
+    def remake(m: Classifier, image: np.ndarray, target: int) -> np.ndarray:
+        return prediction.occlusion(m, image, target, fill=COVERS[cover]).heat
+
     square = f"{cover} {hidden.patch}×{hidden.patch}-pixel square"
     if hidden.changes_nothing:
         return hidden.heat, (
             f"Occlusion: no {square} changes the answer. Wherever it covers the picture, the probability of "
             f"*{name}* ({hidden.probability:.0%}) falls by less than one percentage point, so nothing is marked: no "
-            "part of the picture alone carries the answer.")
+            "part of the picture alone carries the answer."), remake
     return hidden.heat, (
         f"Occlusion: a {square} slid over the picture; red to yellow where covering that part lowers the probability "
         f"of *{name}* ({hidden.probability:.0%}) most — by up to {100 * hidden.largest_drop:.0f} percentage points. "
-        "It only asks the network for answers, so it works at any size.")
+        "It only asks the network for answers, so it works at any size."), remake
+
+
+def sanity_sentence(check: prediction.SanityCheck, how: str) -> str:
+    """What the two maps' likeness says about the map, with the number."""
+    layers = (f"its top {len(check.randomised)} layers ({', '.join(check.randomised)})" if len(check.randomised) > 1
+              else f"its top layer ({check.randomised[0]})")
+    if np.isnan(check.correlation):
+        return (f"With random weights in {layers} the {how} map is empty, unlike the trained network's: this map "
+                "depends on what the network learned.")
+    said = f"Rank correlation between the two maps: **{check.correlation:.2f}**"
+    if check.alike:
+        return (f"{said}. With random weights in {layers}, a network that has learned nothing there, the {how} map "
+                "looks much the same: it shows the picture's own edges and shape more than what the network "
+                "learned. Read it with care.")
+    if check.unalike:
+        return (f"{said}. With random weights in {layers} the {how} map changes: it depends on what the network "
+                "learned, as an explanation of the network should.")
+    return (f"{said}. With random weights in {layers} the {how} map is partly alike: some of it comes from the picture "
+            "itself, some from what the network learned.")
+
+
+@guarded
+def show_sanity_check(model: Classifier, image28: np.ndarray, top: int, how: str, heat: np.ndarray,
+                      remake: Explain) -> None:
+    """Adebayo et al.'s sanity check: the same map from the network with its top layers randomised."""
+    layers = st.slider("Layers given random weights, from the top", 1, len(prediction.LAYERS_TOP_DOWN),
+                       key="classify_sanity_layers",
+                       help="The layers are replaced from fc8 down by random weights of the same spread: a network "
+                            "that has learned nothing in them. A map that stays the same does not show what the "
+                            "network learned.")
+    check = prediction.sanity_check(model, image28, top, heat, remake, layers)
+    randomised, sentence = st.columns([2, 3], gap="large")
+    randomised.plotly_chart(plots.saliency_figure(image28, check.heat, height=240), key="classify_sanity_map",
+                            config=PLOTLY_CONFIG_NO_TOOLBAR)
+    sentence.markdown(sanity_sentence(check, how))
 
 
 @guarded
@@ -81,13 +139,18 @@ def show_where_it_looked(model: Classifier, image28: np.ndarray, top: int) -> No
     with overlay:
         grad_cam_layer_key(model)
         st.session_state.classify_cover = st.session_state.get("classify_cover", next(iter(COVERS)))
+        # kept while the sanity check is off, when its slider is not drawn
+        st.session_state.classify_sanity_layers = st.session_state.get("classify_sanity_layers", 1)
         how = st.segmented_control("Where the network looked", EXPLANATIONS, required=True, key="classify_explain")
-        heat, note = explanation(model, image28, top, how)
+        heat, note, remake = explanation(model, image28, top, how)
         st.plotly_chart(plots.saliency_figure(image28, heat), key="classify_saliency", config=PLOTLY_CONFIG_NO_TOOLBAR)
         st.caption(note)
         if prediction.share_on_background(heat, image28) > prediction.MOSTLY_BACKGROUND:
             grey = how == "Occlusion" and st.session_state.classify_cover == "grey"
             st.info(GREY_ON_BLACK if grey else OUTLINE_COUNTS, icon=":material/lightbulb:")
+        checking = st.toggle("Sanity check: is the map about the network?", key="classify_sanity",
+                             help="Adebayo et al. (2018): the same map from the network with random weights in its "
+                                  "top layers.")
     with examples:
         st.markdown(f"**Test images of {CLASSES[top]}**, for comparison")
         data = test_images.load_test_set(data_root_from_env())
@@ -95,5 +158,7 @@ def show_where_it_looked(model: Classifier, image28: np.ndarray, top: int) -> No
             chosen = prediction.class_examples(data.test_labels, top, EXAMPLES)
             st.image([exports.fitted(data.test_images[i, 0].numpy(), 84) for i in chosen],
                      caption=[f"#{i}" for i in chosen])
+    if checking:
+        show_sanity_check(model, image28, top, how, heat, remake)
 
 

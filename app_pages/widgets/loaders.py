@@ -1,5 +1,6 @@
-"""Cached loaders: a run's network, Fashion-MNIST, conv1's snapshots, a network's measurement on its test set, and
-the features, probes and projections of the Filters page, each loaded once and shared by every session.
+"""Cached loaders: a run's network, Fashion-MNIST, conv1's snapshots, a network's measurement on its test set, the
+fc7 features of its training images, and the features, probes and projections of the Filters page, each loaded once
+and shared by every session.
 
 Keyed by file path and modification time where a run's file is read: a run still training keeps replacing them.
 """
@@ -12,7 +13,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from alexnet_explorer import class_test_set, evaluation, inspection
+from alexnet_explorer import class_test_set, evaluation, inspection, neighbours
 from alexnet_explorer.data import CorruptDataError, DataUnavailableError, FashionMNIST, load_fashion_mnist, subset
 from alexnet_explorer.classifier import Classifier, load_classifier
 from alexnet_explorer.runs import RunDir, load_weights
@@ -81,6 +82,19 @@ def dead_filters(network: TrainedNetwork, source: str | None) -> list[int] | Non
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _evaluation(path: str, mtime: float, saved: str, source: str | None) -> evaluation.Evaluation:
     return evaluation.cached(Path(saved), classifier(path, mtime), dataset(source, allow_download=False))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _training_features(path: str, mtime: float, saved: str, saved_mtime: float) -> neighbours.TrainingFeatures | None:
+    return neighbours.load(Path(saved), classifier(path, mtime))
+
+
+def training_features(run: RunDir) -> neighbours.TrainingFeatures | None:
+    """The fc7 features of the run's training images kept for its saved network, or None when there are none."""
+    network, saved = trained_network(run), run.neighbours_path
+    if not saved.is_file():
+        return None
+    return _training_features(network.path, network.mtime, str(saved), saved.stat().st_mtime)
 
 
 def run_evaluation(run: RunDir, source: str | None) -> evaluation.Evaluation | None:

@@ -1,0 +1,59 @@
+"""What the network compares the picture with: the training images nearest to it in fc7 space."""
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import numpy as np
+import streamlit as st
+
+from alexnet_explorer import exports, neighbours
+from alexnet_explorer.classifier import Classifier
+from alexnet_explorer.data import CLASSES, CorruptDataError, DataUnavailableError, data_root_from_env
+from alexnet_explorer.history import duration
+from alexnet_explorer.runs import RunDir
+from app_pages.widgets import loaders
+from app_pages.widgets.guard import guarded
+
+
+def find_with_progress(run: RunDir, model: Classifier) -> None:
+    """Compute and keep the training images' fc7 features under a progress bar that says how long is left."""
+    data = loaders.dataset(data_root_from_env(), allow_download=False)
+    bar, started = st.progress(0.0), time.perf_counter()
+
+    def report(done: int, total: int) -> None:
+        left = (time.perf_counter() - started) / done * (total - done)
+        bar.progress(done / total, text=f"Putting the training images through the network: {done:,} of {total:,}, "
+                                        f"about {duration(left)} left…")
+
+    neighbours.features_for(run, model, data, report)
+    bar.empty()
+
+
+@guarded
+def show_nearest_images(run: RunDir, model: Classifier, image28: np.ndarray) -> None:
+    """The NEAREST training images to the picture in fc7 space, with their classes and distances."""
+    st.subheader("What it compares your picture with")
+    pool = loaders.training_features(run)
+    if pool is None:
+        st.info(f"Which training images does the network find most like this picture? It compares what its last "
+                f"hidden layer, fc7, makes of each: that takes one pass over {neighbours.POOL:,} of its training "
+                f"images at {model.size} px, once for this network; they are then kept with the run.",
+                icon=":material/touch_app:")
+        if st.button("Find the nearest training images", key="classify_neighbours", icon=":material/play_arrow:"):
+            try:
+                find_with_progress(run, model)
+            except (DataUnavailableError, CorruptDataError) as error:
+                st.warning(f"The training images are not available: {error}", icon=":material/warning:")
+                return
+            st.rerun()
+        return
+    data = loaders.dataset(data_root_from_env(), allow_download=False)
+    nearest = neighbours.nearest(model, pool, image28)
+    st.image([exports.fitted(data.train_images[n.position, 0].numpy(), 84) for n in nearest],
+             caption=[f"{CLASSES[n.label]} · {n.distance:.1f}" for n in nearest])
+    (common, count), = Counter(CLASSES[n.label] for n in nearest).most_common(1)
+    st.caption(f"Of {len(pool.labels):,} of its training images, the network finds your picture most like these "
+               f"{len(nearest)}: the nearest in fc7 space (the 4,096 numbers of its last hidden layer), nearest "
+               f"first, each with its class and its distance from your picture. {count} of the {len(nearest)} are "
+               f"{common}.")

@@ -206,9 +206,9 @@ def slug(text: str) -> str:
 
 class RunDir:
     """One run's folder, and the one place that names its files: config.json, metrics.jsonl, status.json,
-    checkpoint.pt, filters/epoch_NNN.pt and its frames, evaluation.npz, the top images' rankings, the process
-    record and the log; run.json holds the name people read (the folder's name stays unique underneath) and who
-    started it."""
+    checkpoint.pt, filters/epoch_NNN.pt and its frames, evaluation.npz, the top images' rankings, the units'
+    pictures, the process record and the log; run.json holds the name people read (the folder's name stays unique
+    underneath) and who started it."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -224,6 +224,7 @@ class RunDir:
         self.evaluation_path = self.path / "evaluation.npz"  # its network on its test set (evaluation.py)
         self.top_images_dir = self.path / "responses"  # the test images each unit responds to most (top_images.py)
         self.neighbours_path = self.path / "neighbours.npz"  # its network's fc7 features of training images
+        self.unit_pictures_path = self.path / "unit-pictures.npz"  # what its units want to see (feature_visualisation)
         self.launch_path = self.path / "process.json"
 
     @property

@@ -59,6 +59,14 @@ def rank_images(net: nn.Sequential, images: torch.Tensor, input_size: int, top: 
     return TopImages(indices, values, len(images))
 
 
+def strongest_units(ranking: TopImages, layer: str, count: int) -> list[int]:
+    """The ``count`` units of a layer that a test image excites most (by their strongest response; equal ones: the
+    lower unit first), leaving out those no test image excites."""
+    strongest = ranking.values[layer][:, 0]
+    order = torch.sort(strongest, descending=True, stable=True).indices[:count]
+    return [int(unit) for unit in order if strongest[unit] > 0]
+
+
 def unit_maps(net: nn.Sequential, images: torch.Tensor, input_size: int, layer: str, unit: int) -> np.ndarray | None:
     """K×28×28 maps in [0, 1] of where a conv channel responds in each of K uint8 images more than it does to an
     empty black picture (each scaled to its own peak), or None for a fully connected unit, which has no place. A

@@ -20,6 +20,7 @@ from app_pages.sections.feature_maps import (
 from app_pages.sections.layer_responses import STORY as LAYER_STORY
 from app_pages.sections.layer_responses import layer_responses_section
 from app_pages.sections.separability import separability_section
+from app_pages.sections.what_units_want import what_units_want_section
 from app_pages.widgets import loaders
 from app_pages.widgets.guard import guarded, plain_message
 from app_pages.widgets.run_picker import run_picker, status_badge
@@ -131,6 +132,7 @@ def page() -> None:
             st.warning(problem, icon=":material/warning:")
         else:
             layer_responses_section(run, network, data_source)
+            what_units_want_section(run, network, data_source)
     with separable_tab:
         if network is None:
             st.warning(problem, icon=":material/warning:")

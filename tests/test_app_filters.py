@@ -16,9 +16,9 @@ from PIL import Image
 from conftest import event
 from streamlit.testing.v1 import AppTest
 
-from alexnet_explorer import top_images
+from alexnet_explorer import feature_visualisation, top_images
 from alexnet_explorer.config import RunConfig
-from alexnet_explorer.data import load_fashion_mnist, to_model_input
+from alexnet_explorer.data import CLASSES, load_fashion_mnist, to_model_input
 from alexnet_explorer.history import duration
 from alexnet_explorer.inspection import feature_maps, filter_norms, separability_steps, strongest_first
 from alexnet_explorer.config import build_model
@@ -401,3 +401,45 @@ def test_separability_says_how_long_each_size_takes_and_what_each_step_took(runs
     for step in ("linear probe on raw pixels", "PCA of raw pixels", "fc7 features of 250 test images",
                  "linear probe on fc7 features", "PCA of fc7 features"):
         assert f"{step} " in done.value
+
+
+def test_what_units_want_to_see_is_pictured_on_request_and_kept_with_the_run(
+        runs: Path, trained_run: RunDir, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(feature_visualisation, "STEPS", 4)  # what is tested here is the view, not the pictures
+    run = copy_run(trained_run, runs)
+    at = open_page()
+    assert "What a unit or a class wants to see" in [header.value for header in at.subheader]
+    assert "not what the unit *is*" in texts(at, "caption")
+    assert "Picturing the ten classes takes 4 steps" in texts(at, "info")
+    assert "rank the test images above first" in texts(at, "info")
+    at.button(key="wants_fc8").click().run()
+    assert not at.exception and not at.error
+    [classes] = wants_figures(at)
+    assert [a["text"].split(" · ")[0] for a in classes["layout"]["annotations"]] == list(CLASSES)
+    kept = feature_visualisation.load(run.unit_pictures_path, 2, 0, 65)
+    np.testing.assert_allclose(array(classes["data"][3]["z"]), kept.pictures["fc8", 3].pixels / 255, atol=1e-6)
+    assert "How to read it: the 65×65 input that raises each class's score" in texts(at, "caption")
+
+    at.selectbox(key="responses_layer").set_value("conv2").run()
+    at.number_input(key="responses_unit_conv2").set_value(5).run()
+    at.button(key="responses_rank").click().run()
+    at.button(key="wants_conv2").click().run()
+    assert not at.exception and not at.error
+    classes, units = wants_figures(at)
+    titles = [a["text"].split(" · ")[0] for a in units["layout"]["annotations"]]
+    ranking = top_images.load_ranking(next(run.top_images_dir.iterdir()), 100)
+    strongest = [u for u in top_images.strongest_units(ranking, "conv2", 10) if u != 5]
+    assert titles == ["channel 5 (chosen)"] + [f"channel {u}" for u in strongest][:9]
+    assert "raises each channel's mean activation over the whole picture" in texts(at, "caption")
+
+    run.unit_pictures_path.write_bytes(b"damaged")
+    again = open_page()
+    assert "cannot be read" in texts(again, "warning") and "computed again" in texts(again, "warning")
+    assert not wants_figures(again) and again.button(key="wants_fc8")  # offered again, the rest of the page works
+    filter_grid(again)
+
+
+def wants_figures(at: AppTest) -> list[dict]:
+    """The grids of what the classes and units want to see, if shown."""
+    return [f for f in charts(at) if any(" · " in a.get("text", "") and not a["text"].startswith("#")
+                                         for a in f["layout"].get("annotations", []))]

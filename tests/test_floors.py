@@ -17,7 +17,7 @@ FLOORS = [
     {"data", "distributed"},
     {"config", "activations"},
     {"runs"},
-    {"classifier", "processes", "inspection", "top_images"},
+    {"classifier", "processes", "inspection", "top_images", "feature_visualisation"},
     {"classroom", "evaluation", "prediction", "handcrafted", "neighbours"},
     {"launcher", "train", "class_test_set", "plots"},
     {"estimate"},

@@ -418,7 +418,7 @@ def test_what_units_want_to_see_is_pictured_on_request_and_kept_with_the_run(
     assert [a["text"].split(" · ")[0] for a in classes["layout"]["annotations"]] == list(CLASSES)
     kept = feature_visualisation.load(run.unit_pictures_path, 2, 0, 65)
     np.testing.assert_allclose(array(classes["data"][3]["z"]), kept.pictures["fc8", 3].pixels / 255, atol=1e-6)
-    assert "How to read it: the 65×65 input that raises each class's score" in texts(at, "caption")
+    assert "How to read it: the 28×28 (enlarged to 65 px as the training pictures are) input that raises each class's score" in texts(at, "caption")
 
     at.selectbox(key="responses_layer").set_value("conv2").run()
     at.number_input(key="responses_unit_conv2").set_value(5).run()

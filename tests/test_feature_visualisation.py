@@ -16,7 +16,6 @@ from alexnet_explorer.model import set_input_statistics
 from alexnet_explorer.runs import RunDir
 
 CONFIG = RunConfig(resize=65, init="kaiming", device="cpu")
-STEPS = 32  # enough on these networks; the app's STEPS make the pictures readable on trained ones
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +43,12 @@ def test_the_picture_excites_its_unit_more_than_any_test_image(request: pytest.F
                                                                layer: str, units: list[int],
                                                                test_inputs: torch.Tensor) -> None:
     model = request.getfixturevalue(network)
-    pictures = fv.visualise(model, 65, layer, units, steps=STEPS)
+    pictures = fv.visualise(model, 65, layer, units)  # as the app makes them
     best_test = fv.excitement(model, test_inputs, layer).amax(dim=0)
     for unit, picture in zip(units, pictures):
-        assert picture.pixels.shape == (65, 65) and picture.pixels.dtype == np.uint8
-        shown = torch.from_numpy(picture.pixels).float().div(255)[None, None]
-        assert picture.strength == pytest.approx(float(fv.excitement(model, shown, layer)[0, unit]), rel=1e-5)
+        assert picture.pixels.shape == (28, 28) and picture.pixels.dtype == np.uint8  # a picture like the data's
+        shown = to_model_input(torch.from_numpy(picture.pixels)[None, None], 65)  # enlarged as the data is
+        assert picture.strength == pytest.approx(float(fv.excitement(model, shown, layer)[0, unit]), rel=1e-4)
         assert picture.strength > float(best_test[unit]), (layer, unit)
 
 

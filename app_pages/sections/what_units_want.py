@@ -74,7 +74,7 @@ def what_units_want_section(run: RunDir, network: loaders.TrainedNetwork, data_s
         st.warning(str(error), icon=":material/warning:")
         kept = UnitPictures(classifier.epoch, classifier.batch, classifier.size, {})
     st.caption(NOTE)
-    size = f"{classifier.size}×{classifier.size}"
+    size = f"28×28 (enlarged to {classifier.size} px as the training pictures are)"
     picture_grid(run, classifier, kept, CLASSES_LAYER, range(len(CLASSES)), CLASSES, "the ten classes",
                  f"How to read it: the {size} input that raises each class's score (its fc8 logit, the number above "
                  "the picture) most; light is bright, and a pattern repeated all over means the class answers to the "

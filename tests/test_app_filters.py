@@ -142,6 +142,9 @@ def test_dead_filters_are_greyed_with_their_reason_and_go_last_in_an_order(runs:
     run.save_checkpoint(dataclasses.replace(checkpoint, model=net.state_dict()))
     at = open_page()
     assert "Grey: the 3 dead filters of the network after epoch 2" in texts(at, "caption")
+    # The feature maps at conv1 say that three of their dark tiles are those filters, dark for every picture.
+    assert at.selectbox(key="maps_layer").value == "conv1"
+    assert "3 of them are conv1's dead filters, dark on every test image" in texts(at, "caption")
     greys = [shape for shape in filter_grid(at)["layout"]["shapes"] if shape.get("fillcolor")]
     assert sorted((shape["x0"] + 0.5, shape["y0"] + 0.5) for shape in greys) == [(3 * 12, 0), (4 * 12, 36), (5 * 12, 36)]
     at.selectbox(key="filters_order").set_value("coarseness").run()

@@ -404,3 +404,6 @@ def test_separability_says_how_long_each_size_takes_and_what_each_step_took(runs
     for step in ("linear probe on raw pixels", "PCA of raw pixels", "fc7 features of 250 test images",
                  "linear probe on fc7 features", "PCA of fc7 features"):
         assert f"{step} " in done.value
+    at.run()  # asked again: kept, and not said to be "computed in 0 s", each step in "0.0 s"
+    assert "Done at once (kept for this checkpoint: asking again is instant)." in texts(at, "caption")
+    assert not any(caption.value.startswith("Computed in") for caption in at.get("caption"))

@@ -16,7 +16,7 @@ from .config import RunConfig, settings
 from .data import CHANCE_ACC
 from .devices import resolve_device
 from .events import Ended, EpochEnd, Event, Progress, Started, summary_lines, to_record
-from .processes import ACTIVE_STATES, refresh_status
+from .processes import ACTIVE_STATES, ON_DEVICE, refresh_status
 from .runs import RunDir, list_runs, runs_root
 
 
@@ -208,8 +208,8 @@ class Opening:
 def run_to_open(runs: Sequence[RunDir], class_run: str | None = None, choice: Choice | None = None) -> Opening | None:
     """The run a page opens on, among the ones it can show (``runs``, newest first): the class run, unless this
     browser chose another since it was pinned; else the run this browser chose last; else the finished run with the
-    best test accuracy (the newest of equals, and before those whose accuracy is not recorded); else the newest one
-    training, else the newest."""
+    best test accuracy (the newest of equals, and before those whose accuracy is not recorded); else the one whose
+    network comes first (next_network), else the newest."""
     by_name = {run.name: run for run in runs}
     chosen = by_name.get(choice.run) if choice else None
     if class_run in by_name and not (chosen and choice.class_run == class_run):
@@ -223,10 +223,22 @@ def run_to_open(runs: Sequence[RunDir], class_run: str | None = None, choice: Ch
         accuracy, _, best = max(finished, key=lambda scored: (-1.0 if scored[0] is None else scored[0], scored[1]))
         return Opening(best, "the newest finished run" if accuracy is None else
                        f"the best finished run (test acc {accuracy:.2f})")
-    training = next((run for run in runs if states[run.name] in ACTIVE_STATES), None)
+    training = next_network(runs, states)
     if training:
         return Opening(training, "the run training now")
     return Opening(runs[0], "the newest run") if runs else None
+
+
+def next_network(runs: Sequence[RunDir], states: dict[str, str] | None = None) -> RunDir | None:
+    """The run not over whose network comes first (``runs`` newest first): the newest on its device, else the first
+    in line; None when none is on its way. ``states``: the runs' states, when already read."""
+    states = states or {run.name: refresh_status(run).get("state", "failed") for run in runs}
+    on_device = next((run for run in runs if states[run.name] in ON_DEVICE), None)
+    if on_device:
+        return on_device
+    waiting = [(launcher.queue_order(run.read_status()), run.name, run) for run in runs
+               if states[run.name] in ACTIVE_STATES]
+    return min(waiting)[2] if waiting else None
 
 
 def learned_nothing(run: RunDir) -> str | None:

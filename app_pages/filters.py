@@ -117,7 +117,8 @@ def page() -> None:
         else:
             x = model_input(network.classifier.config, data_source)
             if x is not None:
-                feature_maps_section(network.classifier.net, network.classifier.config, x, name)
+                feature_maps_section(network.classifier.net, network.classifier.config, x, name,
+                                     dead=len(dead.indices) if dead else 0)
     with handmade_tab:
         if network is None:
             st.markdown(STORY)

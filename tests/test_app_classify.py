@@ -366,6 +366,18 @@ def test_a_classroom_run_started_from_the_empty_page_shows_its_state_then_its_fa
     assert at.button(key="classify_train")  # and another can be started
 
 
+def test_an_empty_page_waits_for_the_run_training_not_the_one_queued_behind_it(runs: Path) -> None:
+    training = RunDir.create(runs, PRESETS["classroom"], label="classroom")
+    queued = RunDir.create(runs, PRESETS["classroom"].replace(activation="sigmoid"), label="classroom-sigmoid")
+    training.write_status("running", pid=4_000_000, host="gpu-node-2")  # on another machine: taken as it says
+    queued.write_status("queued", order=1.0)
+    at = classify_page()
+    assert not at.exception
+    waiting = [i.value for i in at.info]
+    assert any("Run **classroom** is running" in value for value in waiting), waiting
+    assert not any("classroom-sigmoid" in value for value in waiting), waiting
+
+
 def test_several_uploads_list_each_picture_once_and_every_problem_in_full(runs: Path, trained_run: Path) -> None:
     add_run(runs, trained_run, "smoke-run")
     at = classify_page()

@@ -142,6 +142,9 @@ def test_dead_filters_are_greyed_with_their_reason_and_go_last_in_an_order(runs:
     run.save_checkpoint(dataclasses.replace(checkpoint, model=net.state_dict()))
     at = open_page()
     assert "Grey: the 3 dead filters of the network after epoch 2" in texts(at, "caption")
+    # The feature maps at conv1 say that three of their dark tiles are those filters, dark for every picture.
+    assert at.selectbox(key="maps_layer").value == "conv1"
+    assert "3 of them are conv1's dead filters, dark on every test image" in texts(at, "caption")
     greys = [shape for shape in filter_grid(at)["layout"]["shapes"] if shape.get("fillcolor")]
     assert sorted((shape["x0"] + 0.5, shape["y0"] + 0.5) for shape in greys) == [(3 * 12, 0), (4 * 12, 36), (5 * 12, 36)]
     at.selectbox(key="filters_order").set_value("coarseness").run()
@@ -401,6 +404,9 @@ def test_separability_says_how_long_each_size_takes_and_what_each_step_took(runs
     for step in ("linear probe on raw pixels", "PCA of raw pixels", "fc7 features of 250 test images",
                  "linear probe on fc7 features", "PCA of fc7 features"):
         assert f"{step} " in done.value
+    at.run()  # asked again: kept, and not said to be "computed in 0 s", each step in "0.0 s"
+    assert "Done at once (kept for this checkpoint: asking again is instant)." in texts(at, "caption")
+    assert not any(caption.value.startswith("Computed in") for caption in at.get("caption"))
 
 
 def test_what_units_want_to_see_is_pictured_on_request_and_kept_with_the_run(

@@ -85,3 +85,16 @@ def test_the_run_that_handed_the_device_on_is_the_one_that_ended_just_before(tmp
     queued.append_event(event("started", time=2000.0))  # resumed much later: nothing was handed on then
     assert history.handed_over_from(queued, runs) is None
     assert history.handed_over_from(earlier, [earlier, failed]) is None
+
+
+def test_before_any_network_a_page_opens_on_the_run_training_then_the_first_in_line(tmp_path: Path) -> None:
+    training, first, second = (RunDir.create(tmp_path, CLASSROOM, label=label) for label in ("relu", "a", "b"))
+    first.write_status("queued", order=1.0)
+    second.write_status("queued", order=2.0)
+    training.write_status("running", pid=4_000_000, host="gpu-node-2")  # on another machine: taken as it says
+    newest_first = [second, first, training]
+    assert history.next_network(newest_first) == training  # not the newest run, queued behind it
+    assert history.run_to_open(newest_first) == history.Opening(training, "the run training now")
+    training.write_status("finished")
+    assert history.next_network([second, first]) == first  # the first in line, not the newest
+    assert history.next_network([training]) is None

@@ -51,8 +51,10 @@ def model_input(config: RunConfig, data_source: str | None) -> torch.Tensor | No
 
 
 @guarded
-def feature_maps_section(net: nn.Sequential, config: RunConfig, x: torch.Tensor, name: str) -> None:
-    """The input as the network sees it and its activation maps at a chosen layer, strongest first."""
+def feature_maps_section(net: nn.Sequential, config: RunConfig, x: torch.Tensor, name: str,
+                         dead: int = 0) -> None:
+    """The input as the network sees it and its activation maps at a chosen layer, strongest first; ``dead``: how
+    many of conv1's filters no test image excites."""
     left, right = st.columns([1, 3])
     with left:
         layer = st.selectbox("Layer", CONV_LAYERS, key="maps_layer")
@@ -74,10 +76,17 @@ def feature_maps_section(net: nn.Sequential, config: RunConfig, x: torch.Tensor,
             st.caption(f"The {shown} {'strongest ' if shown < channels else ''}activation maps after the "
                        f"{display_names(ACTIVATIONS)[config.activation]}, strongest "
                        "(highest mean) first, each scaled to its own maximum; dark tiles are filters this image does "
-                       "not excite. Hover a map for its channel.")
+                       f"not excite{dead_maps(dead) if layer == 'conv1' else ''}. Hover a map for its channel.")
         st.download_button("Download the maps as PNG",
                            exports.grid_png(inspection.activation_grid(maps, order), exports.SEQUENTIAL, 0.0, 1.0),
                            file_name=f"{name}-{layer}-maps.png", mime="image/png", icon=":material/download:")
+
+
+def dead_maps(dead: int) -> str:
+    """What the dark conv1 maps owe to dead filters, when the network has some."""
+    if not dead:
+        return ""
+    return f" — {dead} of them are conv1's dead filters, dark on every test image (greyed under *First-layer filters*)"
 
 
 def maps_over_the_picture(maps: torch.Tensor, order: list[int], x: torch.Tensor, layer: str) -> None:

@@ -1,10 +1,10 @@
-"""An empty Classify page, before any run has a network: how the newest run is doing, or why it failed, and a
+"""An empty Classify page, before any run has a network: how the run on its way is doing, or why it failed, and a
 button that trains the classroom preset."""
 from __future__ import annotations
 
 import streamlit as st
 
-from alexnet_explorer import launcher, processes
+from alexnet_explorer import history, launcher, processes
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.runs import RunDir, list_runs
 from app_pages.widgets import identity, pages
@@ -21,10 +21,10 @@ def follow(run: RunDir, seen: str | None) -> None:
 
 
 def offer_training() -> None:
-    """No run has a network yet: say how the newest run is doing (its failure, if it failed), and offer to train
-    the classroom preset."""
+    """No run has a network yet: say how the run whose network comes first is doing, else the newest (its
+    failure, if it failed), and offer to train the classroom preset."""
     runs = list_runs()
-    latest = runs[0] if runs else None
+    latest = history.next_network(runs) or (runs[0] if runs else None)
     status = processes.refresh_status(latest) if latest is not None else {}
     state = status.get("state")
     if state in processes.ACTIVE_STATES:

@@ -14,6 +14,7 @@ from app_pages.widgets.figures import PLOTLY_CONFIG
 from app_pages.widgets.guard import guarded
 
 SAMPLE_SIZES = (250, 500, 1000, 2000, 5000)
+QUICK_SECONDS = 0.2  # all steps together, faster than this: no step's time is worth a number
 
 
 def expected_time(count: int, methods: list[str], input_size: int) -> str:
@@ -83,6 +84,9 @@ def separability_section(network: loaders.TrainedNetwork, data_source: str | Non
                     config=PLOTLY_CONFIG)
     st.caption(f"{len(labels)} test images. PCA keeps the two directions of largest variance; t-SNE keeps "
                "neighbours together. Click a class in the legend to hide it.")
+    if sum(seconds.values()) < QUICK_SECONDS:  # e.g. kept from an earlier Compute: not "computed in 0 s"
+        st.caption("Done at once (kept for this checkpoint: asking again is instant).")
+        return
     st.caption(f"Computed in {duration(sum(seconds.values()))}: "
                + ", ".join(f"{label} {value:.1f} s" for label, value in seconds.items())
                + " (kept for this checkpoint: asking again is instant).")

@@ -135,13 +135,14 @@ def show_sanity_check(model: Classifier, image28: np.ndarray, top: int, how: str
 @guarded
 def show_where_it_looked(model: Classifier, image28: np.ndarray, top: int) -> None:
     """Saliency, Grad-CAM or occlusion over the input, beside real test images of the predicted class."""
+    grad_cam_layer_key(model)
+    st.session_state.classify_cover = st.session_state.get("classify_cover", next(iter(COVERS)))
+    # kept while the sanity check is off, when its slider is not drawn
+    st.session_state.classify_sanity_layers = st.session_state.get("classify_sanity_layers", 1)
+    # Above the columns: in the map's column the five methods overflow, and the last ones scroll out of sight.
+    how = st.segmented_control("Where the network looked", EXPLANATIONS, required=True, key="classify_explain")
     overlay, examples = st.columns([2, 3], gap="large")
     with overlay:
-        grad_cam_layer_key(model)
-        st.session_state.classify_cover = st.session_state.get("classify_cover", next(iter(COVERS)))
-        # kept while the sanity check is off, when its slider is not drawn
-        st.session_state.classify_sanity_layers = st.session_state.get("classify_sanity_layers", 1)
-        how = st.segmented_control("Where the network looked", EXPLANATIONS, required=True, key="classify_explain")
         heat, note, remake = explanation(model, image28, top, how)
         st.plotly_chart(plots.saliency_figure(image28, heat), key="classify_saliency", config=PLOTLY_CONFIG_NO_TOOLBAR)
         st.caption(note)

@@ -209,3 +209,30 @@ def test_the_drawing_the_upload_and_the_chosen_run_outlast_a_visit_to_the_filter
                                                ".getImageData(0, 0, c.width, c.height).data"
                                                ".some((v, i) => i % 4 == 0 && v > 128))")
     assert page.get_by_test_id("stException").count() == 0
+
+
+def test_every_way_of_showing_where_it_looked_is_in_sight(app_server: tuple[str, Path], page: Page,
+                                                          fixture_data_dir: Path) -> None:
+    url, runs = app_server
+    config = PRESETS["smoke"].replace(epochs=1, limit_train=32, limit_test=16, batch_size=16, device="cpu")
+    train(config, load_fashion_mnist(fixture_data_dir, allow_download=False),
+          emit=RunRecorder(RunDir.create(runs, config, label="smoke")))
+
+    page.goto(f"{url}/classify")
+    canvas = page.locator("canvas").last
+    expect(canvas).to_be_visible(timeout=WAIT_MS)
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 60, box["y"] + 140)
+    page.mouse.down()
+    for step in range(1, 21):
+        page.mouse.move(box["x"] + 60 + 8 * step, box["y"] + 140 + step)
+    page.mouse.up()
+    answered(page)
+    control = page.get_by_role("radiogroup", name="Where the network looked")
+    expect(control).to_be_visible(timeout=WAIT_MS)
+    # Each choice whole within the control's visible box: none scrolled out of sight.
+    shown = control.bounding_box()
+    for name in ("Saliency", "SmoothGrad", "Integrated gradients", "Grad-CAM", "Occlusion"):
+        choice = control.get_by_role("radio", name=name, exact=True).bounding_box()
+        assert shown["x"] <= choice["x"] and choice["x"] + choice["width"] <= shown["x"] + shown["width"], name
+    assert page.get_by_test_id("stException").count() == 0

@@ -132,8 +132,8 @@ def _coarseness(filters: np.ndarray) -> np.ndarray:
 
 
 # How the grid may order the filters, so that families of detectors sit together.
-FILTER_ORDERS = {"number": "as numbered", "orientation": "by the angle of their edges",
-                 "coarseness": "from coarse to fine"}
+FILTER_ORDERS = {"number": "as numbered", "orientation": "by edge angle",
+                 "coarseness": "coarse to fine"}
 EDGE_COHERENCE = 0.3  # below it a filter has no one direction (a blob, a spot, noise): no angle to sort it by
 
 

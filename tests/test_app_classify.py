@@ -478,3 +478,16 @@ def test_a_network_long_to_measure_is_measured_only_when_asked(runs: Path, train
     assert any("has not been measured yet" in i.value for i in at.info)
     at.button(key="classify_measure").click().run()
     assert any(s.value == "Where it errs" for s in at.subheader) and run.evaluation_path.is_file()
+
+
+def test_a_network_still_training_is_not_measured_by_itself_so_the_canvas_comes_at_once(runs: Path,
+                                                                                        trained_run: Path) -> None:
+    run = add_run(runs, trained_run, "smoke-run")
+    run.evaluation_path.unlink()  # a run still training has measured none of its networks yet
+    run.write_status("running", pid=4_000_000, host="gpu-node-2")  # quick to measure, but replaced every epoch
+    at = classify_page()
+    assert not at.exception and not any(s.value == "Where it errs" for s in at.subheader)
+    assert any("it is still training, so the measurement waits for its end" in i.value for i in at.info)
+    assert at.tabs and at.button(key="classify_measure")  # the pictures' tabs are there, and so is the choice
+    at.button(key="classify_measure").click().run()
+    assert any(s.value == "Where it errs" for s in at.subheader)

@@ -79,9 +79,9 @@ def filters_section(history: FilterHistory, name: str, show_added: bool, learned
     epochs = sorted(shown.filters)
     epoch = choose_epoch(controls[0], epochs, key=f"filters_epoch_{name}{view}")
     normalization = scale_of(shown, learned, controls[1].toggle(
-        "One shared colour scale", key="filters_shared",
-        help="Off: each filter uses its own range, to show its pattern. On: one range for all, to show which "
-             "filters are strong."))
+        "Shared scale", key="filters_shared",
+        help="One colour scale for all the filters. Off: each filter uses its own range, to show its pattern. On: "
+             "one range for all, to show which filters are strong."))
     weights = shown.filters[epoch]
     count, kernel = weights.shape[0], weights.shape[-1]
     st.session_state.filter_index = min(st.session_state.get("filter_index", 0), count - 1)

@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from alexnet_explorer import class_test_set, evaluation, inspection, neighbours
+from alexnet_explorer import class_test_set, evaluation, inspection, neighbours, processes
 from alexnet_explorer.data import CorruptDataError, DataUnavailableError, FashionMNIST, load_fashion_mnist, subset
 from alexnet_explorer.classifier import Classifier, load_classifier
 from alexnet_explorer.runs import RunDir, load_weights
@@ -109,13 +109,18 @@ def run_evaluation(run: RunDir, source: str | None) -> evaluation.Evaluation | N
         return None
     asked = f"classify_measure_{network.path}_{network.mtime}"
     config = network.classifier.config
-    if not (evaluation.quick(config, data) or st.session_state.get(asked)
+    # A run still training replaces its network every epoch: measuring each one by itself would hold every page that
+    # opens (the canvas included) for as long as the measurement takes, while the training shares the cores.
+    training = processes.refresh_status(run).get("state") in processes.ACTIVE_STATES
+    if not ((evaluation.quick(config, data) and not training) or st.session_state.get(asked)
             or evaluation.is_saved_for(run.evaluation_path, network.classifier)):
+        cost = (f"doing it here means {evaluation.measured_pictures(config, data):,} pictures at {config.resize} px "
+                "on this computer's processor")
         st.info(f"Where this network errs, and whether a picture is unlike its training garments, are measured at "
                 f"the end of its training, on its own device. This network ({run.title}, after epoch "
-                f"{network.classifier.epoch}) has not been measured yet: doing it here means "
-                f"{evaluation.measured_pictures(config, data):,} pictures at {config.resize} px on this computer's "
-                "processor, which takes minutes.", icon=":material/speed:")
+                f"{network.classifier.epoch}) has not been measured yet: "
+                + (f"it is still training, so the measurement waits for its end; {cost}, beside the training."
+                   if training else f"{cost}, which takes minutes."), icon=":material/speed:")
         if st.button("Measure it now", key="classify_measure", icon=":material/play_arrow:"):
             st.session_state[asked] = True
             st.rerun()

@@ -59,7 +59,7 @@ def live_panel() -> None:
         with before:
             show_ended(ended, me)
         with now:
-            state = show_run(run, me)
+            state = show_run(run, me, narrow=True)
     else:
         state = show_run(run, me)
     queue_section(me)
@@ -73,7 +73,7 @@ def live_panel() -> None:
 def show_ended(run: RunDir, me: classroom.Person) -> None:
     """A run that ended as the next one started: its final curves and closing lines, until this browser moves on."""
     st.markdown("**Just ended**, and the next run took its place:")
-    show_run(run, me)
+    show_run(run, me, narrow=True)
     if st.button("Done with it: show only the run training now", key="moved_on", icon=":material/done:"):
         st.session_state[MOVED_ON_KEY] = run.name
         st.rerun()
@@ -98,13 +98,14 @@ def watch_for_a_new_run(shown: str | None) -> None:
         st.rerun()
 
 
-def show_run(run: RunDir, me: classroom.Person) -> str:
-    """Status, progress, curves and the controls this person may use of one run; returns its state."""
+def show_run(run: RunDir, me: classroom.Person, narrow: bool = False) -> str:
+    """Status, progress, curves and the controls this person may use of one run (``narrow``: in half the page's
+    width, beside another); returns its state."""
     status = processes.refresh_status(run)
     state = status["state"]
     config = run.read_config()
     events = run.read_events()
-    title, badge = st.columns([6, 1], vertical_alignment="center")
+    title, badge = st.columns([3, 1] if narrow else [6, 1], vertical_alignment="center")
     title.markdown(f"**Run `{run.title}`** — {config.summary()}")
     with badge:
         status_badge(state, launcher.is_stopping(run))
@@ -112,7 +113,8 @@ def show_run(run: RunDir, me: classroom.Person) -> str:
     active = state in processes.ACTIVE_STATES
     done = history.progress_so_far(events, now=time.time() if state == "running" else None)
     st.progress(min(1.0, done.epoch / config.epochs), text=progress_text(run, state, done.epoch, config.epochs))
-    speed, device, elapsed, remaining = st.columns(4)
+    # Half a page holds two figures a row: four would cut "40 min 49 s" to "40 …".
+    speed, device, elapsed, remaining = [*st.columns(2), *st.columns(2)] if narrow else st.columns(4)
     speed.metric("examples/sec", f"{done.examples_per_sec:.1f}" if done.examples_per_sec else "–")
     device.metric("device", done.device or status.get("device") or config.device)
     elapsed.metric("elapsed", duration(done.elapsed))

@@ -149,6 +149,7 @@ def click_cell(page: Page, row: int, column: int, tries: int = 5) -> Locator:
     for _ in range(tries):
         matrix = page.locator(".js-plotly-plot").filter(has_text="the network's answer").first.locator(".nsewdrag")
         expect(matrix).to_be_visible(timeout=WAIT_MS)
+        matrix.scroll_into_view_if_needed()  # the page may be longer than the window: a click lands only in view
         cells = matrix.bounding_box()
         if cells is not None:
             page.mouse.click(cells["x"] + (column + 0.5) / 10 * cells["width"],

@@ -140,6 +140,18 @@ def test_an_outline_drawn_on_the_canvas_is_answered_with_a_warning(app_server: t
     assert page.get_by_test_id("stException").count() == 0
 
 
+def draw_a_stroke(page: Page) -> None:
+    """Drag the mouse across the canvas once, as a student draws a stroke."""
+    canvas = page.locator("canvas").last
+    expect(canvas).to_be_visible(timeout=WAIT_MS)
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 60, box["y"] + 140)
+    page.mouse.down()
+    for step in range(1, 21):
+        page.mouse.move(box["x"] + 60 + 8 * step, box["y"] + 140 + step)
+    page.mouse.up()
+
+
 def click_cell(page: Page, row: int, column: int, tries: int = 5) -> Locator:
     """Click a cell of the test set's confusion matrix until the page shows that cell's pictures (a rerun that is
     still drawing the page may replace or move the chart under the mouse, so that a click selects no cell or
@@ -176,14 +188,7 @@ def test_the_drawing_the_upload_and_the_chosen_run_outlast_a_visit_to_the_filter
     picker.click()
     page.get_by_role("option", name="first", exact=True).click()
     expect(picker).to_have_value("first", timeout=WAIT_MS)
-    canvas = page.locator("canvas").last
-    expect(canvas).to_be_visible(timeout=WAIT_MS)
-    box = canvas.bounding_box()
-    page.mouse.move(box["x"] + 60, box["y"] + 140)
-    page.mouse.down()
-    for step in range(1, 21):
-        page.mouse.move(box["x"] + 60 + 8 * step, box["y"] + 140 + step)
-    page.mouse.up()
+    draw_a_stroke(page)
     drawn = page.get_by_role("heading", name=ANSWER)
     expect(drawn).to_be_visible(timeout=WAIT_MS)
     drawing_answer = drawn.inner_text()
@@ -220,14 +225,7 @@ def test_every_way_of_showing_where_it_looked_is_in_sight(app_server: tuple[str,
           emit=RunRecorder(RunDir.create(runs, config, label="smoke")))
 
     page.goto(f"{url}/classify")
-    canvas = page.locator("canvas").last
-    expect(canvas).to_be_visible(timeout=WAIT_MS)
-    box = canvas.bounding_box()
-    page.mouse.move(box["x"] + 60, box["y"] + 140)
-    page.mouse.down()
-    for step in range(1, 21):
-        page.mouse.move(box["x"] + 60 + 8 * step, box["y"] + 140 + step)
-    page.mouse.up()
+    draw_a_stroke(page)
     answered(page)
     control = page.get_by_role("radiogroup", name="Where the network looked")
     expect(control).to_be_visible(timeout=WAIT_MS)

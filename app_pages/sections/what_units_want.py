@@ -20,12 +20,12 @@ from app_pages.widgets.guard import guarded
 
 GRID = 10  # pictures of a layer's units: the chosen one and the strongest others
 STORY = ("Instead of searching the test set, ask the network itself: starting from noise, change the picture step by "
-         "step so that one unit, or one class's score, rises as high as it can. The picture is shifted a little at "
-         "random at every step and built from smooth waves first, so that what grows is a pattern the unit answers "
-         "to wherever it lies, not pixel noise.")
+         "step so that one unit, or one class's score, rises as high as it can. The picture is a 28-pixel one on "
+         "black, like the garments it learned from, shifted a little at random at every step and built from smooth "
+         "waves first, so that what grows is a pattern the unit answers to wherever it lies, not pixel noise.")
 NOTE = ("Read these with care: each shows what excites its unit *most*, not what the unit *is* or does on real "
-        "garments. On 28-pixel grayscale garments it is often a texture — stripes, a grid of dots — repeated over "
-        "the whole picture, rather than a sleeve or a sole.")
+        "garments. It exaggerates: strokes brighter and more of them than any garment has, and for some units a "
+        "texture — stripes, a grid of dots — repeated over the picture rather than a sleeve or a sole.")
 
 
 def picture_with_progress(run: RunDir, classifier: Classifier, wanted: list[tuple[str, int]], what: str) -> None:

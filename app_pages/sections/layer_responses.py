@@ -3,7 +3,6 @@ backpropagation) what in each made it fire."""
 from __future__ import annotations
 
 import random
-import time
 
 import numpy as np
 import streamlit as st
@@ -16,6 +15,7 @@ from alexnet_explorer.runs import RunDir, list_runs
 from app_pages.widgets import loaders, test_images
 from app_pages.widgets.figures import PLOTLY_CONFIG_NO_TOOLBAR
 from app_pages.widgets.guard import guarded
+from app_pages.widgets.progress import time_left_bar
 
 STORY = ("Which test images excite one unit of the network most? Units of the low layers respond to edges and "
          "strokes wherever they are; units of the high layers to sleeves, soles, handles — and in fc6 and fc7 to "
@@ -29,17 +29,10 @@ def pick_random_unit(layer: str, units: int) -> None:
 
 def rank_with_progress(run: RunDir, network: loaders.TrainedNetwork, data: FashionMNIST) -> None:
     """Rank every test image for every unit and keep the ranking, under a progress bar that says how long is left."""
-    bar, started = st.progress(0.0), time.perf_counter()
-
-    def report(done: int, total: int) -> None:
-        left = (time.perf_counter() - started) / done * (total - done)
-        bar.progress(done / total, text=f"Ranking the test images for every unit: {done:,} of {total:,}, "
-                                        f"about {duration(left)} left…")
-
     classifier = network.classifier
-    top_images.ranking_for(run, classifier.net, classifier.size, classifier.epoch, classifier.batch, data.test_images,
-                          report)
-    bar.empty()
+    with time_left_bar(lambda done, total: f"Ranking the test images for every unit: {done:,} of {total:,}") as report:
+        top_images.ranking_for(run, classifier.net, classifier.size, classifier.epoch, classifier.batch,
+                               data.test_images, report)
 
 
 @guarded

@@ -1,7 +1,6 @@
 """What the network compares the picture with: the training images nearest to it in fc7 space."""
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import numpy as np
@@ -10,24 +9,18 @@ import streamlit as st
 from alexnet_explorer import exports, neighbours
 from alexnet_explorer.classifier import Classifier
 from alexnet_explorer.data import CLASSES, CorruptDataError, DataUnavailableError, data_root_from_env
-from alexnet_explorer.history import duration
 from alexnet_explorer.runs import RunDir
 from app_pages.widgets import loaders
 from app_pages.widgets.guard import guarded
+from app_pages.widgets.progress import time_left_bar
 
 
 def find_with_progress(run: RunDir, model: Classifier) -> None:
     """Compute and keep the training images' fc7 features under a progress bar that says how long is left."""
     data = loaders.dataset(data_root_from_env(), allow_download=False)
-    bar, started = st.progress(0.0), time.perf_counter()
-
-    def report(done: int, total: int) -> None:
-        left = (time.perf_counter() - started) / done * (total - done)
-        bar.progress(done / total, text=f"Putting the training images through the network: {done:,} of {total:,}, "
-                                        f"about {duration(left)} left…")
-
-    neighbours.features_for(run, model, data, report)
-    bar.empty()
+    with time_left_bar(lambda done, total: f"Putting the training images through the network: {done:,} of "
+                       f"{total:,}") as report:
+        neighbours.features_for(run, model, data, report)
 
 
 @guarded

@@ -2,7 +2,6 @@
 ten classes and for the strongest units of the layer chosen in "What units respond to" above."""
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import streamlit as st
@@ -11,12 +10,12 @@ from alexnet_explorer import feature_visualisation, plots, top_images
 from alexnet_explorer.classifier import Classifier
 from alexnet_explorer.data import CLASSES
 from alexnet_explorer.feature_visualisation import CLASSES_LAYER, DamagedPictures, UnitPictures
-from alexnet_explorer.history import duration
 from alexnet_explorer.model import CONV_LAYERS, INSPECTABLE_LAYERS
 from alexnet_explorer.runs import RunDir
 from app_pages.widgets import loaders, test_images
 from app_pages.widgets.figures import PLOTLY_CONFIG_NO_TOOLBAR
 from app_pages.widgets.guard import guarded
+from app_pages.widgets.progress import time_left_bar
 
 GRID = 10  # pictures of a layer's units: the chosen one and the strongest others
 STORY = ("Instead of searching the test set, ask the network itself: starting from noise, change the picture step by "
@@ -30,15 +29,9 @@ NOTE = ("Read these with care: each shows what excites its unit *most*, not what
 
 def picture_with_progress(run: RunDir, classifier: Classifier, wanted: list[tuple[str, int]], what: str) -> None:
     """Compute and keep the missing pictures under a progress bar that says how long is left."""
-    bar, started = st.progress(0.0), time.perf_counter()
-
-    def report(done: int, total: int) -> None:
-        left = (time.perf_counter() - started) / done * (total - done)
-        bar.progress(done / total, text=f"Picturing {what}: step {done} of {total}, about {duration(left)} left…")
-
-    feature_visualisation.pictures_for(run, classifier.net, classifier.size, classifier.epoch, classifier.batch,
-                                       wanted, report)
-    bar.empty()
+    with time_left_bar(lambda done, total: f"Picturing {what}: step {done} of {total}") as report:
+        feature_visualisation.pictures_for(run, classifier.net, classifier.size, classifier.epoch, classifier.batch,
+                                           wanted, report)
 
 
 def picture_grid(run: RunDir, classifier: Classifier, kept: UnitPictures, layer: str, units: Sequence[int],

@@ -181,7 +181,7 @@ def _train(config: RunConfig, data: FashionMNIST, device: torch.device, emit: Ca
     steps_per_epoch, images = len(train_batches), len(train_batches.images)
     total_steps = config.epochs * steps_per_epoch
     state = TrainingState.start(train_batches)
-    if config.standardise_input:  # a resumed run loads the numbers it started with
+    if resume is None and config.standardise_input:  # a resumed run loads the numbers it started with
         set_input_statistics(model, *pixel_statistics(train_batches.images))
     if resume is not None:
         model.load_state_dict(resume.model)

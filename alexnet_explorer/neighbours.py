@@ -17,6 +17,7 @@ import torch
 from .activations import BATCH, extract_features
 from .classifier import Classifier
 from .data import FashionMNIST, subset_indices
+from .preprocess import to_tensor
 from .runs import RunDir, write_atomically
 
 LAYER = "fc7"
@@ -106,8 +107,7 @@ def nearest(classifier: Classifier, pool: TrainingFeatures, image28: np.ndarray,
             count: int = NEAREST) -> list[Neighbour]:
     """The ``count`` training images of the pool nearest to a uint8 28×28 picture in fc7 space (Euclidean distance),
     nearest first."""
-    picture = extract_features(classifier.net, torch.tensor(np.asarray(image28)).reshape(1, 1, 28, 28),
-                               classifier.size, LAYER)
+    picture = extract_features(classifier.net, to_tensor(image28), classifier.size, LAYER)
     distances = np.linalg.norm(pool.features.astype(np.float32) - picture, axis=1)
     order = np.argsort(distances, kind="stable")[:count]
     return [Neighbour(int(pool.positions[k]), int(pool.labels[k]), float(distances[k])) for k in order]

@@ -15,9 +15,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from alexnet_explorer.config import RunConfig, build_model
 from alexnet_explorer.data import DEBIAN_DIR, IDX_FILES, find_idx_files
 from alexnet_explorer.events import KINDS, Event, from_record
+
+
+SMALL = RunConfig(resize=65, init="kaiming", device="cpu")  # the smallest input AlexNet takes, started as it learns
+
+
+@pytest.fixture(scope="module")
+def net() -> torch.nn.Sequential:
+    """An untrained SMALL network of seed 0, in eval mode (one per test module: a test may not change it)."""
+    torch.manual_seed(0)
+    return build_model(SMALL).eval()
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

@@ -8,20 +8,16 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import SMALL
+
 from alexnet_explorer import feature_visualisation as fv
 from alexnet_explorer import top_images
-from alexnet_explorer.config import RunConfig, build_model
+from alexnet_explorer.config import build_model
 from alexnet_explorer.data import load_fashion_mnist, to_model_input
 from alexnet_explorer.model import set_input_statistics
 from alexnet_explorer.runs import RunDir
 
-CONFIG = RunConfig(resize=65, init="kaiming", device="cpu")
-
-
-@pytest.fixture(scope="module")
-def net() -> torch.nn.Sequential:
-    torch.manual_seed(0)
-    return build_model(CONFIG).eval()
+CONFIG = SMALL  # what the shared ``net`` fixture is built from
 
 
 @pytest.fixture(scope="module")

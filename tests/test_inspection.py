@@ -37,7 +37,6 @@ from alexnet_explorer.model import (
     alexnet,
     layer_output_shapes,
 )
-from alexnet_explorer.config import build_model
 from alexnet_explorer.runs import CheckpointError, RunDir, load_weights
 
 

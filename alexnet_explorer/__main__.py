@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from . import distributed, launcher, processes
+from . import distributed, launcher, processes, scoreboard
 from .config import PRESETS, RunConfig, setting_type, settings
 from .data import CorruptDataError, DataUnavailableError, load_fashion_mnist
 from .events import Ended, EpochEnd, Event, Progress, Started, Step, summary_lines
@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line's parser, with a flag for every setting of RunConfig."""
     parser = OneLineParser(prog="python -m alexnet_explorer", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    run = commands.add_parser("train", help="train AlexNet on Fashion-MNIST and print the chapter's lines")
+    run = commands.add_parser("train", help="train AlexNet (or LeNet, or fit a hand-made pipeline) on Fashion-MNIST "
+                                            "and print the chapter's lines")
     run.add_argument("--preset", choices=sorted(PRESETS), default="book",
                      help="starting configuration; other flags override it (default: book)")
     add_setting_flags(run)
@@ -58,7 +59,23 @@ def build_parser() -> argparse.ArgumentParser:
                                                "none waits (the app starts this by itself)")
     keeper.add_argument("--runs", help="the runs folder (default: $ALEXNET_EXPLORER_RUNS, else ./runs)")
     keeper.add_argument("--keeper-lock-fd", type=int, help=argparse.SUPPRESS)  # the lock, taken by the app
+    board = commands.add_parser("scoreboard", help="print every finished run's test accuracy and training time, "
+                                                   "beside the published figures, and what they show")
+    board.add_argument("--runs", help="the runs folder (default: $ALEXNET_EXPLORER_RUNS, else ./runs)")
     return parser
+
+
+def print_scoreboard(root: str | None) -> None:
+    """The scoreboard as a Markdown table, the published figures, and the sentence that says what they show."""
+    rows = scoreboard.table(scoreboard.entries(root))
+    print("| run | kind | test accuracy | test images | training time | learned parameters | device |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['run']} | {row['kind']} | {row['test accuracy']:.4f} | {row['test images']:,} | "
+              f"{row['training time']} | {row['learned parameters']:,} | {row['device']} |")
+    for reference in scoreboard.REFERENCES:
+        print(f"reference: {reference.label} {reference.accuracy:.3f} ({reference.source})")
+    print(scoreboard.verdict(scoreboard.entries(root)).replace("**", ""))
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -158,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "queue":
         launcher.serve_queue(args.runs, keeper=args.keeper_lock_fd)
+        return 0
+    if args.command == "scoreboard":
+        print_scoreboard(args.runs)
         return 0
     if args.niceness:
         processes.lower_priority(args.niceness)  # before training starts its threads, which inherit it

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import to_model_input
-from .model import split_after
+from .model import last_hidden_layer, split_after
 
 LOGITS = "logits"  # the network's own output, after fc8
 BATCH = 256  # images per forward pass
@@ -53,16 +53,18 @@ def _gathered(net: nn.Sequential, images: torch.Tensor, input_size: int, layers:
     return [torch.cat(column) if column else torch.zeros(0) for column in columns]
 
 
-def extract_features(net: nn.Sequential, images: torch.Tensor, input_size: int, layer: str = "fc7",
+def extract_features(net: nn.Sequential, images: torch.Tensor, input_size: int, layer: str | None = None,
                      batch_size: int = BATCH) -> np.ndarray:
-    """N×D activations of a layer (flattened, dropout off) of uint8 N×1×28×28 images."""
-    return _gathered(net, images, input_size, [layer], batch_size)[0].numpy()
+    """N×D activations of a layer (flattened, dropout off; by default the last hidden one, AlexNet's fc7) of uint8
+    N×1×28×28 images."""
+    return _gathered(net, images, input_size, [layer or last_hidden_layer(net)], batch_size)[0].numpy()
 
 
-def features_and_logits(net: nn.Sequential, input_size: int, images: torch.Tensor, layer: str = "fc7",
+def features_and_logits(net: nn.Sequential, input_size: int, images: torch.Tensor, layer: str | None = None,
                         batch: int = BATCH) -> tuple[torch.Tensor, torch.Tensor]:
-    """A layer's features and the logits (float32, on the CPU) of uint8 N×1×28×28 images, from one pass."""
-    features, logits = _gathered(net, images, input_size, [layer, LOGITS], batch)
+    """A layer's features (by default the last hidden layer's) and the logits (float32, on the CPU) of uint8
+    N×1×28×28 images, from one pass."""
+    features, logits = _gathered(net, images, input_size, [layer or last_hidden_layer(net), LOGITS], batch)
     return features, logits
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from . import model
+from . import model, pipelines
 from .data import AUGMENTATIONS
 from .devices import ALL_GPUS, available_devices
 from .options import Option
@@ -86,7 +86,8 @@ def setting(default: object, label: str, group: str, help: str, **details: objec
 
 # The network's choices as people read them; a choice missing here is shown by its name (model.py's tables hold only
 # what each choice builds, so that the network module needs nothing of the package).
-CHOICE_NAMES = {"relu": "ReLU", "max": "max pooling", "avg": "average pooling", "xavier": "xavier (the book's)",
+CHOICE_NAMES = {"alexnet": "AlexNet (the chapter's)", "lenet": "LeNet (the previous chapter's)", "relu": "ReLU",
+                "max": "max pooling", "avg": "average pooling", "xavier": "xavier (the book's)",
                 "pytorch-default": "PyTorch's default"}
 
 
@@ -98,7 +99,24 @@ def display_names(options: Mapping[str, object]) -> dict[str, str]:
 
 def _check_resize(config: RunConfig) -> None:
     """The network's own limits on its input size."""
-    model.check_input_size(config.resize)
+    if config.network in model.NETWORKS:  # an unknown network is reported by its own setting
+        model.check_input_size(config.resize, config.network)
+    if config.network in pipelines.PIPELINES and config.resize != pipelines.SIDE:
+        raise ValueError(f"a hand-made pipeline reads the {pipelines.SIDE}-pixel pictures themselves: input size must "
+                         f"be {pipelines.SIDE}, not {config.resize}")
+
+
+def _check_epochs(config: RunConfig) -> None:
+    """A hand-made pipeline is fitted in one go."""
+    if config.network in pipelines.PIPELINES and config.epochs != 1:
+        raise ValueError(f"a hand-made pipeline is fitted in one go, not in epochs: epochs must be 1, not "
+                         f"{config.epochs}")
+
+
+def network_choices() -> dict[str, str]:
+    """The networks and the hand-made pipelines a run may be, each with the name a person reads."""
+    return display_names(model.NETWORKS) | {name: f"{pipeline.title} (hand-made)"
+                                            for name, pipeline in pipelines.PIPELINES.items()}
 
 
 def _check_warmup(config: RunConfig) -> None:
@@ -123,7 +141,8 @@ def _check_device(config: RunConfig) -> None:
 class RunConfig:
     """Everything that decides what a training run does."""
 
-    epochs: int = setting(10, "epochs", "Optimisation", "passes over the training images", min=1, step=1)
+    epochs: int = setting(10, "epochs", "Optimisation", "passes over the training images (a hand-made pipeline is "
+                          "fitted in one)", min=1, step=1, check=_check_epochs)
     batch_size: int = setting(256, "batch size", "Optimisation", "images per SGD step", min=1, step=1)
     lr: float = setting(0.01, "learning rate", "Optimisation", "SGD's step size (the peak one, with a warm-up or "
                         "a schedule)", positive=True, step=0.005, format="%g", noun="learning rate")
@@ -131,9 +150,14 @@ class RunConfig:
                               below=1, step=0.05, format="%g")
     weight_decay: float = setting(0.0, "weight decay", "Optimisation", "L2 penalty on the weights", min=0,
                                   step=1e-4, format="%g")
+    network: str = setting("alexnet", "network", "Network", "the chapter's AlexNet, the previous chapter's LeNet "
+                           "(two 5×5 convolutions and three dense layers, on the 28-pixel pictures themselves), or a "
+                           "hand-made pipeline from before 2012 (features computed by a fixed recipe, then a linear "
+                           "classifier fitted by scikit-learn; the optimisation settings do not apply to it)",
+                           choices=network_choices)
     resize: int = setting(224, "input size (px)", "Network", "Fashion-MNIST's 28 px images are resized to this; the "
-                          f"chapter uses 224, the network takes {model.MIN_INPUT_SIZE} to {model.MAX_INPUT_SIZE}",
-                          step=1, check=_check_resize)
+                          f"chapter uses 224, AlexNet takes {model.MIN_INPUT_SIZE} to {model.MAX_INPUT_SIZE}, LeNet "
+                          f"{model.LENET_INPUT_SIZE} to {model.MAX_INPUT_SIZE}", step=1, check=_check_resize)
     activation: str = setting("relu", "activation", "Network", "the nonlinearity after every conv and hidden "
                               "layer; the chapter's is ReLU", choices=lambda: display_names(model.ACTIVATIONS))
     pooling: str = setting("max", "pooling", "Network", "the pooling after conv1, conv2 and conv5; the chapter's is "
@@ -199,7 +223,11 @@ class RunConfig:
 
     def summary(self) -> str:
         """One short line for run lists: size, epochs and the chapter's ablation switches."""
-        parts = [f"{self.resize}px", f"{self.epochs} ep", f"bs {self.batch_size}", f"lr {self.lr:g}",
+        if self.network in pipelines.PIPELINES:
+            parts = [pipelines.PIPELINES[self.network].title, f"{self.resize}px"]
+            return ", ".join(parts + ([f"{self.limit_train} train imgs"] if self.limit_train else []))
+        parts = [] if self.network == "alexnet" else [model.NETWORKS[self.network].title]
+        parts += [f"{self.resize}px", f"{self.epochs} ep", f"bs {self.batch_size}", f"lr {self.lr:g}",
                  self.activation, f"{self.pooling}-pool", f"dropout {self.dropout:g}", self.init]
         if self.standardise_input:
             parts.append("standardised input")
@@ -226,9 +254,20 @@ _HINTS = typing.get_type_hints(RunConfig)
 
 
 def build_model(config: RunConfig) -> nn.Sequential:
-    """The network a run's configuration describes."""
-    return model.alexnet(config.resize, config.activation, config.pooling, config.dropout, config.init,
-                         conv1_scale=config.conv1_init_scale, standardise=config.standardise_input)
+    """The network a run's configuration describes (a hand-made pipeline's classifier not yet fitted)."""
+    if config.network in pipelines.PIPELINES:
+        return pipelines.pipeline(config.network, config.resize)
+    return model.network(config.network, config.resize, config.activation, config.pooling, config.dropout,
+                         config.init, conv1_scale=config.conv1_init_scale, standardise=config.standardise_input)
+
+
+def forward_macs(config: RunConfig) -> int:
+    """Multiply-accumulates of one picture's forward pass through the run's network (a hand-made pipeline: its
+    classifier's, as its features cost little beside any network)."""
+    if config.network in pipelines.PIPELINES:
+        return pipelines.feature_count(config.network, config.resize) * 10
+    return model.count_macs(config.resize, config.network)
+
 
 PRESETS: dict[str, RunConfig] = {
     # The chapter exactly: 224 px, batch 256, plain SGD at 0.01 for 10 epochs, xavier init.
@@ -242,6 +281,15 @@ PRESETS: dict[str, RunConfig] = {
         epochs=5, lr=0.03, momentum=0.9, batch_size=64, resize=67, init="kaiming", conv1_init_scale=0.1,
         schedule="cosine", warmup_epochs=0.2, limit_train=12000, limit_test=2000,
     ),
+    # The previous chapter's LeNet as d2l trains it: sigmoid, average pooling, xavier init, plain SGD at 0.9, batch
+    # 256, 10 epochs of the 28-pixel pictures (about a minute on two CPU cores).
+    "lenet": RunConfig(network="lenet", resize=model.LENET_INPUT_SIZE, activation="sigmoid", pooling="avg",
+                       dropout=0.0, lr=0.9),
+    # LeNet with what AlexNet brought (ReLU, max pooling) and momentum: the same minute, a better network.
+    "lenet-modern": RunConfig(network="lenet", resize=model.LENET_INPUT_SIZE, dropout=0.0, lr=0.1, momentum=0.9),
+    # Before 2012: features computed by a fixed recipe, a linear classifier on top, fitted on all 60,000 pictures.
+    "raw-linear": RunConfig(network="raw-linear", resize=pipelines.SIDE, epochs=1),
+    "hog-svm": RunConfig(network="hog-svm", resize=pipelines.SIDE, epochs=1),
     # Seconds on a CPU: shows the machinery (curves, checkpoints, filters) rather than learning.
     "smoke": RunConfig(
         epochs=2, lr=0.02, momentum=0.9, batch_size=32, resize=65, init="kaiming", limit_train=256, limit_test=128,

@@ -11,13 +11,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import RunConfig
+from .config import RunConfig, forward_macs
 from .activations import features_and_logits
 from .classifier import Classifier
 from .data import CLASSES, FashionMNIST, subset, subset_indices
-from .model import count_macs
 from .runs import write_atomically
-from .unfamiliar import FEATURE_LAYER, Gaussians, FamiliarityFit, fit
+from .unfamiliar import Gaussians, FamiliarityFit, fit
 
 FIT_IMAGES = 5000  # training images the signal's Gaussians are fitted on (about 10 s at 67 px on two CPU cores)
 FORMAT = 2  # of the saved file; another number is measured again (1: without the test images' test_unusual)
@@ -97,10 +96,9 @@ def evaluate(net: nn.Sequential, config: RunConfig, data: FashionMNIST, epoch: i
     """Answer the run's test images and fit the signal on up to FIT_IMAGES of its training images, on the network's
     device."""
     train_images, train_labels = subset(data.train_images, data.train_labels, config.limit_train, config.seed)
-    train_features, _ = features_and_logits(net, config.resize, train_images[:FIT_IMAGES], FEATURE_LAYER)
+    train_features, _ = features_and_logits(net, config.resize, train_images[:FIT_IMAGES])
     indices = subset_indices(len(data.test_images), config.limit_test, config.seed)
-    test_features, test_logits = features_and_logits(net, config.resize, data.test_images[indices],
-                                                    FEATURE_LAYER)
+    test_features, test_logits = features_and_logits(net, config.resize, data.test_images[indices])
     familiarity = fit(train_features, train_labels[:FIT_IMAGES], test_features, test_logits)
     return Evaluation(data.test_labels[indices].numpy(), torch.softmax(test_logits.double(), dim=1).float().numpy(),
                       epoch, batch, indices.numpy(), familiarity)
@@ -114,7 +112,7 @@ def measured_pictures(config: RunConfig, data: FashionMNIST) -> int:
 
 def quick(config: RunConfig, data: FashionMNIST) -> bool:
     """Whether measuring this run's network takes seconds rather than minutes on a CPU (QUICK_MACS)."""
-    return measured_pictures(config, data) * count_macs(config.resize) <= QUICK_MACS
+    return measured_pictures(config, data) * forward_macs(config) <= QUICK_MACS
 
 
 def is_saved_for(path: Path, classifier: Classifier) -> bool:

@@ -29,11 +29,9 @@ import torch
 from torch import nn
 
 from .data import to_model_input
-from .model import CONV_LAYERS, INSPECTABLE_LAYERS, split_after
+from .model import conv_layers, last_hidden_layer, output_layer, split_after
 from .runs import RunDir, write_atomically
 
-CLASSES_LAYER = "fc8"  # its units are the classes' logits
-LAYERS = INSPECTABLE_LAYERS + (CLASSES_LAYER,)
 STEPS = 96
 LEARNING_RATE = 0.05  # Adam's, on the Fourier coefficients (Lucid's default)
 SIDE = 28  # the pictures' side: Fashion-MNIST's
@@ -66,20 +64,21 @@ class DamagedPictures(ValueError):
 
 
 def _response_before_activation(net: nn.Sequential, layer: str) -> nn.Sequential:
-    """The network from its input up to the layer's output before its activation (fc8: the logits)."""
-    if layer == CLASSES_LAYER:
-        return nn.Sequential(*split_after(net, "fc7"))  # the whole network, without its dropout
+    """The network from its input up to the layer's output before its activation (the last layer: the logits)."""
+    if layer == output_layer(net):
+        return nn.Sequential(*split_after(net, last_hidden_layer(net)))  # the whole network, without its dropout
     return split_after(net, layer)[0][:-1]
 
 
 def excitement(net: nn.Sequential, x: torch.Tensor, layer: str) -> torch.Tensor:
     """N×units: how strongly each of the N inputs (already at the network's input size, in [0, 1]) excites each
-    unit of a layer — a conv channel: its mean activation; a fully connected unit: its activation; fc8: the logit."""
+    unit of a layer — a conv channel: its mean activation; a fully connected unit: its activation; the last layer
+    (``model.output_layer``, whose units are the classes): the logit."""
     with torch.no_grad():
-        if layer == CLASSES_LAYER:
+        if layer == output_layer(net):
             return _response_before_activation(net, layer)(x)
         output = split_after(net, layer)[0](x)
-    return output.mean(dim=(2, 3)) if layer in CONV_LAYERS else output
+    return output.mean(dim=(2, 3)) if layer in conv_layers(net) else output
 
 
 def _frequency_scale(size: int) -> torch.Tensor:
@@ -111,7 +110,7 @@ def visualise(net: nn.Sequential, input_size: int, layer: str, units: Sequence[i
         shift = torch.randint(-JITTER, JITTER + 1, (2,), generator=generator).tolist()
         x = to_model_input(torch.roll(_pictures(spectrum, scale), shifts=shift, dims=(2, 3)), input_size)
         output = response(x)
-        if layer in CONV_LAYERS:
+        if layer in conv_layers(net):
             output = output.mean(dim=(2, 3))
         objective = output.gather(1, wanted[:, None]).sum()
         (spectrum.grad,) = torch.autograd.grad(-objective, [spectrum])
@@ -127,7 +126,7 @@ def visualise(net: nn.Sequential, input_size: int, layer: str, units: Sequence[i
 def save(path: Path, kept: UnitPictures) -> None:
     """Write them as one .npz file, atomically: per layer its units, their pictures and strengths."""
     arrays: dict[str, np.ndarray] = {}
-    for layer in LAYERS:
+    for layer in dict.fromkeys(layer for layer, _ in kept.pictures):
         units = sorted(unit for kept_layer, unit in kept.pictures if kept_layer == layer)
         if units:
             arrays[f"{layer}_units"] = np.array(units)
@@ -150,9 +149,8 @@ def load(path: Path, epoch: int, batch: int, size: int) -> UnitPictures:
                                                                                                   batch, size):
                 return empty
             pictures = {}
-            for layer in LAYERS:
-                if f"{layer}_units" in kept.files:
-                    for unit, pixels, strength in zip(kept[f"{layer}_units"], kept[f"{layer}_pixels"],
+            for layer in (name.removesuffix("_units") for name in kept.files if name.endswith("_units")):
+                for unit, pixels, strength in zip(kept[f"{layer}_units"], kept[f"{layer}_pixels"],
                                                       kept[f"{layer}_strengths"], strict=True):
                         pictures[layer, int(unit)] = UnitPicture(pixels, float(strength))
     except UNREADABLE as error:
@@ -172,7 +170,7 @@ def pictures_for(run: RunDir, net: nn.Sequential, input_size: int, epoch: int, b
     except DamagedPictures:
         kept = UnitPictures(epoch, batch, input_size, {})
     missing = {layer: [unit for other, unit in wanted if other == layer and (layer, unit) not in kept.pictures]
-               for layer in LAYERS}
+               for layer in dict.fromkeys(layer for layer, _ in wanted)}
     missing = {layer: list(dict.fromkeys(units)) for layer, units in missing.items() if units}
     if not missing:
         return kept

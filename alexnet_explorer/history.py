@@ -251,7 +251,7 @@ def learned_nothing(run: RunDir) -> str | None:
     except ValueError:
         sigmoid = False
     lesson = (" That is the sigmoid lesson: with sigmoid instead of ReLU the gradient all but vanishes on its way "
-              "back through eight layers, so in a few epochs the network never gets going." if sigmoid else
+              "back through the layers, so in a few epochs the network never gets going." if sigmoid else
               " Choose a run that learned, or train this one longer.")
     return (f"This network learned nothing: its test accuracy, {last_test_acc(events):.2f}, is what guessing scores "
             f"({CHANCE_ACC:.2f}).{lesson}")

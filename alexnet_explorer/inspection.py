@@ -25,7 +25,7 @@ from .runs import CheckpointError, RunDir, load_weights
 
 NORMALIZATIONS = ("per_filter", "shared")
 # What the separability comparison probes and projects: the images themselves, or a layer's activations.
-FEATURE_KINDS = {"raw": "raw pixels", "fc7": "fc7 features"}
+FEATURE_KINDS = {"raw": "raw pixels", "learned": "the last hidden layer's features"}
 
 
 def grid_shape(count: int, columns: int = 12) -> tuple[int, int]:
@@ -355,14 +355,14 @@ def sample_features(
         return raw_pixels(images)
     if net is None:
         raise ValueError(f"{FEATURE_KINDS[kind]} need a network")
-    return extract_features(net, images, input_size, kind)
+    return extract_features(net, images, input_size)
 
 
 # Each step's seconds on 1000 test images and how they grow with their number N (seconds ∝ N^growth), measured on
 # two CPU cores with a classroom network at 67 px: python -m benchmarks.separability_time (docs/benchmarks.md).
 STEP_COSTS = {("raw", "features"): (0.0, 1.0), ("raw", "probe"): (1.4, 0.74), ("raw", "pca"): (0.06, 1.42),
-              ("raw", "tsne"): (2.0, 1.62), ("fc7", "features"): (0.54, 0.98), ("fc7", "probe"): (1.5, 1.67),
-              ("fc7", "pca"): (0.4, 0.89), ("fc7", "tsne"): (4.9, 0.62)}
+              ("raw", "tsne"): (2.0, 1.62), ("learned", "features"): (0.54, 0.98),
+              ("learned", "probe"): (1.5, 1.67), ("learned", "pca"): (0.4, 0.89), ("learned", "tsne"): (4.9, 0.62)}
 COSTED_INPUT_SIZE = 67  # the features' forward pass costs in proportion to the network's multiply-adds
 
 
@@ -375,16 +375,25 @@ class SeparabilityStep:
     task: str  # "features", "probe", or one of PROJECTIONS
     label: str
     seconds: float
+    features: str  # the kind of features in words, e.g. 'fc7 features'
 
 
-def separability_steps(count: int, methods: Sequence[str],
-                       input_size: int = COSTED_INPUT_SIZE) -> list[SeparabilityStep]:
-    """The steps of comparing raw pixels with fc7 features on ``count`` test images, in order, with expected times."""
+def feature_words(kind: str, layer: str) -> str:
+    """A kind of features in words: 'raw pixels', or the network's last hidden layer's, e.g. 'fc7 features'."""
+    return f"{layer} features" if kind == "learned" else FEATURE_KINDS[kind]
+
+
+def separability_steps(count: int, methods: Sequence[str], input_size: int = COSTED_INPUT_SIZE,
+                       layer: str = "fc7", network: str = "alexnet") -> list[SeparabilityStep]:
+    """The steps of comparing raw pixels with the features of the network's last hidden ``layer`` on ``count`` test
+    images, in order, with expected times (measured on AlexNet; another network's features cost in proportion to
+    its multiply-adds)."""
     unknown = set(methods) - set(PROJECTIONS)
     if unknown:
         raise ValueError(f"method must be one of {', '.join(PROJECTIONS)}, not {', '.join(sorted(unknown))}")
     steps = []
-    for kind, words in FEATURE_KINDS.items():
+    for kind in FEATURE_KINDS:
+        words = feature_words(kind, layer)
         tasks = {"features": f"{words} of {count:,} test images"} if kind != "raw" else {}
         tasks["probe"] = f"linear probe on {words}"
         tasks.update({method: f"{PROJECTIONS[method].display} of {words}" for method in methods})
@@ -392,6 +401,6 @@ def separability_steps(count: int, methods: Sequence[str],
             at_1000, growth = STEP_COSTS[kind, task]
             seconds = at_1000 * (count / 1000) ** growth
             if task == "features":
-                seconds *= count_macs(input_size) / count_macs(COSTED_INPUT_SIZE)
-            steps.append(SeparabilityStep(kind, task, label, seconds))
+                seconds *= count_macs(input_size, network) / count_macs(COSTED_INPUT_SIZE)
+            steps.append(SeparabilityStep(kind, task, label, seconds, words))
     return steps

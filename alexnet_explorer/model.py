@@ -1,9 +1,12 @@
-"""The chapter's slimmed AlexNet as one declarative ``nn.Sequential`` with named layers.
+"""The chapter's slimmed AlexNet, and the previous chapter's LeNet, each one declarative ``nn.Sequential`` with named
+layers.
 
-This module is the one place that knows the network: the choices a run may make (activation, pooling, init) as
-tables from name to module, the layers' names and geometry, and how to cut the network after a layer. Like
+This module is the one place that knows the networks: the choices a run may make (network, activation, pooling, init)
+as tables from name to module, the layers' names and geometry, and how to cut a network after a layer. Like
 torchvision's ``models/alexnet.py`` it imports nothing of its package: a run's settings become a network in
-``config.build_model``.
+``config.build_model``. Both networks number their layers in one sequence (AlexNet conv1…conv5, fc6…fc8; LeNet conv1,
+conv2, fc3…fc5), each activation after its layer's number (act1 after conv1), so every view reads the layers it can
+show from the network itself.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import functools
 import math
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -36,17 +40,54 @@ POOLINGS: dict[str, Callable[..., nn.Module]] = {"max": nn.MaxPool2d, "avg": nn.
 INITS: dict[str, Callable[[nn.Conv2d | nn.Linear], None]] = {
     "xavier": _xavier, "kaiming": _kaiming, "pytorch-default": _pytorch_default}
 
-MIN_INPUT_SIZE = 65
+MIN_INPUT_SIZE = 65  # AlexNet's; LeNet takes the pictures' own 28 pixels
 # Twice the chapter's 224. fc6's weights grow with the square of the input (151 M of them at 448, 25 G at 5000):
 # a larger input only costs memory, as Fashion-MNIST's pictures have 28 pixels to begin with.
 MAX_INPUT_SIZE = 448
-CONV_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
-HIDDEN_LAYERS = ("fc6", "fc7")
-INSPECTABLE_LAYERS = CONV_LAYERS + HIDDEN_LAYERS  # every layer followed by an activation
+LENET_INPUT_SIZE = 28
 
 
 def _activation_name(layer: str) -> str:
     return "act" + layer.removeprefix("conv").removeprefix("fc")
+
+
+def _learned_layers(net: nn.Module) -> list[tuple[str, nn.Module]]:
+    return [(name, module) for name, module in net.named_children() if isinstance(module, (nn.Conv2d, nn.Linear))]
+
+
+def conv_layers(net: nn.Module) -> tuple[str, ...]:
+    """The network's convolutional layers, first to last (AlexNet's conv1…conv5, LeNet's conv1 and conv2)."""
+    return tuple(name for name, module in _learned_layers(net) if isinstance(module, nn.Conv2d))
+
+
+def inspectable_layers(net: nn.Module) -> tuple[str, ...]:
+    """Every layer followed by an activation, first to last: the layers whose outputs the views show."""
+    names = {name for name, _ in net.named_children()}
+    return tuple(name for name, _ in _learned_layers(net) if _activation_name(name) in names)
+
+
+def hidden_layers(net: nn.Module) -> tuple[str, ...]:
+    """The fully connected layers followed by an activation (AlexNet's fc6 and fc7, LeNet's fc3 and fc4)."""
+    return tuple(name for name in inspectable_layers(net) if name not in conv_layers(net))
+
+
+def last_hidden_layer(net: nn.Module) -> str:
+    """The layer just below the classes (AlexNet's fc7, LeNet's fc4; in a network without hidden layers, such as a
+    hand-made pipeline, the layer before the last): the network's own features of a picture."""
+    if hidden_layers(net):
+        return hidden_layers(net)[-1]
+    names = [name for name, _ in net.named_children()]
+    return names[names.index(output_layer(net)) - 1]
+
+
+def output_layer(net: nn.Module) -> str:
+    """The last layer, whose units are the classes' scores (AlexNet's fc8, LeNet's fc5)."""
+    return _learned_layers(net)[-1][0]
+
+
+def layers_top_down(net: nn.Module) -> tuple[str, ...]:
+    """Every layer with weights, from the classes down to conv1."""
+    return tuple(name for name, _ in reversed(_learned_layers(net)))
 
 
 class Standardise(nn.Module):
@@ -98,34 +139,76 @@ def _classifier(activation: str, flat: int, dropout: float, num_classes: int) ->
     ])
 
 
-def feature_shape(input_size: int) -> tuple[int, int, int]:
-    """Channels, height and width of pool5's output for a square input, from a pass of the conv stack on the meta
-    device (shapes only: no memory, no arithmetic). ValueError when the input is too small for the stack."""
+def _lenet_features(activation: str, pooling: str) -> OrderedDict[str, nn.Module]:
+    """d2l's LeNet: two 5×5 convolutions (the first padded to keep 28×28), each followed by a 2×2 pooling."""
+    act, pool = ACTIVATIONS[activation], POOLINGS[pooling]
+    return OrderedDict([
+        ("conv1", nn.Conv2d(1, 6, kernel_size=5, padding=2)), ("act1", act()), ("pool1", pool(kernel_size=2, stride=2)),
+        ("conv2", nn.Conv2d(6, 16, kernel_size=5)), ("act2", act()), ("pool2", pool(kernel_size=2, stride=2)),
+    ])
+
+
+def _lenet_classifier(activation: str, flat: int, dropout: float, num_classes: int) -> OrderedDict[str, nn.Module]:
+    act = ACTIVATIONS[activation]  # d2l's LeNet has no dropout: its presets keep it at 0, where it does nothing
+    return OrderedDict([
+        ("flatten", nn.Flatten()),
+        ("fc3", nn.Linear(flat, 120)), ("act3", act()), ("drop3", nn.Dropout(p=dropout)),
+        ("fc4", nn.Linear(120, 84)), ("act4", act()), ("drop4", nn.Dropout(p=dropout)),
+        ("fc5", nn.Linear(84, num_classes)),
+    ])
+
+
+@dataclass(frozen=True)
+class Design:
+    """What a network is made of: its convolutional part, its dense part, and the inputs it takes."""
+
+    title: str
+    features: Callable[[str, str], OrderedDict[str, nn.Module]]
+    classifier: Callable[[str, int, float, int], OrderedDict[str, nn.Module]]
+    min_input: int
+    max_input: int
+    why_min: str
+
+
+NETWORKS: dict[str, Design] = {
+    "alexnet": Design("AlexNet", _features, _classifier, MIN_INPUT_SIZE, MAX_INPUT_SIZE,
+                      "three 3x3 stride-2 poolings after the 11x11 stride-4 convolution need at least that"),
+    "lenet": Design("LeNet", _lenet_features, _lenet_classifier, LENET_INPUT_SIZE, MAX_INPUT_SIZE,
+                    "LeNet was made for Fashion-MNIST's own 28-pixel pictures"),
+}
+
+
+def feature_shape(input_size: int, network: str = "alexnet") -> tuple[int, int, int]:
+    """Channels, height and width of the last pooling layer's output for a square input, from a pass of the conv
+    stack on the meta device (shapes only: no memory, no arithmetic). ValueError when the input is too small."""
     with torch.device("meta"):
         try:
-            out = nn.Sequential(_features("relu", "max"))(torch.empty(1, 1, input_size, input_size))
+            out = nn.Sequential(NETWORKS[network].features("relu", "max"))(torch.empty(1, 1, input_size, input_size))
         except RuntimeError as error:  # a pooling window larger than what is left of the picture
             raise ValueError(f"input size {input_size} leaves nothing for the last pooling layer") from error
     return tuple(out.shape[1:])
 
 
-def feature_side(input_size: int) -> int:
+def feature_side(input_size: int, network: str = "alexnet") -> int:
     """Spatial side of the last pooling layer's output for a square input of this size."""
-    return feature_shape(input_size)[-1]
+    return feature_shape(input_size, network)[-1]
 
 
-def check_input_size(input_size: int) -> None:
+def check_input_size(input_size: int, network: str = "alexnet") -> None:
     """Raise ValueError when the network cannot take a square input of this size."""
-    if input_size < MIN_INPUT_SIZE:
+    design = NETWORKS[network]
+    if input_size < design.min_input:
+        raise ValueError(f"input size {input_size} is too small for {design.title}: the smallest size is "
+                         f"{design.min_input} ({design.why_min})")
+    if input_size > design.max_input:
+        with torch.device("meta"):  # shapes only
+            first_dense = next(layer for layer in design.classifier("relu", 1, 0.0, 10).values()
+                               if isinstance(layer, nn.Linear))
+        weights = math.prod(feature_shape(input_size, network)) * first_dense.out_features
         raise ValueError(
-            f"input size {input_size} is too small for AlexNet: the smallest size is {MIN_INPUT_SIZE} "
-            f"(three 3x3 stride-2 poolings after the 11x11 stride-4 convolution need at least that)"
-        )
-    if input_size > MAX_INPUT_SIZE:
-        fc6_weights = math.prod(feature_shape(input_size)) * 4096
-        raise ValueError(
-            f"input size {input_size} is too large: the largest is {MAX_INPUT_SIZE}, twice the chapter's 224 "
-            f"(fc6 alone would hold {fc6_weights / 1e6:,.0f} million weights, for 28-pixel pictures)"
+            f"input size {input_size} is too large: the largest is {design.max_input}, twice the chapter's 224 "
+            f"({design.title}'s first dense layer alone would hold {weights / 1e6:,.0f} million weights, for 28-pixel "
+            "pictures)"
         )
 
 
@@ -134,9 +217,11 @@ def _check_choice(setting: str, value: str, options: dict[str, Callable]) -> Non
         raise ValueError(f"{setting} must be one of {', '.join(options)}, not {value!r}")
 
 
-def check_architecture(input_size: int, activation: str, pooling: str, dropout: float, init: str) -> None:
+def check_architecture(input_size: int, activation: str, pooling: str, dropout: float, init: str,
+                       network: str = "alexnet") -> None:
     """Raise ValueError with a one-line reason for the first architecture setting the network cannot be built with."""
-    check_input_size(input_size)
+    _check_choice("network", network, NETWORKS)
+    check_input_size(input_size, network)
     _check_choice("activation", activation, ACTIVATIONS)
     _check_choice("pooling", pooling, POOLINGS)
     if not 0.0 <= dropout < 1.0:
@@ -156,10 +241,42 @@ def alexnet(
 ) -> nn.Sequential:
     """Build the d2l AlexNet for 1-channel square inputs of ``input_size`` pixels (``standardise``: with a fixed
     first layer that centres and scales the input, see ``Standardise``)."""
-    check_architecture(input_size, activation, pooling, dropout, init)
-    flat = math.prod(feature_shape(input_size))
+    return network("alexnet", input_size, activation, pooling, dropout, init, num_classes, conv1_scale, standardise)
+
+
+def lenet(
+    input_size: int = LENET_INPUT_SIZE,
+    activation: str = "sigmoid",
+    pooling: str = "avg",
+    dropout: float = 0.0,
+    init: str = "xavier",
+    num_classes: int = 10,
+    conv1_scale: float = 1.0,
+    standardise: bool = False,
+) -> nn.Sequential:
+    """Build d2l's LeNet (sigmoid and average pooling by default, as the listing; ReLU and max pooling make it
+    modern) for 1-channel square inputs of ``input_size`` pixels."""
+    return network("lenet", input_size, activation, pooling, dropout, init, num_classes, conv1_scale, standardise)
+
+
+def network(
+    name: str,
+    input_size: int,
+    activation: str,
+    pooling: str,
+    dropout: float,
+    init: str,
+    num_classes: int = 10,
+    conv1_scale: float = 1.0,
+    standardise: bool = False,
+) -> nn.Sequential:
+    """Build one of NETWORKS with these choices."""
+    check_architecture(input_size, activation, pooling, dropout, init, name)
+    design = NETWORKS[name]
+    flat = math.prod(feature_shape(input_size, name))
     first = OrderedDict([("standardise", Standardise())] if standardise else [])
-    net = nn.Sequential(first | _features(activation, pooling) | _classifier(activation, flat, dropout, num_classes))
+    net = nn.Sequential(first | design.features(activation, pooling)
+                        | design.classifier(activation, flat, dropout, num_classes))
     initialize(net, init)
     with torch.no_grad():
         net.conv1.weight.mul_(conv1_scale)
@@ -179,10 +296,12 @@ def split_after(net: nn.Sequential, layer: str) -> tuple[nn.Sequential, nn.Seque
     Both halves share the network's modules (no copy, no hooks, no mode switch), so concurrent callers of one shared
     network never see each other's tensors. Dropout is left out of both: they are for inference, where it does nothing.
     """
-    if layer not in INSPECTABLE_LAYERS:
-        raise ValueError(f"layer must be one of {', '.join(INSPECTABLE_LAYERS)}, not {layer!r}")
+    layers = tuple(dict.fromkeys(inspectable_layers(net) + (last_hidden_layer(net),)))
+    if layer not in layers:
+        raise ValueError(f"layer must be one of {', '.join(layers)}, not {layer!r}")
     children = [(name, module) for name, module in net.named_children() if not isinstance(module, nn.Dropout)]
-    cut = [name for name, _ in children].index(_activation_name(layer)) + 1
+    names = [name for name, _ in children]
+    cut = names.index(_activation_name(layer) if _activation_name(layer) in names else layer) + 1
     return nn.Sequential(OrderedDict(children[:cut])), nn.Sequential(OrderedDict(children[cut:]))
 
 
@@ -215,10 +334,10 @@ def layer_macs(net: nn.Sequential, input_size: int) -> list[tuple[str, int]]:
 
 
 @functools.cache  # a meta network is built once per size: the pages ask for it as they draw
-def count_macs(input_size: int = 224) -> int:
-    """Forward multiply-accumulates of the chapter's AlexNet for one input of this size."""
+def count_macs(input_size: int = 224, name: str = "alexnet") -> int:
+    """Forward multiply-accumulates of one of NETWORKS (the chapter's AlexNet by default) for one input."""
     with torch.device("meta"):  # shapes only: no memory, no arithmetic
-        net = alexnet(input_size, init="pytorch-default")
+        net = network(name, input_size, "relu", "max", 0.0, "pytorch-default")
     return sum(macs for _, macs in layer_macs(net, input_size))
 
 
@@ -230,4 +349,4 @@ def count_parameters(net: nn.Module) -> int:
 def layer_units(net: nn.Sequential, layer: str) -> int:
     """How many channels (a conv layer) or units (a fully connected one) a layer of the network has."""
     module = getattr(net, layer)
-    return module.out_channels if layer in CONV_LAYERS else module.out_features
+    return module.out_channels if isinstance(module, nn.Conv2d) else module.out_features

@@ -20,7 +20,6 @@ from .data import FashionMNIST, subset_indices
 from .preprocess import to_tensor
 from .runs import RunDir, write_atomically
 
-LAYER = "fc7"
 # Training images searched: the first of the run's own training subset, as many as the unlike-the-training-data fit
 # reads (about 10 s at 67 px on two CPU cores; 41 MB kept, as float16).
 POOL = 5000
@@ -62,7 +61,7 @@ def compute(classifier: Classifier, data: FashionMNIST,
     parts = []
     for start in range(0, len(positions), BATCH):
         chosen = positions[start:start + BATCH]
-        parts.append(extract_features(classifier.net, data.train_images[chosen], classifier.size, LAYER)
+        parts.append(extract_features(classifier.net, data.train_images[chosen], classifier.size)
                      .astype(np.float16))
         progress(start + len(chosen), len(positions))
     return TrainingFeatures(positions.numpy(), data.train_labels[positions].numpy(), np.concatenate(parts),
@@ -107,7 +106,7 @@ def nearest(classifier: Classifier, pool: TrainingFeatures, image28: np.ndarray,
             count: int = NEAREST) -> list[Neighbour]:
     """The ``count`` training images of the pool nearest to a uint8 28×28 picture in fc7 space (Euclidean distance),
     nearest first."""
-    picture = extract_features(classifier.net, to_tensor(image28), classifier.size, LAYER)
+    picture = extract_features(classifier.net, to_tensor(image28), classifier.size)
     distances = np.linalg.norm(pool.features.astype(np.float32) - picture, axis=1)
     order = np.argsort(distances, kind="stable")[:count]
     return [Neighbour(int(pool.positions[k]), int(pool.labels[k]), float(distances[k])) for k in order]

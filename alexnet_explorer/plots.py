@@ -383,3 +383,29 @@ def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], selected
                          hoverdistance=-1, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
                          plot_bgcolor="white")
     return figure
+
+
+# --- scoreboard ----------------------------------------------------------------------------------------------------
+
+HANDMADE_COLOR, LEARNED_COLOR, SUBSET_COLOR = "#ff7f0e", "#1f77b4", "#c7c7c7"
+
+
+def scoreboard_figure(runs: Sequence[str], accuracies: Sequence[float], handmade: Sequence[bool],
+                      full_test: Sequence[bool], references: Sequence[tuple[str, float]]) -> go.Figure:
+    """Horizontal bars of each run's test accuracy, best at the top: hand-made pipelines orange, networks blue, runs
+    measured on fewer than all test images grey; the published figures as labelled vertical lines."""
+    colours = [SUBSET_COLOR if not full else HANDMADE_COLOR if hand else LEARNED_COLOR
+               for hand, full in zip(handmade, full_test)]
+    percent = [100 * a for a in accuracies]
+    figure = go.Figure(go.Bar(x=percent, y=list(runs), orientation="h", marker_color=colours,
+                              text=[f"{p:.1f}%" for p in percent], textposition="inside", insidetextanchor="end",
+                              hovertemplate="%{y}: %{x:.2f}%<extra></extra>"))
+    for number, (label, accuracy) in enumerate(references):
+        figure.add_vline(x=100 * accuracy, line_dash="dot", line_color="#555555",
+                         annotation_text=f"{label} {100 * accuracy:.1f}%", annotation_textangle=-90,
+                         annotation_position="top left" if number % 2 else "bottom left", annotation_font_size=11)
+    low = min([*percent, *(100 * a for _, a in references)], default=80)
+    figure.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=list(runs))
+    figure.update_xaxes(title="test accuracy (%)", range=[max(0.0, math.floor(low / 5) * 5 - 5), 100])
+    figure.update_layout(height=max(260, 60 + 34 * len(runs)), margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return figure

@@ -19,7 +19,7 @@ from torch import nn
 from .activations import OnPictures, features_and_logits, pictures_in_unit_range
 from .classifier import Classifier
 from .data import CLASSES, to_model_input
-from .model import CONV_LAYERS, layer_output_shapes, split_after
+from .model import conv_layers, layer_output_shapes, layers_top_down, split_after
 from .preprocess import SIDE, Upload, to_tensor
 from .unfamiliar import INK_LEVEL, FamiliarityFit, Verdict, assess
 
@@ -106,11 +106,13 @@ def saliency(classifier: Classifier, image28: np.ndarray, target: int | None = N
 
 
 def grad_cam(classifier: Classifier, image28: np.ndarray, target: int | None = None,
-             layer: str = "conv5") -> np.ndarray:
-    """28×28 Grad-CAM map in [0, 1] (Captum's ``LayerGradCam`` on the layer's output after its activation): the
-    layer's activations weighted by their average gradient, ReLU'd."""
-    if layer not in CONV_LAYERS:
-        raise ValueError(f"layer must be one of {', '.join(CONV_LAYERS)}, not {layer!r}")
+             layer: str | None = None) -> np.ndarray:
+    """28×28 Grad-CAM map in [0, 1] (Captum's ``LayerGradCam`` on a conv layer's output after its activation, by
+    default the last one's): the layer's activations weighted by their average gradient, ReLU'd."""
+    layers = conv_layers(classifier.net)
+    layer = layer or layers[-1]
+    if layer not in layers:
+        raise ValueError(f"layer must be one of {', '.join(layers)}, not {layer!r}")
     target = _top(classifier, image28, target)
     head, tail = split_after(classifier.net, layer)
     marker = nn.Identity()  # the layer Captum hooks: made for this call, so no other caller passes through it
@@ -177,22 +179,27 @@ def smooth_grad(classifier: Classifier, image28: np.ndarray, target: int | None 
     return _unit_map(heat[0, 0])
 
 
-def feature_grid_side(classifier: Classifier, layer: str = "conv5") -> int:
+def feature_grid_side(classifier: Classifier, layer: str) -> int:
     """The side of the layer's square grid of features at the classifier's input size: Grad-CAM's cells."""
     return dict(layer_output_shapes(classifier.net, classifier.size))[layer][-1]
 
 
-GRAD_CAM_LAYERS = CONV_LAYERS[1:]  # conv1 sees edges, not parts: its map mostly repeats the picture
+def grad_cam_layers(classifier: Classifier) -> tuple[str, ...]:
+    """The conv layers Grad-CAM is offered at: all but conv1, which sees edges, not parts (its map mostly repeats
+    the picture)."""
+    return conv_layers(classifier.net)[1:]
+
 # A grid coarser than this cannot point at a part of a 28-pixel garment (conv5 at 67 px is 3×3: a cell a third wide).
 MEANINGFUL_GRID = 7
 
 
 def default_grad_cam_layer(classifier: Classifier) -> str:
-    """The deepest of GRAD_CAM_LAYERS whose grid has at least MEANINGFUL_GRID cells a side (conv5 at 224 px),
-    else the finest one (conv2 at 67 px)."""
+    """The deepest of ``grad_cam_layers`` whose grid has at least MEANINGFUL_GRID cells a side (AlexNet's conv5 at
+    224 px, LeNet's conv2), else the finest one (AlexNet's conv2 at 67 px)."""
     sides = dict(layer_output_shapes(classifier.net, classifier.size))
-    fine_enough = [layer for layer in GRAD_CAM_LAYERS if sides[layer][-1] >= MEANINGFUL_GRID]
-    return fine_enough[-1] if fine_enough else max(GRAD_CAM_LAYERS, key=lambda layer: sides[layer][-1])
+    layers = grad_cam_layers(classifier)
+    fine_enough = [layer for layer in layers if sides[layer][-1] >= MEANINGFUL_GRID]
+    return fine_enough[-1] if fine_enough else max(layers, key=lambda layer: sides[layer][-1])
 
 
 OCCLUSION_PATCH, OCCLUSION_STRIDE = 8, 2  # pixels of the 28×28 picture: 121 positions, one batch
@@ -253,18 +260,17 @@ def occlusion(classifier: Classifier, image28: np.ndarray, target: int | None = 
                      float(first[0] - torch.cat(hidden).min()))
 
 
-# The layers with weights, top first: the order in which the sanity check randomises them (Adebayo et al. 2018).
-LAYERS_TOP_DOWN = ("fc8", "fc7", "fc6", "conv5", "conv4", "conv3", "conv2", "conv1")
 # Rank correlations of a map with its randomised network's: from ALIKE up the two look alike (the map shows the
 # picture more than what the network learned), below UNALIKE they do not.
 ALIKE, UNALIKE = 0.6, 0.3
 
 
 def randomised_from_top(classifier: Classifier, layers: int, seed: int = 0) -> Classifier:
-    """The classifier with the top ``layers`` of LAYERS_TOP_DOWN given random weights of the trained ones' spread
-    (from a generator of its own); the layers below are the network's own modules, untouched."""
+    """The classifier with its top ``layers`` layers with weights (``model.layers_top_down``, the order in which the
+    sanity check randomises them, Adebayo et al. 2018) given random weights of the trained ones' spread (from a
+    generator of its own); the layers below are the network's own modules, untouched."""
     generator = torch.Generator().manual_seed(seed)
-    replaced = set(LAYERS_TOP_DOWN[:layers])
+    replaced = set(layers_top_down(classifier.net)[:layers])
     children = OrderedDict()
     for name, module in classifier.net.named_children():
         if name in replaced:
@@ -308,7 +314,7 @@ def sanity_check(classifier: Classifier, image28: np.ndarray, target: int, heat:
     cascading randomisation), compared with ``heat``, the trained network's map."""
     randomised = randomised_from_top(classifier, layers, seed)
     random_heat = explain(randomised, image28, target)
-    return SanityCheck(LAYERS_TOP_DOWN[:layers], random_heat, rank_correlation(heat, random_heat))
+    return SanityCheck(layers_top_down(classifier.net)[:layers], random_heat, rank_correlation(heat, random_heat))
 
 
 # A map with more than this share of its weight on the picture's background says more about the empty space than

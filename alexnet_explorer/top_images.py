@@ -19,7 +19,7 @@ from torch import nn
 
 from .activations import OnPictures, in_batches, layer_outputs, peak_scaled, pictures_in_unit_range
 from .data import to_model_input
-from .model import CONV_LAYERS, INSPECTABLE_LAYERS, split_after, with_own_relus
+from .model import conv_layers, inspectable_layers, split_after, with_own_relus
 from .runs import RunDir, write_atomically
 
 TOP = 9
@@ -47,7 +47,7 @@ def rank_images(net: nn.Sequential, images: torch.Tensor, input_size: int, top: 
     the earlier image first); ``progress`` hears (images done, images) after each batch."""
     indices: dict[str, torch.Tensor] = {}
     values: dict[str, torch.Tensor] = {}
-    for start, outputs in in_batches(net, images, input_size, INSPECTABLE_LAYERS, batch):
+    for start, outputs in in_batches(net, images, input_size, inspectable_layers(net), batch):
         for layer, output in outputs.items():
             strengths = unit_strengths(output).T.float().cpu()  # units × images of this batch
             numbers = torch.arange(start, start + len(output)).expand_as(strengths)
@@ -72,11 +72,12 @@ def unit_maps(net: nn.Sequential, images: torch.Tensor, input_size: int, layer: 
     empty black picture (each scaled to its own peak), or None for a fully connected unit, which has no place. A
     channel whose bias alone excites it responds to black too: its map, not less that of black, would tint the whole
     background."""
-    if layer not in CONV_LAYERS:
+    if layer not in conv_layers(net):
         return None
     black = torch.zeros_like(images[:1])
     x = to_model_input(torch.cat([black, images]).to(next(net.parameters()).device), input_size)
-    maps = layer_outputs(net, x, INSPECTABLE_LAYERS[:INSPECTABLE_LAYERS.index(layer) + 1])[layer][:, unit]
+    layers = inspectable_layers(net)
+    maps = layer_outputs(net, x, layers[:layers.index(layer) + 1])[layer][:, unit]
     return peak_scaled(maps[1:] - maps[:1], images.shape[-1])
 
 
@@ -88,7 +89,7 @@ def unit_projections(net: nn.Sequential, images: torch.Tensor, input_size: int, 
     head, _ = split_after(net, layer)
     on_pictures = OnPictures(with_own_relus(head), input_size)
     pixels = pictures_in_unit_range(images.cpu()).to(next(net.parameters()).device)
-    if layer in CONV_LAYERS:
+    if layer in conv_layers(net):
         with torch.no_grad():
             maps = on_pictures(pixels)[:, unit]
         strongest = maps.flatten(1).argmax(dim=1).tolist()

@@ -1,4 +1,5 @@
-"""The training loop: SGD on device-resident batches, reporting through events."""
+"""The training loop: SGD on device-resident batches, reporting through events; and the fit of a hand-made pipeline,
+reporting through the same events."""
 from __future__ import annotations
 
 import math
@@ -6,17 +7,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.base import ClassifierMixin
+from sklearn.metrics import hinge_loss, log_loss
 from torch import nn
 
 from . import evaluation, unfamiliar
 from .config import RunConfig, build_model
-from .data import DeviceBatches, FashionMNIST, pixel_statistics, subset
+from .data import DeviceBatches, FashionMNIST, pixel_statistics, subset, to_model_input
 from .devices import autocast, kept_heap, move_to_device, to_fast_layout
 from .distributed import SINGLE, Ranks, all_sum, any_rank, device_label, rank_device, wrap
 from .events import Ended, EpochEnd, Event, Progress, Started, Step
 from .model import set_input_statistics
+from .pipelines import PIPELINES, set_classifier
 from .runs import Checkpoint
 
 POINTS_PER_EPOCH = 5  # as d2l's Animator: five train-loss/acc points per epoch
@@ -76,6 +81,8 @@ def train(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], None] =
     With ``ranks`` of several processes (see distributed.py) this process trains its share of every batch, and
     every process returns the same result; only the leader's ``emit`` should write anything.
     """
+    if config.network in PIPELINES:
+        return fit_pipeline(config, data, emit, should_stop)
     device = rank_device(config.device, ranks)
     with kept_heap(device):
         return _train(config, data, device, emit, should_stop, resume, ranks)
@@ -251,3 +258,65 @@ def _conv1(model: nn.Module) -> torch.Tensor:
 def _end(emit: Callable[[Event], None], event: Ended) -> Ended:
     emit(event)
     return event
+
+
+FEATURE_BATCH = 2000  # pictures whose features are computed at once: a step of the progress bar
+
+
+def fit_pipeline(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], None] = lambda event: None,
+                 should_stop: Callable[[], bool] = lambda: False) -> Ended:
+    """Fit a hand-made pipeline on the CPU: its fixed front's features of the training pictures, their mean and std,
+    and scikit-learn's linear classifier on the standardised features (one 'epoch'); then the test set, as a run."""
+    torch.manual_seed(config.seed)
+    net = build_model(config).eval()
+    images, labels = subset(data.train_images, data.train_labels, config.limit_train, config.seed)
+    test_images, test_labels = subset(data.test_images, data.test_labels, config.limit_test, config.seed)
+    batches = math.ceil(len(images) / FEATURE_BATCH)
+    tic = time.perf_counter()
+    emit(Started("cpu", 1, 0, batches + 1, len(images), len(test_images), time.time()))
+    parts = []
+    with torch.no_grad():
+        for i, start in enumerate(range(0, len(images), FEATURE_BATCH)):
+            if should_stop():
+                return _end(emit, Ended("stopped", 0.0, math.nan, math.nan, math.nan, 0.0,
+                                        time.perf_counter() - tic, "cpu"))
+            pictures = to_model_input(images[start:start + FEATURE_BATCH], config.resize)
+            parts.append(net.features(pictures).double().numpy())
+            emit(Step(0, i + 1, batches + 1))
+    features, targets = np.concatenate(parts), labels.numpy()
+    mean, std = features.mean(axis=0), features.std(axis=0)
+    scaled = (features - mean) / np.where(std > 0, std, 1.0)
+    classifier = PIPELINES[config.network].classifier(config.seed).fit(scaled, targets)
+    # the loss the classifier minimised: logistic regression's cross-entropy, the SVM's hinge
+    loss = (log_loss(targets, classifier.predict_proba(scaled), labels=classifier.classes_)
+            if hasattr(classifier, "predict_proba")
+            else hinge_loss(targets, classifier.decision_function(scaled), labels=classifier.classes_))
+    weight, bias = _ten_classes(classifier, len(data.classes))
+    set_classifier(net, *(torch.as_tensor(a, dtype=torch.float32) for a in (mean, std, weight, bias)))
+    emit(Step(0, batches + 1, batches + 1))
+    seconds = time.perf_counter() - tic
+    train_acc = float((classifier.predict(scaled) == targets).mean())
+    test_batches = DeviceBatches(test_images, test_labels, config.batch_size, config.resize, torch.device("cpu"))
+    test_acc = evaluate(net, test_batches)
+    speed = len(images) / seconds
+    metrics = (float(loss), train_acc, test_acc)
+    emit(EpochEnd(1, *metrics, speed, time.perf_counter() - tic, 0.0,
+                  checkpoint=Checkpoint(config, net.state_dict(), None, 1, 0, seconds, metrics=metrics)))
+    fits = len(images) >= unfamiliar.MIN_IMAGES
+    measured = evaluation.evaluate(net, config, data, 1, 0) if fits else None
+    return _end(emit, Ended("finished", 1.0, *metrics, speed, time.perf_counter() - tic, "cpu", evaluation=measured))
+
+
+ABSENT_SCORE = -1e4  # the score of a class the training images had none of: never the answer, probability 0
+
+
+def _ten_classes(classifier: ClassifierMixin, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """A fitted scikit-learn classifier's weights as one row per class of all ``classes``, whatever classes its
+    training images held: two classes share one row in scikit-learn (the score of the second against the first),
+    split here into two rows of half each, which keeps the answer and, for logistic regression, the probability."""
+    coef, intercept = classifier.coef_, classifier.intercept_
+    if len(classifier.classes_) == 2:
+        coef, intercept = np.concatenate([-coef, coef]) / 2, np.concatenate([-intercept, intercept]) / 2
+    weight, bias = np.zeros((classes, coef.shape[1])), np.full(classes, ABSENT_SCORE)
+    weight[classifier.classes_], bias[classifier.classes_] = coef, intercept
+    return weight, bias

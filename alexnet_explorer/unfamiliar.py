@@ -27,7 +27,6 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-FEATURE_LAYER = "fc7"
 FLAGGED_SHARE = 0.05  # of the run's own test images, at most, by the two scores together
 COMPONENTS = 256  # leading directions of the within-class covariance kept exactly
 SHRINKAGE = 0.1  # weight of the identity in the shrunk covariance

@@ -98,6 +98,6 @@ def classify_page() -> None:
 
 
 st.title("Classify a garment")
-st.caption("Draw a garment, upload a picture or pick one of Fashion-MNIST's test images: the trained AlexNet "
-           "answers, and shows where it looked.")
+st.caption("Draw a garment, upload a picture or pick one of Fashion-MNIST's test images: the trained network "
+           "(AlexNet, or LeNet on a LeNet run) answers, and shows where it looked.")
 classify_page()

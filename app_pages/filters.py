@@ -9,6 +9,7 @@ from alexnet_explorer import inspection, processes
 from alexnet_explorer.data import data_root_from_env
 from alexnet_explorer.history import learned_nothing
 from alexnet_explorer.inspection import FilterHistory
+from alexnet_explorer.pipelines import PIPELINES, Pipeline
 from alexnet_explorer.runs import CheckpointError, RunDir, list_runs, runs_root
 from app_pages.sections.conv1_filters import DeadFilters, evolution_section, filters_section
 from app_pages.sections.feature_maps import (
@@ -38,6 +39,14 @@ def follow_training(run: RunDir, seen: tuple[str, list[int]]) -> None:
         st.rerun()
 
 
+def pipeline_of(run: RunDir) -> Pipeline | None:
+    """The hand-made pipeline a run fitted, or None for a network's run (or a configuration that cannot be read)."""
+    try:
+        return PIPELINES.get(run.read_config().network)
+    except (OSError, ValueError):
+        return None
+
+
 def load_network(run: RunDir, status: dict) -> loaders.TrainedNetwork:
     """The run's trained network; CheckpointError says, in the page's words, why there is none."""
     if not run.has_checkpoint():
@@ -52,8 +61,8 @@ def load_network(run: RunDir, status: dict) -> loaders.TrainedNetwork:
 def page() -> None:
     """The whole page; each section also guards itself, so one failure leaves the others working."""
     st.title("Filters and features")
-    st.caption("What AlexNet's first layer learns, what the network sees in an image, and why its features "
-               "separate the classes.")
+    st.caption("What the network's first layer learns (AlexNet's 96 filters, or LeNet's 6), what it sees in an "
+               "image, and why its features separate the classes.")
     data_source = data_root_from_env()
     keep_for_session(KEPT)
     with st.sidebar:  # keeps the main area for the figures, on one projector screen
@@ -86,6 +95,14 @@ def page() -> None:
             if state in processes.ACTIVE_STATES:
                 st.caption("Still training: the page is redrawn after each epoch.")
                 follow_training(run, (state, run.filter_epochs()))
+        pipeline = pipeline_of(run)
+        if pipeline is not None:
+            st.info(f"**{pipeline.title}** is a hand-made pipeline, as before 2012: its features are computed by a "
+                    "fixed recipe, not learned, and only the linear classifier on top of them is fitted. It has no "
+                    "filters, feature maps or units to look at here: choose a network's run in the sidebar. On "
+                    "**Classify** it answers drawings like a network; the **Scoreboard** compares it with them.",
+                    icon=":material/construction:")
+            return
         history = loaders.filter_history(run)
         for unread in history.unreadable:
             st.warning(f"{unread.what} of epoch {unread.epoch:g} skipped: {plain_message(unread.error)}",
@@ -126,7 +143,7 @@ def page() -> None:
         elif x is None:
             st.info("Choose an image in the Feature maps tab.", icon=":material/image:")
         else:
-            handcrafted_section(network.classifier.net, x, history.start, show_added)
+            handcrafted_section(network.classifier, x, history.start, show_added)
     with units_tab:
         if network is None:
             st.markdown(LAYER_STORY)

@@ -23,6 +23,7 @@ import torch
 
 from alexnet_explorer import feature_visualisation, neighbours, prediction, top_images
 from alexnet_explorer.data import CLASSES
+from alexnet_explorer.model import layers_top_down
 from alexnet_explorer.preprocess import canvas_to_image, preprocess
 
 from .common import load_average, machine
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     for name, work in maps.items():
         print(line(name, timed(work, args.runs), one), flush=True)
-    every = len(prediction.LAYERS_TOP_DOWN)
+    every = len(layers_top_down(model.net))
     for name, explain in (("saliency", prediction.saliency), ("SmoothGrad", prediction.smooth_grad)):
         heat = explain(model, picture, top)
         print(line(f"sanity check, {name}, {every} layers randomised",

@@ -18,6 +18,7 @@ import torch
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import load_fashion_mnist, subset
 from alexnet_explorer.inspection import FEATURE_KINDS, PROJECTIONS, holdout_probe, project, sample_features
+from alexnet_explorer.model import last_hidden_layer
 from alexnet_explorer.config import build_model
 from alexnet_explorer.runs import load_checkpoint
 
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     for key in measured[small]:
         a, b = measured[small][key], measured[large][key]
         exponent = math.log(b / a) / math.log(large / small)
-        print(f"| {key[0]} {key[1]} | {a:.2f} | {b:.2f} | {exponent:.2f} |")
+        kind = "raw" if key[0] == "raw" else last_hidden_layer(net)
+        print(f"| {kind} {key[1]} | {a:.2f} | {b:.2f} | {exponent:.2f} |")
     print(f"| total | {sum(measured[small].values()):.1f} | {sum(measured[large].values()):.1f} | |")
 
 

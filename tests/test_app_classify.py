@@ -163,13 +163,13 @@ def test_pick_a_test_image_answers_with_probabilities_and_explanations(runs: Pat
     assert any("Saliency:" in c.value for c in at.caption)
 
     at.segmented_control(key="classify_explain").set_value("Grad-CAM").run()
-    assert at.selectbox(key="classify_cam_layer_65").value == "conv2"  # conv5 is 3×3 at 65 px: too coarse
+    assert at.selectbox(key="classify_cam_layer_alexnet_65").value == "conv2"  # conv5 is 3×3 at 65 px: too coarse
     assert any("Grad-CAM: the parts of conv2's 7×7 grid" in c.value for c in at.caption)
     picture = nth_test_image(fixture_data_dir, 3, 2)
     network = load_classifier(run.checkpoint_path)
     top = int(truth(run, picture).argmax())
     assert np.allclose(explanation_map(at), prediction.grad_cam(network, picture, top, "conv2"), atol=1e-6)
-    at.selectbox(key="classify_cam_layer_65").set_value("conv5").run()
+    at.selectbox(key="classify_cam_layer_alexnet_65").set_value("conv5").run()
     assert any("Grad-CAM: the parts of conv5's 3×3 grid" in c.value for c in at.caption)
     assert np.allclose(explanation_map(at), prediction.grad_cam(network, picture, top, "conv5"), atol=1e-6)
     at.segmented_control(key="classify_explain").set_value("Occlusion").run()
@@ -180,7 +180,7 @@ def test_pick_a_test_image_answers_with_probabilities_and_explanations(runs: Pat
     assert any(c.value.startswith("Occlusion: a black 8×8-pixel square") for c in at.caption)
     assert np.allclose(explanation_map(at), prediction.occlusion(network, picture, top, fill=0).heat, atol=1e-6)
     at.segmented_control(key="classify_explain").set_value("Grad-CAM").run()
-    assert at.selectbox(key="classify_cam_layer_65").value == "conv5"  # the choice outlived the other maps
+    assert at.selectbox(key="classify_cam_layer_alexnet_65").value == "conv5"  # the choice outlived the other maps
     at.button(key="classify_random").click().run()
     assert not at.exception and not at.error
     label, which = at.session_state["classify_pick_class"], at.session_state["classify_pick_index"]

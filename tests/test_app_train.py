@@ -53,7 +53,7 @@ def test_home_page_tells_the_story_and_links_to_train(app_env: Path) -> None:
     assert "hand-made features" in text and "AlexNet" in text and "2012" in text
     # Colour detectors were ImageNet's: the pictures here are grayscale, and the page does not promise them.
     assert "on Fashion-MNIST's grayscale garments there is no colour to detect" in " ".join(text.split())
-    assert [link.proto.page for link in at.get("page_link")] == ["train", "filters", "classify"]  # URL paths
+    assert [link.proto.page for link in at.get("page_link")] == ["train", "filters", "classify", "scoreboard"]
 
 
 def test_preset_fills_the_form(app_env: Path) -> None:

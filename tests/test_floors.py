@@ -13,7 +13,7 @@ PACKAGE = Path(alexnet_explorer.__file__).parent
 
 # Bottom first; a module may import from any floor below its own, never from its own floor or above.
 FLOORS = [
-    {"model", "options", "events", "devices", "schedule", "preprocess", "exports", "unfamiliar"},
+    {"model", "pipelines", "options", "events", "devices", "schedule", "preprocess", "exports", "unfamiliar"},
     {"data", "distributed"},
     {"config", "activations"},
     {"runs"},
@@ -22,6 +22,7 @@ FLOORS = [
     {"launcher", "train", "class_test_set", "plots"},
     {"estimate"},
     {"history"},
+    {"scoreboard"},
     {"__main__"},
 ]
 FLOOR = {module: level for level, modules in enumerate(FLOORS) for module in modules}

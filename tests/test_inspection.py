@@ -33,8 +33,8 @@ from alexnet_explorer.inspection import (
     strongest_first,
 )
 from alexnet_explorer.model import (
-    CONV_LAYERS,
     alexnet,
+    conv_layers,
     layer_output_shapes,
 )
 from alexnet_explorer.runs import CheckpointError, RunDir, load_weights
@@ -228,7 +228,7 @@ def test_feature_map_shapes_match_layer_output_shapes(nets, size):
     net = nets[size]
     expected = dict(layer_output_shapes(net, size))
     x = torch.rand(1, 1, size, size)
-    for layer in CONV_LAYERS:
+    for layer in conv_layers(net):
         maps = feature_maps(net, x, layer)
         assert tuple(maps.shape) == expected[layer]
         assert (maps >= 0).all()

@@ -119,8 +119,8 @@ def test_feature_grid_side_is_the_side_of_the_layer_output(model: Classifier) ->
             model.net(torch.zeros(1, 1, model.size, model.size))
     finally:
         hook.remove()
-    assert prediction.feature_grid_side(model) == shapes[0][-1] == shapes[0][-2]
-    assert prediction.feature_grid_side(model, "conv1") > prediction.feature_grid_side(model)
+    assert prediction.feature_grid_side(model, "conv5") == shapes[0][-1] == shapes[0][-2]
+    assert prediction.feature_grid_side(model, "conv1") > prediction.feature_grid_side(model, "conv5")
 
 
 @pytest.mark.real_data
@@ -250,7 +250,7 @@ def test_grad_cam_defaults_to_the_deepest_layer_with_a_fine_enough_grid() -> Non
         return Classifier(build_model(config).eval(), config, 0, 0, None)
 
     small, book = classifier(67), classifier(224)
-    assert [prediction.feature_grid_side(small, layer) for layer in prediction.GRAD_CAM_LAYERS] == [7, 3, 3, 3]
+    assert [prediction.feature_grid_side(small, layer) for layer in prediction.grad_cam_layers(small)] == [7, 3, 3, 3]
     assert prediction.default_grad_cam_layer(small) == "conv2"  # conv5's 3×3 cells are a third of the garment
     assert prediction.feature_grid_side(book, "conv5") == 12 and prediction.default_grad_cam_layer(book) == "conv5"
     heat = prediction.grad_cam(small, np.full((28, 28), 200, np.uint8), layer="conv2")

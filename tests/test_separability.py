@@ -29,7 +29,7 @@ def clusters(count: int = 200, dims: int = 12, seed: int = 0) -> tuple[np.ndarra
 
 
 def test_the_tables_name_feature_kinds_and_projection_methods_for_people():
-    assert FEATURE_KINDS == {"raw": "raw pixels", "fc7": "fc7 features"}
+    assert FEATURE_KINDS == {"raw": "raw pixels", "learned": "the last hidden layer's features"}
     assert {method: option.display for method, option in PROJECTIONS.items()} == {"pca": "PCA", "tsne": "t-SNE"}
 
 
@@ -58,13 +58,13 @@ def test_the_steps_name_what_they_compute_in_order_with_their_expected_seconds()
     steps = separability_steps(2000, ["pca", "tsne"])
     assert [(step.kind, step.task) for step in steps] == [
         ("raw", "probe"), ("raw", "pca"), ("raw", "tsne"),
-        ("fc7", "features"), ("fc7", "probe"), ("fc7", "pca"), ("fc7", "tsne")]
+        ("learned", "features"), ("learned", "probe"), ("learned", "pca"), ("learned", "tsne")]
     assert [step.label for step in steps][3:5] == ["fc7 features of 2,000 test images", "linear probe on fc7 features"]
     for step in steps:
         at_1000, growth = STEP_COSTS[step.kind, step.task]
         assert step.seconds == pytest.approx(at_1000 * 2 ** growth)
     assert [step.task for step in separability_steps(500, ["pca"])] == ["probe", "pca", "features", "probe", "pca"]
-    book = {step.task: step.seconds for step in separability_steps(2000, ["pca"], input_size=224) if step.kind == "fc7"}
+    book = {step.task: step.seconds for step in separability_steps(2000, ["pca"], input_size=224) if step.kind == "learned"}
     assert book["features"] == pytest.approx(steps[3].seconds * count_macs(224) / count_macs(67))
     assert book["probe"] == pytest.approx(steps[4].seconds)  # only the forward pass depends on the input size
     with pytest.raises(ValueError, match="method must be one of"):
@@ -77,8 +77,8 @@ def test_sample_features_are_raw_pixels_or_each_images_fc7_activations():
     images = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)
     np.testing.assert_array_equal(sample_features(images, "raw"), raw_pixels(images))
     reference = torch.stack([feature_maps(net, to_model_input(image[None], 65), "fc7") for image in images])
-    np.testing.assert_allclose(sample_features(images, "fc7", net, 65), reference.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(sample_features(images, "learned", net, 65), reference.numpy(), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="need a network"):
-        sample_features(images, "fc7")
+        sample_features(images, "learned")
     with pytest.raises(ValueError, match="kind must be one of"):
         sample_features(images, "fc6", net, 65)

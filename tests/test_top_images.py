@@ -13,7 +13,7 @@ from conftest import SMALL
 from alexnet_explorer import top_images
 from alexnet_explorer.data import to_model_input
 from alexnet_explorer.inspection import feature_maps
-from alexnet_explorer.model import CONV_LAYERS, INSPECTABLE_LAYERS
+from alexnet_explorer.model import conv_layers, inspectable_layers
 from alexnet_explorer.config import build_model
 from alexnet_explorer.runs import RunDir
 
@@ -30,7 +30,7 @@ def brute_force(net: torch.nn.Sequential, images: torch.Tensor, layer: str) -> n
     """Units × images: each image alone through the network, each unit's response (a channel's largest value)."""
     def responses_of(image: torch.Tensor) -> np.ndarray:
         output = feature_maps(net, to_model_input(image[None], 65), layer)
-        return (output.flatten(1).amax(dim=1) if layer in CONV_LAYERS else output).numpy()
+        return (output.flatten(1).amax(dim=1) if layer in conv_layers(net) else output).numpy()
 
     return np.stack([responses_of(image) for image in images]).T
 
@@ -39,8 +39,8 @@ def test_the_ranking_is_the_brute_force_one_across_batches(net: torch.nn.Sequent
     seen = []
     ranking = top_images.rank_images(net, images, 65, top=5, batch=7, progress=lambda done, total: seen.append(done))
     assert seen == [7, 14, 21, 23] and ranking.images == 23
-    assert list(ranking.indices) == list(INSPECTABLE_LAYERS)
-    for layer in INSPECTABLE_LAYERS:
+    assert list(ranking.indices) == list(inspectable_layers(net))
+    for layer in inspectable_layers(net):
         strengths = brute_force(net, images, layer)
         # sorted by response, then by image number
         order = np.stack([np.lexsort((np.arange(len(images)), -row))[:5] for row in strengths])
@@ -99,7 +99,7 @@ def test_a_ranking_is_kept_per_checkpoint_and_recomputed_for_a_newer_one(tmp_pat
     computed.clear()
     again = top_images.ranking_for(run, net, 65, 1, 0, images, lambda done, total: computed.append(done))
     assert not computed  # read from the run's folder
-    for layer in INSPECTABLE_LAYERS:
+    for layer in inspectable_layers(net):
         assert torch.equal(again.indices[layer], first.indices[layer])
     assert top_images.load_ranking(run.top_images_path(1, 0), len(images) - 1) is None  # other test images
     top_images.ranking_for(run, net, 65, 2, 0, images)

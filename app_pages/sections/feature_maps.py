@@ -10,13 +10,15 @@ from alexnet_explorer import exports, handcrafted, inspection, plots
 from alexnet_explorer.activations import peak_scaled
 from alexnet_explorer.config import RunConfig, display_names
 from alexnet_explorer.data import to_model_input
-from alexnet_explorer.model import ACTIVATIONS, CONV_LAYERS, layer_units
+from alexnet_explorer.classifier import Classifier
+from alexnet_explorer.model import ACTIVATIONS, NETWORKS, conv_layers, layer_units
 from alexnet_explorer.prediction import MEANINGFUL_GRID
 from alexnet_explorer.preprocess import to_tensor
 from app_pages.widgets import picture_tabs
 from app_pages.widgets.figures import PLOTLY_CONFIG, PLOTLY_CONFIG_NO_TOOLBAR
 from app_pages.widgets.guard import guarded
 from app_pages.widgets.pictures import PICK, RANDOM, UPLOAD, PictureSources
+from app_pages.widgets.session import choices_kept
 
 STORY = (
     "Before 2012, vision systems used features **designed by hand** — edge and orientation detectors such as "
@@ -57,7 +59,7 @@ def feature_maps_section(net: nn.Sequential, config: RunConfig, x: torch.Tensor,
     many of conv1's filters no test image excites."""
     left, right = st.columns([1, 3])
     with left:
-        layer = st.selectbox("Layer", CONV_LAYERS, key="maps_layer")
+        layer = st.selectbox("Layer", choices_kept(conv_layers(net), "maps_layer"), key="maps_layer")
         maps = inspection.feature_maps(net, x, layer)
         channels, height, width = maps.shape
         st.caption(f"{layer}: {channels} channels of {height}×{width} at input {config.resize}")
@@ -104,8 +106,9 @@ def maps_over_the_picture(maps: torch.Tensor, order: list[int], x: torch.Tensor,
 
 
 @guarded
-def handcrafted_section(net: nn.Sequential, x: torch.Tensor, start: torch.Tensor | None, show_added: bool) -> None:
+def handcrafted_section(classifier: Classifier, x: torch.Tensor, start: torch.Tensor | None, show_added: bool) -> None:
     """The same image through hand-made kernels and HOG, beside the learned filters it excites most."""
+    net = classifier.net
     st.markdown(STORY)
     handmade = handcrafted.handmade_responses(x)
     st.markdown("**Designed by hand**: Sobel and Prewitt edge detectors and Gabor filters at four orientations")
@@ -119,8 +122,9 @@ def handcrafted_section(net: nn.Sequential, x: torch.Tensor, start: torch.Tensor
                    "how strong the edges of each direction are. A linear classifier on such descriptors was the "
                    "state of the art before AlexNet.")
     added = start is not None and show_added
-    st.markdown("**Learned by AlexNet**: " + ("what training added to the conv1 filters" if added else
-                                              "conv1 filters") + ", at first the ones that respond most to this image")
+    learned = "what training added to the conv1 filters" if added else "conv1 filters"
+    st.markdown(f"**Learned by {NETWORKS[classifier.config.network].title}**: {learned}, at first the ones that "
+                "respond most to this image")
     # No key: a new image resets the choice to its own strongest filters.
     top = st.multiselect("Learned filters shown", range(layer_units(net, "conv1")),
                          max_selections=handcrafted.LEARNED_SHOWN, default=handcrafted.strongest_learned(net, x),

@@ -10,12 +10,13 @@ import streamlit as st
 from alexnet_explorer import plots, top_images
 from alexnet_explorer.data import CLASSES, FashionMNIST
 from alexnet_explorer.history import duration, forward_seconds
-from alexnet_explorer.model import CONV_LAYERS, INSPECTABLE_LAYERS, layer_units
+from alexnet_explorer.model import conv_layers, inspectable_layers, layer_units
 from alexnet_explorer.runs import RunDir, list_runs
 from app_pages.widgets import loaders, test_images
 from app_pages.widgets.figures import PLOTLY_CONFIG_NO_TOOLBAR
 from app_pages.widgets.guard import guarded
 from app_pages.widgets.progress import time_left_bar
+from app_pages.widgets.session import choices_kept
 
 STORY = ("Which test images excite one unit of the network most? Units of the low layers respond to edges and "
          "strokes wherever they are; units of the high layers to sleeves, soles, handles — and in fc6 and fc7 to "
@@ -44,9 +45,10 @@ def layer_responses_section(run: RunDir, network: loaders.TrainedNetwork, data_s
         return
     classifier = network.classifier
     left, middle, right = st.columns([2, 2, 1], vertical_alignment="bottom")
-    layer = left.selectbox("Layer", INSPECTABLE_LAYERS, key="responses_layer")
+    layer = left.selectbox("Layer", choices_kept(inspectable_layers(classifier.net), "responses_layer"),
+                           key="responses_layer")
     units = layer_units(classifier.net, layer)
-    kind = "channel" if layer in CONV_LAYERS else "unit"
+    kind = "channel" if layer in conv_layers(classifier.net) else "unit"
     right.button("Another at random", icon=":material/casino:", key="responses_random", on_click=pick_random_unit,
                  args=(layer, units))
     unit = middle.number_input(f"{kind.capitalize()} (0 to {units - 1})", 0, units - 1, key=f"responses_unit_{layer}")

@@ -9,6 +9,7 @@ import streamlit as st
 from alexnet_explorer import exports, neighbours
 from alexnet_explorer.classifier import Classifier
 from alexnet_explorer.data import CLASSES, CorruptDataError, DataUnavailableError, data_root_from_env
+from alexnet_explorer.model import last_hidden_layer, layer_units
 from alexnet_explorer.runs import RunDir
 from app_pages.widgets import loaders
 from app_pages.widgets.guard import guarded
@@ -43,10 +44,12 @@ def show_nearest_images(run: RunDir, model: Classifier, image28: np.ndarray) -> 
         return
     data = loaders.dataset(data_root_from_env(), allow_download=False)
     nearest = neighbours.nearest(model, pool, image28)
+    layer = last_hidden_layer(model.net)
     st.image([exports.fitted(data.train_images[n.position, 0].numpy(), 84) for n in nearest],
              caption=[f"{CLASSES[n.label]} · {n.distance:.1f}" for n in nearest])
     (common, count), = Counter(CLASSES[n.label] for n in nearest).most_common(1)
     st.caption(f"Of {len(pool.labels):,} of its training images, the network finds your picture most like these "
-               f"{len(nearest)}: the nearest in fc7 space (the 4,096 numbers of its last hidden layer), nearest "
+               f"{len(nearest)}: the nearest in {layer} space (the {layer_units(model.net, layer):,} numbers of its "
+               "last hidden layer), nearest "
                f"first, each with its class and its distance from your picture. {count} of the {len(nearest)} are "
                f"{common}.")

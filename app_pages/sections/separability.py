@@ -1,4 +1,5 @@
-"""Why the learned features separate the classes: projections of raw pixels and fc7, and a linear probe on each."""
+"""Why the learned features separate the classes: projections of raw pixels and of the last hidden layer (AlexNet's
+fc7), and a linear probe on each."""
 from __future__ import annotations
 
 import time
@@ -8,7 +9,8 @@ import streamlit as st
 from alexnet_explorer import inspection, plots
 from alexnet_explorer.data import CLASSES
 from alexnet_explorer.history import duration
-from alexnet_explorer.inspection import FEATURE_KINDS, PROJECTIONS
+from alexnet_explorer.inspection import PROJECTIONS
+from alexnet_explorer.model import last_hidden_layer
 from app_pages.widgets import loaders
 from app_pages.widgets.figures import PLOTLY_CONFIG
 from app_pages.widgets.guard import guarded
@@ -17,9 +19,16 @@ SAMPLE_SIZES = (250, 500, 1000, 2000, 5000)
 QUICK_SECONDS = 0.2  # all steps together, faster than this: no step's time is worth a number
 
 
-def expected_time(count: int, methods: list[str], input_size: int) -> str:
-    """How long the comparison of ``count`` images should take here, in words."""
-    return duration(max(1.0, sum(step.seconds for step in inspection.separability_steps(count, methods, input_size))))
+def steps_for(network: loaders.TrainedNetwork, count: int, methods: list[str]) -> list[inspection.SeparabilityStep]:
+    """The comparison's steps for this network: raw pixels against its last hidden layer."""
+    classifier = network.classifier
+    return inspection.separability_steps(count, methods, classifier.size, last_hidden_layer(classifier.net),
+                                         classifier.config.network)
+
+
+def expected_time(steps: list[inspection.SeparabilityStep]) -> str:
+    """How long these steps should take here, in words."""
+    return duration(max(1.0, sum(step.seconds for step in steps)))
 
 
 def compute(network: loaders.TrainedNetwork, data_source: str | None, steps: list[inspection.SeparabilityStep],
@@ -38,7 +47,7 @@ def compute(network: loaders.TrainedNetwork, data_source: str | None, steps: lis
         elif step.task == "probe":
             probes[step.kind] = loaders.probe(data_source, count, step.kind, *checkpoint)
         else:
-            projections[f"{FEATURE_KINDS[step.kind]} · {PROJECTIONS[step.task].display}"] = loaders.projection(
+            projections[f"{step.features} · {PROJECTIONS[step.task].display}"] = loaders.projection(
                 data_source, count, step.kind, step.task, *checkpoint)
         seconds[step.label] = time.perf_counter() - tic
         done += step.seconds
@@ -48,11 +57,12 @@ def compute(network: loaders.TrainedNetwork, data_source: str | None, steps: lis
 
 @guarded
 def separability_section(network: loaders.TrainedNetwork, data_source: str | None) -> None:
-    """Projections of raw pixels and fc7 features coloured by class, with a linear probe on each, on request."""
+    """Projections of raw pixels and the last hidden layer's features coloured by class, with a linear probe on each,
+    on request."""
+    layer = last_hidden_layer(network.classifier.net)
     st.markdown("Do the learned features make the classes easier to tell apart? Project a sample of test images "
-                "to 2-D from their raw pixels and from fc7 (the last hidden layer), and train a linear classifier "
+                f"to 2-D from their raw pixels and from {layer} (the last hidden layer), and train a linear classifier "
                 "(a *linear probe*) on 70% of them, tested on the other 30%.")
-    size = network.classifier.size
     # Defaults set here, not on the widgets: the page keeps their values for the session, and a widget given both
     # warns.
     st.session_state.setdefault("sep_methods", list(PROJECTIONS))
@@ -61,24 +71,24 @@ def separability_section(network: loaders.TrainedNetwork, data_source: str | Non
     methods = middle.pills("Projections", list(PROJECTIONS), selection_mode="multi",
                            format_func=lambda method: PROJECTIONS[method].display, key="sep_methods")
     count = left.select_slider("Test images", SAMPLE_SIZES, key="sep_count",
-                               format_func=lambda n: f"{n:,} (~{expected_time(n, methods, size)})",
+                               format_func=lambda n: f"{n:,} (~{expected_time(steps_for(network, n, methods))})",
                                help="The expected time of each size was measured on two CPU cores; t-SNE is the "
                                     "slow part, and grows faster than the number of images.")
     request = (network.path, network.mtime, count, tuple(methods))
     if right.button("Compute", type="primary", icon=":material/play_arrow:", disabled=not methods):
         st.session_state.sep_request = request
     if st.session_state.get("sep_request") != request:
-        st.info(f"Press **Compute** (about {expected_time(count, methods, size)} here; the results are kept for "
-                "this checkpoint).", icon=":material/touch_app:")
+        st.info(f"Press **Compute** (about {expected_time(steps_for(network, count, methods))} here; the results are "
+                "kept for this checkpoint).", icon=":material/touch_app:")
         return
-    steps = inspection.separability_steps(count, methods, size)
-    probes, panels, seconds = compute(network, data_source, steps, count)
-    raw, learned = probes["raw"], probes["fc7"]
+    probes, panels, seconds = compute(network, data_source, steps_for(network, count, methods), count)
+    raw, learned = probes["raw"], probes["learned"]
     left, right = st.columns(2)
     left.metric("Linear probe on raw pixels", f"{raw:.1%}")
-    right.metric("Linear probe on fc7 features", f"{learned:.1%}", delta=f"{100 * (learned - raw):+.1f} points")
+    right.metric(f"Linear probe on {layer} features", f"{learned:.1%}", delta=f"{100 * (learned - raw):+.1f} points")
     if learned <= raw:
-        st.caption("fc7 does not beat raw pixels yet: this network has not learned much so far. Train it longer.")
+        st.caption(f"{layer} does not beat raw pixels yet: this network has not learned much so far. Train it "
+                   "longer.")
     labels = loaders.labelled_sample(data_source, count)[1]
     st.plotly_chart(plots.projections_figure(panels, labels, CLASSES), key="projections",
                     config=PLOTLY_CONFIG)

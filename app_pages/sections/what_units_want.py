@@ -9,8 +9,8 @@ import streamlit as st
 from alexnet_explorer import feature_visualisation, plots, top_images
 from alexnet_explorer.classifier import Classifier
 from alexnet_explorer.data import CLASSES
-from alexnet_explorer.feature_visualisation import CLASSES_LAYER, DamagedPictures, UnitPictures
-from alexnet_explorer.model import CONV_LAYERS, INSPECTABLE_LAYERS
+from alexnet_explorer.feature_visualisation import DamagedPictures, UnitPictures
+from alexnet_explorer.model import conv_layers, inspectable_layers, output_layer
 from alexnet_explorer.runs import RunDir
 from app_pages.widgets import loaders, test_images
 from app_pages.widgets.figures import PLOTLY_CONFIG_NO_TOOLBAR
@@ -68,12 +68,16 @@ def what_units_want_section(run: RunDir, network: loaders.TrainedNetwork, data_s
         kept = UnitPictures(classifier.epoch, classifier.batch, classifier.size, {})
     st.caption(NOTE)
     size = f"28×28 (enlarged to {classifier.size} px as the training pictures are)"
-    picture_grid(run, classifier, kept, CLASSES_LAYER, range(len(CLASSES)), CLASSES, "the ten classes",
-                 f"How to read it: the {size} input that raises each class's score (its fc8 logit, the number above "
+    classes_layer = output_layer(classifier.net)
+    picture_grid(run, classifier, kept, classes_layer, range(len(CLASSES)), CLASSES, "the ten classes",
+                 f"How to read it: the {size} input that raises each class's score (its {classes_layer} logit, the "
+                 "number above "
                  "the picture) most; light is bright, and a pattern repeated all over means the class answers to the "
                  "texture, not to a place.")
-    layer = st.session_state.get("responses_layer", INSPECTABLE_LAYERS[0])
-    kind = "channel" if layer in CONV_LAYERS else "unit"
+    layers = inspectable_layers(classifier.net)
+    layer = st.session_state.get("responses_layer", layers[0])
+    layer = layer if layer in layers else layers[0]
+    kind = "channel" if layer in conv_layers(classifier.net) else "unit"
     data = test_images.load_test_set(data_source)
     if data is None:
         return
@@ -85,7 +89,7 @@ def what_units_want_section(run: RunDir, network: loaders.TrainedNetwork, data_s
     chosen = int(st.session_state.get(f"responses_unit_{layer}", 0))
     units = [chosen] + [unit for unit in top_images.strongest_units(ranking, layer, GRID) if unit != chosen]
     titles = [f"{kind} {unit}{' (chosen)' if unit == chosen else ''}" for unit in units[:GRID]]
-    mean = "mean activation over the whole picture" if layer in CONV_LAYERS else "activation"
+    mean = "mean activation over the whole picture" if layer in conv_layers(classifier.net) else "activation"
     picture_grid(run, classifier, kept, layer, units[:GRID], titles, f"{layer}'s strongest {kind}s",
                  f"How to read it: the {size} input that raises each {kind}'s {mean} (the number above the picture) "
                  f"most — the {kind} chosen above first, then those the test images excite most. Compare each with "

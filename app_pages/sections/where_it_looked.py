@@ -11,9 +11,11 @@ import streamlit as st
 from alexnet_explorer import exports, plots, prediction
 from alexnet_explorer.classifier import Classifier
 from alexnet_explorer.data import CLASSES, data_root_from_env
+from alexnet_explorer.model import layers_top_down
 from app_pages.widgets import test_images
 from app_pages.widgets.figures import PLOTLY_CONFIG_NO_TOOLBAR
 from app_pages.widgets.guard import guarded
+from app_pages.widgets.session import choices_kept
 
 EXPLANATIONS = ("Saliency", "SmoothGrad", "Integrated gradients", "Grad-CAM", "Occlusion")
 # What the occluding square is painted with: grey, as in the method's paper, or Fashion-MNIST's black background.
@@ -29,9 +31,9 @@ GREY_ON_BLACK = ("Most of this map lies on the empty black: there the grey squar
 
 
 def grad_cam_layer_key(model: Classifier) -> str:
-    """The Grad-CAM layer widget's key, one per input size: it starts at the finest meaningful layer for that size.
-    Its value is written back on every run, so that the choice survives runs that do not draw the widget."""
-    key = f"classify_cam_layer_{model.size}"
+    """The Grad-CAM layer widget's key, one per network and input size: it starts at the finest meaningful layer for
+    that size. Its value is written back on every run, so that the choice survives runs that do not draw the widget."""
+    key = f"classify_cam_layer_{model.config.network}_{model.size}"
     st.session_state[key] = st.session_state.get(key, prediction.default_grad_cam_layer(model))
     return key
 
@@ -39,8 +41,9 @@ def grad_cam_layer_key(model: Classifier) -> str:
 def grad_cam_layer(model: Classifier) -> str:
     """The layer Grad-CAM reads, shown with the size of its grid."""
     key = grad_cam_layer_key(model)
-    sides = {layer: prediction.feature_grid_side(model, layer) for layer in prediction.GRAD_CAM_LAYERS}
-    return st.selectbox("Grad-CAM's layer", prediction.GRAD_CAM_LAYERS, key=key,
+    layers = prediction.grad_cam_layers(model)
+    sides = {layer: prediction.feature_grid_side(model, layer) for layer in layers}
+    return st.selectbox("Grad-CAM's layer", layers, key=key,
                         format_func=lambda layer: f"{layer} ({sides[layer]}×{sides[layer]} cells)",
                         help="Deeper layers see larger parts, on a coarser grid; at a small input size the deep "
                              "layers' grid is too coarse to point at a part of the garment.")
@@ -120,11 +123,14 @@ def sanity_sentence(check: prediction.SanityCheck, how: str) -> str:
 def show_sanity_check(model: Classifier, image28: np.ndarray, top: int, how: str, heat: np.ndarray,
                       remake: Explain) -> None:
     """Adebayo et al.'s sanity check: the same map from the network with its top layers randomised."""
-    layers = st.slider("Layers given random weights, from the top", 1, len(prediction.LAYERS_TOP_DOWN),
-                       key="classify_sanity_layers",
-                       help="The layers are replaced from fc8 down by random weights of the same spread: a network "
-                            "that has learned nothing in them. A map that stays the same does not show what the "
-                            "network learned.")
+    top_down = layers_top_down(model.net)
+    if st.session_state.get("classify_sanity_layers", 1) > len(top_down):  # set on a deeper network
+        del st.session_state["classify_sanity_layers"]
+    layers = 1 if len(top_down) == 1 else st.slider(
+                       "Layers given random weights, from the top", 1, len(top_down), key="classify_sanity_layers",
+                       help=f"The layers are replaced from {top_down[0]} down by random weights of the same spread: "
+                            "a network that has learned nothing in them. A map that stays the same does not show "
+                            "what the network learned.")
     check = prediction.sanity_check(model, image28, top, heat, remake, layers)
     randomised, sentence = st.columns([2, 3], gap="large")
     randomised.plotly_chart(plots.saliency_figure(image28, check.heat, height=240), key="classify_sanity_map",
@@ -135,12 +141,16 @@ def show_sanity_check(model: Classifier, image28: np.ndarray, top: int, how: str
 @guarded
 def show_where_it_looked(model: Classifier, image28: np.ndarray, top: int) -> None:
     """Saliency, Grad-CAM or occlusion over the input, beside real test images of the predicted class."""
-    grad_cam_layer_key(model)
+    methods = EXPLANATIONS if prediction.grad_cam_layers(model) else tuple(m for m in EXPLANATIONS if m != "Grad-CAM")
+    if "Grad-CAM" in methods:
+        grad_cam_layer_key(model)
+    choices_kept(methods, "classify_explain")  # Grad-CAM, chosen on a network, is not offered by a pipeline
+    st.session_state.classify_explain = st.session_state.get("classify_explain", methods[0])
     st.session_state.classify_cover = st.session_state.get("classify_cover", next(iter(COVERS)))
     # kept while the sanity check is off, when its slider is not drawn
     st.session_state.classify_sanity_layers = st.session_state.get("classify_sanity_layers", 1)
     # Above the columns: in the map's column the five methods overflow, and the last ones scroll out of sight.
-    how = st.segmented_control("Where the network looked", EXPLANATIONS, required=True, key="classify_explain")
+    how = st.segmented_control("Where the network looked", methods, required=True, key="classify_explain")
     overlay, examples = st.columns([2, 3], gap="large")
     with overlay:
         heat, note, remake = explanation(model, image28, top, how)

@@ -29,4 +29,7 @@ PAGES = (
              "the classes."),
     PageSpec(f"{PAGES_DIR}/classify.py", "Classify", "classify", ":material/checkroom:",
              "Draw, upload or pick a garment: the trained network answers, and shows where it looked."),
+    PageSpec(f"{PAGES_DIR}/scoreboard.py", "Scoreboard", "scoreboard", ":material/leaderboard:",
+             "Hand-made features against LeNet and AlexNet, measured on the full test set: does the chapter's "
+             "claim hold on Fashion-MNIST?"),
 )

@@ -15,3 +15,12 @@ def keep_for_session(keys: Sequence[str]) -> None:
             st.session_state[f"kept_{key}"] = st.session_state[key]
         elif f"kept_{key}" in st.session_state:
             st.session_state[key] = st.session_state[f"kept_{key}"]
+
+
+def choices_kept(options: Sequence[str], key: str) -> Sequence[str]:
+    """A choice widget's options, after forgetting the value its key holds when that is not one of them (a layer of
+    the network shown before: AlexNet's conv5 on a LeNet run), so that the widget starts at its first option."""
+    for held in (key, f"kept_{key}"):
+        if held in st.session_state and st.session_state[held] not in options:
+            del st.session_state[held]
+    return options

@@ -90,7 +90,7 @@ def test_train_opened_first_on_a_fresh_server_uses_the_app_navigation(app_server
     expect(nav).to_be_visible(timeout=WAIT_MS)
     # Each link's text is its icon's ligature name then its title; the legacy folder mode shows file names only.
     assert [text.split()[-1] for text in nav.get_by_role("link").all_inner_texts()] == ["Home", "Train", "Filters",
-                                                                                         "Classify"]
+                                                                                         "Classify", "Scoreboard"]
 
 
 def test_a_run_started_elsewhere_appears_on_a_page_already_open(app_server: tuple[str, Path], page: Page,

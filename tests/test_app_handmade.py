@@ -1,0 +1,73 @@
+"""Every page on a hand-made pipeline's run: Classify answers with it, Filters says why it has nothing to show, and
+the Train page lists it."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from alexnet_explorer import prediction
+from alexnet_explorer.classifier import load_classifier
+from alexnet_explorer.config import PRESETS
+from alexnet_explorer.data import DATA_ENV, load_fashion_mnist
+from alexnet_explorer.runs import RUNS_ENV, RunDir, RunRecorder
+from alexnet_explorer.train import train
+from app_pages.widgets.pages import PAGES_DIR
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+
+
+@pytest.fixture(scope="module")
+def hog_run(tmp_path_factory: pytest.TempPathFactory, fixture_data_dir: Path) -> Path:
+    """HOG + linear SVM fitted on the fixture data, for real (a second)."""
+    run = RunDir.create(tmp_path_factory.mktemp("hog"), PRESETS["hog-svm"], label="hog")
+    train(PRESETS["hog-svm"], load_fashion_mnist(fixture_data_dir, allow_download=False), emit=RunRecorder(run))
+    return run.path
+
+
+@pytest.fixture
+def runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fixture_data_dir: Path, hog_run: Path) -> Path:
+    monkeypatch.setenv(DATA_ENV, str(fixture_data_dir))
+    monkeypatch.setenv(RUNS_ENV, str(tmp_path / "runs"))
+    shutil.copytree(hog_run, tmp_path / "runs" / "hog")
+    return tmp_path / "runs"
+
+
+def page(name: str, **state: object) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at = at.run().switch_page(f"{PAGES_DIR}/{name}.py").run()
+    assert not at.exception and not at.error, (at.exception, at.error)
+    return at
+
+
+def test_classify_answers_with_the_pipeline_and_offers_the_maps_it_can_make(runs: Path) -> None:
+    at = page("classify", classify_explain="Grad-CAM")  # chosen on a network before: a pipeline has no conv layer
+    at.session_state["classify_source"] = "Pick a test image"
+    at.run()
+    assert not at.exception and not at.error
+    assert any(m.value.startswith("### The network says: ") for m in at.markdown)
+    control = at.segmented_control(key="classify_explain")
+    assert "Grad-CAM" not in control.options and control.value == "Saliency"
+    for method in ("Integrated gradients", "Occlusion"):
+        control.set_value(method).run()
+        assert not at.exception and not at.error
+    at.toggle(key="classify_sanity").set_value(True).run()
+    assert not at.exception and "random weights in its top layer (fc)" in " ".join(m.value for m in at.markdown)
+    assert prediction.default_grad_cam_layer is not None and not prediction.grad_cam_layers(
+        load_classifier(runs / "hog" / "checkpoint.pt"))
+
+
+def test_the_filters_page_says_a_pipeline_has_nothing_learned_to_show(runs: Path) -> None:
+    at = page("filters")
+    assert any("**HOG + linear SVM** is a hand-made pipeline" in info.value for info in at.info)
+    assert not at.tabs
+
+
+def test_the_train_page_lists_the_pipeline(runs: Path) -> None:
+    at = page("train")
+    shown = " ".join(element.value for kind in ("caption", "markdown") for element in at.get(kind))
+    assert "HOG + linear SVM, 28px" in shown

@@ -1,0 +1,102 @@
+"""The hand-made pipelines: HOG against scikit-image's and against a picture whose answer is known by hand, a fit that
+must separate two separable classes, and a run of each kind through the training entry point."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from skimage.feature import hog
+
+from alexnet_explorer import pipelines
+from alexnet_explorer.config import PRESETS, RunConfig, build_model
+from alexnet_explorer.data import FashionMNIST, load_fashion_mnist
+from alexnet_explorer.model import last_hidden_layer, layers_top_down, split_after
+from alexnet_explorer.runs import RunDir, RunRecorder, load_checkpoint
+from alexnet_explorer.train import train
+
+
+def skimage_hog(picture: np.ndarray) -> np.ndarray:
+    return hog(picture, orientations=9, pixels_per_cell=(4, 4), cells_per_block=(2, 2), block_norm="L2-Hys")
+
+
+def test_hog_is_scikit_images_on_random_pictures_and_on_garments(fixture_data_dir: Path) -> None:
+    pictures = torch.rand(6, 1, 28, 28, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    garments = load_fashion_mnist(fixture_data_dir, allow_download=False).test_images[:6].double() / 255
+    for batch in (pictures, garments):
+        ours = pipelines.HOG()(batch).numpy()
+        assert ours.shape == (6, 1296)  # 6×6 blocks of 2×2 cells of 9 orientations
+        np.testing.assert_allclose(ours, np.stack([skimage_hog(p[0].numpy()) for p in batch]), atol=1e-6)
+
+
+def test_a_vertical_edge_votes_only_for_the_horizontal_gradient_in_the_cells_it_crosses() -> None:
+    picture = torch.zeros(1, 1, 28, 28, dtype=torch.float64)
+    picture[..., 14:] = 1.0  # dark left, light right: the gradient points along the rows, orientation 0°
+    blocks = pipelines.HOG()(picture).reshape(6, 6, 2, 2, 9)
+    assert torch.all(blocks[..., 1:] == 0)  # no other orientation has a vote
+    # The edge lies between columns 13 and 14: cells 3 (pixels 12-15) hold it, so only the blocks that contain
+    # cell column 3 (block columns 2 and 3) see it, each normalised to 1 over its two edge cells (0.2 clip then
+    # renormalised: each of the two cells gets 1/√2).
+    seen = blocks[..., 0].sum(dim=(2, 3))
+    assert torch.all(seen[:, [0, 1, 4, 5]] == 0) and torch.all(seen[:, [2, 3]] > 0)
+    np.testing.assert_allclose(blocks[0, 2, :, 1, 0].numpy(), [2 ** -0.5] * 2, atol=1e-4)
+
+
+def two_classes(count: int = 200) -> FashionMNIST:
+    """A vertical bar (class 0) or a horizontal one (class 1) on noise: apart in pixels and in edge directions."""
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.arange(count) % 2
+    images = (torch.rand(count, 1, 28, 28, generator=generator) * 60).to(torch.uint8)
+    for i, label in enumerate(labels):
+        bar = images[i, 0, 4:24, 11:17] if label == 0 else images[i, 0, 11:17, 4:24]
+        bar += 150
+    half = count // 2
+    return FashionMNIST(images[:half], labels[:half], images[half:], labels[half:], "two made-up classes")
+
+
+@pytest.mark.parametrize("name", list(pipelines.PIPELINES))
+def test_each_pipeline_fits_two_separable_classes_perfectly_and_saves_a_run(name: str, tmp_path: Path) -> None:
+    config = PRESETS[name].replace(device="cpu")
+    run = RunDir.create(tmp_path, config, label=name)
+    ended = train(config, two_classes(), emit=RunRecorder(run))
+    assert (ended.status, ended.train_acc, ended.test_acc) == ("finished", 1.0, 1.0)
+    assert run.read_status()["state"] == "finished"
+    net = load_checkpoint(run.checkpoint_path).network()
+    assert pipelines.is_pipeline(net) and (last_hidden_layer(net), layers_top_down(net)) == ("scaled", ("fc",))
+    head, tail = split_after(net, "scaled")
+    x = torch.rand(3, 1, 28, 28)
+    torch.testing.assert_close(tail(head(x)), net(x))
+
+
+def test_the_standardisation_is_the_training_features_mean_and_std(tmp_path: Path) -> None:
+    data = two_classes()
+    config = PRESETS["raw-linear"].replace(device="cpu")
+    run = RunDir.create(tmp_path, config, label="raw")
+    train(config, data, emit=RunRecorder(run))
+    net = load_checkpoint(run.checkpoint_path).network()
+    pixels = data.train_images.flatten(1).double() / 255
+    std = pixels.std(dim=0, correction=0)
+    torch.testing.assert_close(net.scaled.mean.double(), pixels.mean(dim=0), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(net.scaled.std.double(), torch.where(std > 0, std, 1.0), atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("values, reason", [
+    ({"network": "hog-svm", "resize": 67, "epochs": 1}, "input size must be 28, not 67"),
+    ({"network": "hog-svm", "resize": 28, "epochs": 10}, "epochs must be 1, not 10"),
+])
+def test_a_pipeline_refuses_settings_it_cannot_follow(values: dict, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        RunConfig(**values)
+
+
+def test_a_pipeline_stopped_before_its_fit_saves_nothing(tmp_path: Path) -> None:
+    run = RunDir.create(tmp_path, PRESETS["hog-svm"], label="stopped")
+    ended = train(PRESETS["hog-svm"], two_classes(), emit=RunRecorder(run), should_stop=lambda: True)
+    assert ended.status == "stopped" and not run.has_checkpoint()
+
+
+def test_build_model_gives_an_unfitted_pipeline_of_the_right_width() -> None:
+    net = build_model(PRESETS["hog-svm"])
+    assert (net.scaled.out_features, net.fc.out_features) == (1296, 10)
+    assert build_model(PRESETS["raw-linear"]).scaled.out_features == 784

@@ -12,23 +12,13 @@ from torch import nn
 
 from .data import to_model_input
 from .inspection import added_by_training, feature_maps, strongest_first
+from .pipelines import gabor
 
 GABOR_SIZE = 11  # AlexNet's first-layer kernel size, so the two banks can be compared side by side
 GABOR_ANGLES = (0, 45, 90, 135)
 # HOG draws 1-pixel strokes per cell: at least 128 pixels keep them visible on a projector.
 HOG_SIDE, HOG_CELLS = 128, 8
 LEARNED_SHOWN = 8  # learned filters beside the eight hand-made kernels
-
-
-def _gabor(angle_degrees: float, wavelength: float = 5.0, sigma: float = 2.5, aspect: float = 0.5) -> np.ndarray:
-    """Real (cosine) Gabor kernel, zero-mean so flat regions give no response."""
-    half = GABOR_SIZE // 2
-    y, x = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
-    theta = np.deg2rad(angle_degrees)
-    along = x * np.cos(theta) + y * np.sin(theta)
-    across = -x * np.sin(theta) + y * np.cos(theta)
-    kernel = np.exp(-(along**2 + (aspect * across) ** 2) / (2 * sigma**2)) * np.cos(2 * np.pi * along / wavelength)
-    return kernel - kernel.mean()
 
 
 def filter_bank() -> dict[str, np.ndarray]:
@@ -41,7 +31,7 @@ def filter_bank() -> dict[str, np.ndarray]:
         "Prewitt x": prewitt_x,
         "Prewitt y": prewitt_x.T.copy(),
     }
-    bank.update({f"Gabor {angle}°": _gabor(angle) for angle in GABOR_ANGLES})
+    bank.update({f"Gabor {angle}°": gabor(angle, size=GABOR_SIZE).numpy() for angle in GABOR_ANGLES})
     return bank
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.manifold import TSNE
@@ -19,8 +20,9 @@ from torch import nn
 from .activations import extract_features, in_batches, layer_outputs
 from .config import PRESETS, build_model
 from .data import to_model_input
-from .model import count_macs
+from .model import count_macs, inspectable_layers
 from .options import Option
+from .pipelines import HOG, SIDE
 from .runs import CheckpointError, RunDir, load_weights
 
 NORMALIZATIONS = ("per_filter", "shared")
@@ -404,3 +406,34 @@ def separability_steps(count: int, methods: Sequence[str], input_size: int = COS
                 seconds *= count_macs(input_size, network) / count_macs(COSTED_INPUT_SIZE)
             steps.append(SeparabilityStep(kind, task, label, seconds, words))
     return steps
+
+
+LADDER_GRID = 4  # a conv layer's maps are averaged down to at most 4×4 places before its probe (see ladder)
+
+
+def ladder_features(net: nn.Sequential, images: torch.Tensor, input_size: int) -> dict[str, np.ndarray]:
+    """The rungs of the representation ladder for uint8 N×1×28×28 images, a row each: raw pixels, HOG (the hand-made
+    features, 1,296 numbers), then every inspectable layer of the network, first to last. A conv layer's maps are
+    averaged down to at most LADDER_GRID×LADDER_GRID places: conv1's 96 × 15 × 15 numbers would make its probe
+    minutes long, and where a stroke lies within a quarter of the picture matters little to a class."""
+    rungs = {"raw pixels": raw_pixels(images), "HOG": HOG()(to_model_input(images, SIDE)).numpy()}
+    layers = inspectable_layers(net)
+    columns: dict[str, list[torch.Tensor]] = {layer: [] for layer in layers}
+    for _, outputs in in_batches(net, images, input_size, layers):
+        for layer, output in outputs.items():
+            if output.ndim == 4:
+                output = F.adaptive_avg_pool2d(output.float(), min(LADDER_GRID, output.shape[-1]))
+            columns[layer].append(output.flatten(1).float().cpu())
+    return rungs | {layer: torch.cat(parts).numpy() for layer, parts in columns.items()}
+
+
+def representation_ladder(net: nn.Sequential, images: torch.Tensor, labels: np.ndarray, input_size: int,
+                          progress: Callable[[int, int], None] = lambda done, total: None) -> dict[str, float]:
+    """How separable the classes are on each rung of ``ladder_features``: the linear probe's held-out accuracy
+    (``holdout_probe``), rung by rung; ``progress`` hears (rungs done, rungs)."""
+    rungs = ladder_features(net, images, input_size)
+    accuracies = {}
+    for done, (name, features) in enumerate(rungs.items(), start=1):
+        accuracies[name] = holdout_probe(features, labels)
+        progress(done, len(rungs))
+    return accuracies

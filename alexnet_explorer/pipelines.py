@@ -10,6 +10,7 @@ its package.
 """
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +57,56 @@ class HOG(nn.Module):
         return f"orientations={self.orientations}, cell={self.cell}, block={self.block}"
 
 
+def gabor(angle_degrees: float, wavelength: float = 5.0, sigma: float = 2.5, aspect: float = 0.5, size: int = 11,
+          phase: float = 0.0) -> torch.Tensor:
+    """A size×size real Gabor kernel (float64), less its mean so that flat regions give no response: a cosine wave
+    across the given orientation under a Gaussian, shifted by ``phase`` (0: a bar, 90: an edge)."""
+    half = size // 2
+    y, x = torch.meshgrid(torch.arange(-half, half + 1, dtype=torch.float64),
+                          torch.arange(-half, half + 1, dtype=torch.float64), indexing="ij")
+    theta = math.radians(angle_degrees)
+    along = x * math.cos(theta) + y * math.sin(theta)
+    across = -x * math.sin(theta) + y * math.cos(theta)
+    kernel = (torch.exp(-(along ** 2 + (aspect * across) ** 2) / (2 * sigma ** 2))
+              * torch.cos(2 * math.pi * along / wavelength + math.radians(phase)))
+    return kernel - kernel.mean()
+
+
+def _gaussian(sigma: float, size: int) -> torch.Tensor:
+    half = size // 2
+    squared = torch.arange(-half, half + 1, dtype=torch.float64) ** 2
+    kernel = torch.exp(-(squared[:, None] + squared[None]) / (2 * sigma ** 2))
+    return kernel / kernel.sum()
+
+
+BANK_NORM = 1.41  # each filter's length: that of a kaiming-started 11×11 filter (std √(2/121) × 11)
+
+
+def filter_bank(size: int = 11) -> torch.Tensor:
+    """96 hand-made size×size filters, the count of AlexNet's conv1, as 96×1×size×size float32: Gabor filters at 8
+    orientations and 4 wavelengths in 2 phases (64: bars and edges at every angle and scale), differences of
+    Gaussians at 4 scales, light-centred and dark-centred (8: spots and rings), first derivatives of a Gaussian at 8
+    angles and 2 scales (16: edges, as Sobel's), and Gaussian blobs at 4 scales, light and dark (8). Each has
+    length BANK_NORM."""
+    kernels = [gabor(angle, wavelength, sigma=wavelength / 2, size=size, phase=phase)
+               for wavelength in (3.0, 4.5, 6.5, 9.0) for angle in (22.5 * i for i in range(8)) for phase in (0, 90)]
+    for sigma in (0.8, 1.3, 2.0, 3.0):
+        centre_surround = _gaussian(sigma, size) - _gaussian(1.8 * sigma, size)
+        kernels += [centre_surround, -centre_surround]
+    half = size // 2
+    y, x = torch.meshgrid(torch.arange(-half, half + 1, dtype=torch.float64),
+                          torch.arange(-half, half + 1, dtype=torch.float64), indexing="ij")
+    for sigma in (1.0, 2.0):
+        for angle in range(0, 360, 45):
+            theta = math.radians(angle)
+            kernels.append((x * math.cos(theta) + y * math.sin(theta)) * _gaussian(sigma, size))
+    for sigma in (1.0, 1.8, 2.8, 4.0):
+        kernels += [_gaussian(sigma, size), -_gaussian(sigma, size)]
+    bank = torch.stack(kernels)
+    bank = bank / bank.flatten(1).norm(dim=1)[:, None, None] * BANK_NORM
+    return bank[:, None].float()
+
+
 class Scaled(nn.Module):
     """A fixed layer: each feature less the training images' mean of it, divided by their std (buffers, set by the
     fit and kept in the checkpoint, never learned)."""
@@ -84,6 +135,20 @@ class Pipeline:
     classifier: Callable[[int], ClassifierMixin]
 
 
+class FilterBankFeatures(nn.Module):
+    """The hand-made ``filter_bank`` over the picture, each response rectified (its absolute value, as Jarrett et al.
+    2009) and averaged over 4×4 regions: N×1×S×S → N×(96·16)."""
+
+    def __init__(self, regions: int = 4) -> None:
+        super().__init__()
+        self.register_buffer("bank", filter_bank())
+        self.regions = regions
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        responses = F.conv2d(x, self.bank, padding=self.bank.shape[-1] // 2).abs()
+        return F.adaptive_avg_pool2d(responses, self.regions).flatten(1)
+
+
 class Pixels(nn.Sequential):
     """The raw pixels as the features: N×1×S×S → N×S²."""
 
@@ -107,6 +172,7 @@ def _linear_svm(seed: int) -> SGDClassifier:
 PIPELINES: dict[str, Pipeline] = {
     "raw-linear": Pipeline("raw pixels + logistic regression", Pixels, _logistic_regression),
     "hog-svm": Pipeline("HOG + linear SVM", HOG, _linear_svm),
+    "filters-svm": Pipeline("hand-made filter bank + linear SVM", FilterBankFeatures, _linear_svm),
 }
 
 

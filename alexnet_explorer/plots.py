@@ -145,6 +145,12 @@ def tile_grid_figure(grid: np.ndarray, kernel: int, ids: Sequence[int], values: 
     return _image_axes(figure, height=round(grid.shape[0] * pixel) + 30)
 
 
+def _filter_pixel(kernel: int) -> float:
+    """Screen pixels per weight: 8 for AlexNet's 11×11 filters, more for smaller ones (LeNet's 5×5 would be specks),
+    so that every tile is about 90 pixels wide at most."""
+    return max(8.0, 90 / kernel)
+
+
 def filters_figure(weights: torch.Tensor, normalization: str = "per_filter", selected: int | None = None,
                    order: Sequence[int] | None = None, dead: Sequence[int] = ()) -> go.Figure:
     """conv1's filters as one grid in ``order`` (as numbered without one), diverging colours centred on zero, the
@@ -152,7 +158,7 @@ def filters_figure(weights: torch.Tensor, normalization: str = "per_filter", sel
     order = list(order) if order is not None else list(range(len(weights)))
     return tile_grid_figure(filter_grid(weights[order], normalization), weights.shape[-1], order,
                             filter_norms(weights)[order], selected=order.index(selected) if selected in order else None,
-                            greyed=[order.index(index) for index in dead])
+                            greyed=[order.index(index) for index in dead], max_pixel=_filter_pixel(weights.shape[-1]))
 
 
 def filter_figure(weights: torch.Tensor, index: int, normalization: str = "per_filter") -> go.Figure:
@@ -186,7 +192,8 @@ def filter_evolution_figure(snapshots: dict[float, torch.Tensor], normalization:
     the ``dead`` filters greyed in every frame."""
     epochs = sorted(snapshots)
     first = snapshots[epochs[0]]
-    figure = tile_grid_figure(filter_grid(first, normalization), first.shape[-1], range(len(first)), greyed=dead)
+    figure = tile_grid_figure(filter_grid(first, normalization), first.shape[-1], range(len(first)), greyed=dead,
+                              max_pixel=_filter_pixel(first.shape[-1]))
     figure.frames = [go.Frame(name=f"{e:g}", traces=[0],
                               data=[go.Heatmap(z=filter_grid(snapshots[e], normalization).astype(np.float32))])
                      for e in epochs]
@@ -400,12 +407,25 @@ def scoreboard_figure(runs: Sequence[str], accuracies: Sequence[float], handmade
     figure = go.Figure(go.Bar(x=percent, y=list(runs), orientation="h", marker_color=colours,
                               text=[f"{p:.1f}%" for p in percent], textposition="inside", insidetextanchor="end",
                               hovertemplate="%{y}: %{x:.2f}%<extra></extra>"))
-    for number, (label, accuracy) in enumerate(references):
+    # The lines' labels above the bars, at two heights in turn, so that neighbours do not cover each other.
+    for number, (label, accuracy) in enumerate(sorted(references, key=lambda reference: reference[1])):
         figure.add_vline(x=100 * accuracy, line_dash="dot", line_color="#555555",
-                         annotation_text=f"{label} {100 * accuracy:.1f}%", annotation_textangle=-90,
-                         annotation_position="top left" if number % 2 else "bottom left", annotation_font_size=11)
+                         annotation={"text": f"{label} {100 * accuracy:.1f}%", "yshift": 16 * (number % 2),
+                                     "font_size": 11}, annotation_position="top")
     low = min([*percent, *(100 * a for _, a in references)], default=80)
     figure.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=list(runs))
     figure.update_xaxes(title="test accuracy (%)", range=[max(0.0, math.floor(low / 5) * 5 - 5), 100])
-    figure.update_layout(height=max(260, 60 + 34 * len(runs)), margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    figure.update_layout(height=max(260, 90 + 34 * len(runs)), margin={"l": 10, "r": 10, "t": 44, "b": 10})
+    return figure
+
+
+def ladder_figure(accuracies: dict[str, float], handmade: Sequence[str]) -> go.Figure:
+    """The linear probe's accuracy rung by rung, left to right: the hand-made features orange, the layers blue."""
+    names, percent = list(accuracies), [100 * a for a in accuracies.values()]
+    figure = go.Figure(go.Bar(x=names, y=percent, text=[f"{p:.1f}%" for p in percent], textposition="outside",
+                              marker_color=[HANDMADE_COLOR if name in handmade else LEARNED_COLOR for name in names],
+                              hovertemplate="%{x}: %{y:.1f}%<extra></extra>", cliponaxis=False))
+    low = min(percent, default=50)
+    figure.update_yaxes(title="linear probe accuracy (%)", range=[max(0.0, math.floor(low / 10) * 10 - 10), 100])
+    figure.update_layout(height=320, margin={"l": 10, "r": 10, "t": 24, "b": 10})
     return figure

@@ -11,7 +11,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
-from sklearn.metrics import hinge_loss, log_loss
 from torch import nn
 
 from . import evaluation, unfamiliar
@@ -287,19 +286,20 @@ def fit_pipeline(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], 
     mean, std = features.mean(axis=0), features.std(axis=0)
     scaled = (features - mean) / np.where(std > 0, std, 1.0)
     classifier = PIPELINES[config.network].classifier(config.seed).fit(scaled, targets)
-    # the loss the classifier minimised: logistic regression's cross-entropy, the SVM's hinge
-    loss = (log_loss(targets, classifier.predict_proba(scaled), labels=classifier.classes_)
-            if hasattr(classifier, "predict_proba")
-            else hinge_loss(targets, classifier.decision_function(scaled), labels=classifier.classes_))
     weight, bias = _ten_classes(classifier, len(data.classes))
     set_classifier(net, *(torch.as_tensor(a, dtype=torch.float32) for a in (mean, std, weight, bias)))
     emit(Step(0, batches + 1, batches + 1))
     seconds = time.perf_counter() - tic
-    train_acc = float((classifier.predict(scaled) == targets).mean())
+    # The cross-entropy of the ten scores as the app reads any network's (a softmax), so that the curves compare
+    # with a network's: an SVM's margins are large, and so is its loss read this way.
+    with torch.no_grad():
+        scores = net.fc(torch.from_numpy(scaled).float())
+        loss, train_acc = F.cross_entropy(scores, labels).item(), (scores.argmax(1) == labels).float().mean().item()
     test_batches = DeviceBatches(test_images, test_labels, config.batch_size, config.resize, torch.device("cpu"))
     test_acc = evaluate(net, test_batches)
     speed = len(images) / seconds
-    metrics = (float(loss), train_acc, test_acc)
+    metrics = (loss, train_acc, test_acc)
+    emit(Progress(1.0, loss, train_acc, speed, time.perf_counter() - tic, 0.0))  # the curves' one point
     emit(EpochEnd(1, *metrics, speed, time.perf_counter() - tic, 0.0,
                   checkpoint=Checkpoint(config, net.state_dict(), None, 1, 0, seconds, metrics=metrics)))
     fits = len(images) >= unfamiliar.MIN_IMAGES

@@ -20,7 +20,7 @@ from app_pages.sections.feature_maps import (
 )
 from app_pages.sections.layer_responses import STORY as LAYER_STORY
 from app_pages.sections.layer_responses import layer_responses_section
-from app_pages.sections.separability import separability_section
+from app_pages.sections.separability import ladder_section, separability_section
 from app_pages.sections.what_units_want import what_units_want_section
 from app_pages.widgets import loaders
 from app_pages.widgets.guard import guarded, plain_message
@@ -156,6 +156,7 @@ def page() -> None:
             st.warning(problem, icon=":material/warning:")
         else:
             separability_section(network, data_source)
+            ladder_section(network, data_source)
 
 
 page()

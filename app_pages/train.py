@@ -14,6 +14,7 @@ from alexnet_explorer.config import (
 )
 from alexnet_explorer.data import missing_data
 from alexnet_explorer.history import duration
+from alexnet_explorer.pipelines import PIPELINES
 from alexnet_explorer.runs import list_runs, runs_root
 from app_pages.sections.classroom_controls import classroom_sidebar
 from app_pages.sections.run_actions import forecast, queue_now
@@ -25,6 +26,7 @@ from app_pages.widgets.session import keep_for_session
 from app_pages.widgets.settings_form import fill_settings, setting_key, settings_form, settings_missing
 
 LONG_RUN_SECONDS = 3600  # past this, point to the classroom preset
+PIPELINE_MINUTES = "1 to 2 minutes"  # the fits of docs/experiments.md on two CPU cores, evaluation included
 ESTIMATE_TTL_SECONDS = 900
 # The form's choices, kept for the session while another page is shown.
 FORM_KEYS = ("preset", "experiment", *(setting_key(name) for name in settings()))
@@ -37,9 +39,10 @@ def fill_form() -> None:
 
 # Timed again after a while: a timing taken while the machine was busy with other work would otherwise stand.
 @st.cache_data(show_spinner="Timing a few training steps on this device…", max_entries=32, ttl=ESTIMATE_TTL_SECONDS)
-def images_per_second(resize: int, batch_size: int, device: str) -> float:
-    """Measured training throughput, cached per (input size, timed batch, device) for ESTIMATE_TTL_SECONDS."""
-    return estimate.measure_throughput(RunConfig(resize=resize, device=device), batch_size)
+def images_per_second(network: str, resize: int, batch_size: int, device: str) -> float:
+    """Measured training throughput, cached per (network, input size, timed batch, device) for
+    ESTIMATE_TTL_SECONDS."""
+    return estimate.measure_throughput(RunConfig(network=network, resize=resize, device=device), batch_size)
 
 
 @guarded
@@ -107,8 +110,12 @@ def show_estimate(config: RunConfig) -> None:
                    f"in the queue{': ' + ', '.join(filter(None, when)) if any(when) else ''}{done}. Timing it "
                    "here waits until the device is free (timing now would slow the run down).")
         return
+    if config.network in PIPELINES:
+        st.caption(f"**Estimate:** a hand-made pipeline is fitted on the CPU in one go: about {PIPELINE_MINUTES} on "
+                   "two cores for all 60,000 pictures (measured: docs/experiments.md), less for fewer.")
+        return
     batch = estimate.timing_batch(config)
-    speed = images_per_second(config.resize, batch, config.device)
+    speed = images_per_second(config.network, config.resize, batch, config.device)
     per_epoch, total = estimate.epoch_seconds(config, speed), estimate.run_seconds(config, speed)
     st.caption(f"**Estimate:** about {duration(per_epoch)} per epoch with its evaluation, {duration(total)} for "
                f"{config.epochs} epochs on {devices.device_key(config.device)} (with the training process's start), "

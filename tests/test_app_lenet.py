@@ -1,16 +1,17 @@
 """Every page on a LeNet run: the views read the layers they show from the network, not from AlexNet's names."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from alexnet_explorer import prediction
+from alexnet_explorer import inspection, prediction
 from alexnet_explorer.classifier import load_classifier
 from alexnet_explorer.config import PRESETS
-from alexnet_explorer.data import DATA_ENV, load_fashion_mnist
+from alexnet_explorer.data import DATA_ENV, load_fashion_mnist, subset
 from alexnet_explorer.runs import RUNS_ENV, RunDir, RunRecorder
 from alexnet_explorer.train import train
 from app_pages.widgets.pages import PAGES_DIR
@@ -97,3 +98,30 @@ def test_classify_answers_with_lenet_and_explains_at_its_conv_layer(runs: Path) 
 def test_the_train_page_offers_lenet_and_lists_the_run_as_lenet(runs: Path) -> None:
     at = page("train")
     assert "LeNet, 28px" in texts(at, "caption") + texts(at, "markdown")
+
+
+def test_the_ladder_probes_raw_pixels_hog_and_every_layer_of_lenet(runs: Path, fixture_data_dir: Path) -> None:
+    at = page("filters")
+    assert "Press **Probe every layer**" in texts(at, "info")
+    at.select_slider(key="sep_count").set_value(250)
+    at.button(key="ladder_compute").click().run()
+    assert not at.exception and not at.error
+    figure = next(chart for chart in at.get("plotly_chart") if "linear probe accuracy" in chart.proto.spec)
+    bars = json.loads(figure.proto.spec)["data"][0]
+    assert bars["x"] == ["raw pixels", "HOG", "conv1", "conv2", "fc3", "fc4"]
+    data = load_fashion_mnist(fixture_data_dir, allow_download=False)
+    images, labels = subset(data.test_images, data.test_labels, 250, seed=0)
+    expected = inspection.representation_ladder(load_classifier(runs / "lenet-run" / "checkpoint.pt").net, images,
+                                                labels.numpy(), 28)
+    assert bars["y"] == pytest.approx([100 * a for a in expected.values()])
+
+
+@pytest.mark.parametrize("preset, words", [
+    ("lenet", "from timing a training step of this network at 28 px"),
+    ("hog-svm", "a hand-made pipeline is fitted on the CPU in one go: about 1 to 2 minutes"),
+])
+def test_the_train_form_estimates_lenet_and_a_pipeline_by_what_they_are(runs: Path, preset: str, words: str) -> None:
+    at = page("train")
+    at.segmented_control(key="preset").set_value(preset).run()
+    assert not at.exception and not at.error
+    assert words in texts(at, "caption")

@@ -100,3 +100,32 @@ def test_build_model_gives_an_unfitted_pipeline_of_the_right_width() -> None:
     net = build_model(PRESETS["hog-svm"])
     assert (net.scaled.out_features, net.fc.out_features) == (1296, 10)
     assert build_model(PRESETS["raw-linear"]).scaled.out_features == 784
+
+
+def test_the_hand_made_bank_has_alexnets_96_filters_of_one_length_each_a_family() -> None:
+    bank = pipelines.filter_bank()
+    assert tuple(bank.shape) == (96, 1, 11, 11)
+    torch.testing.assert_close(bank.flatten(1).norm(dim=1), torch.full((96,), pipelines.BANK_NORM))
+    gabors = bank[:64].double()
+    assert gabors.flatten(1).sum(dim=1).abs().max() < 1e-4  # zero mean: a flat picture gives no response
+    # a vertical bar detector answers a vertical bar more than a horizontal one
+    vertical, horizontal = torch.zeros(1, 1, 11, 11), torch.zeros(1, 1, 11, 11)
+    vertical[..., :, 5], horizontal[..., 5, :] = 1.0, 1.0
+    at_zero = pipelines.gabor(0.0, 3.0, sigma=1.5).float()  # the wave runs along x: a vertical bar
+    assert (at_zero * vertical[0, 0]).sum() > (at_zero * horizontal[0, 0]).sum()
+    features = pipelines.FilterBankFeatures()(torch.rand(2, 1, 28, 28))
+    assert tuple(features.shape) == (2, 96 * 16) and bool((features >= 0).all())
+
+
+def test_a_network_with_conv1_made_by_hand_keeps_it_through_training(tmp_path: Path,
+                                                                       fixture_data_dir: Path) -> None:
+    config = PRESETS["smoke"].replace(conv1_handmade=True, epochs=1, limit_train=64, batch_size=16, device="cpu")
+    net = build_model(config)
+    torch.testing.assert_close(net.conv1.weight, pipelines.filter_bank())
+    assert not net.conv1.weight.requires_grad and net.conv1.bias.requires_grad
+    run = RunDir.create(tmp_path, config, label="handmade")
+    train(config, load_fashion_mnist(fixture_data_dir, allow_download=False), emit=RunRecorder(run))
+    trained = load_checkpoint(run.checkpoint_path).network()
+    torch.testing.assert_close(trained.conv1.weight, pipelines.filter_bank())
+    assert not torch.equal(trained.conv2.weight, net.conv2.weight)  # the layers above learned
+    assert "conv1 made by hand" in config.summary()

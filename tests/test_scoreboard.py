@@ -32,7 +32,7 @@ def board_entry(run: str, accuracy: float, handmade: bool, test_images: int = 10
     (0.905, 0.876, "the best learned network, AlexNet (run *net*: 90.5% in 1 min 30 s), **beats** the best hand-made "
                    "pipeline, HOG + linear SVM (run *hog*: 87.6% in 1 min 30 s), by 2.9 points."),
     (0.878, 0.876, "**matches** the best learned network, AlexNet (run *net*: 87.8% in 1 min 30 s): they are 0.2 "
-                   "points apart, within chance."),
+                   "points apart, less than the luck of which test pictures are hard."),
 ])
 def test_the_sentence_says_who_wins_with_its_numbers(learned: float, handmade: float, words: str) -> None:
     board = [board_entry("net", learned, False), board_entry("hog", handmade, True),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from alexnet_explorer.data import to_model_input
 from alexnet_explorer.inspection import (
@@ -12,9 +13,11 @@ from alexnet_explorer.inspection import (
     STEP_COSTS,
     feature_maps,
     holdout_probe,
+    ladder_features,
     linear_probe,
     project,
     raw_pixels,
+    representation_ladder,
     sample_features,
     separability_steps,
 )
@@ -82,3 +85,18 @@ def test_sample_features_are_raw_pixels_or_each_images_fc7_activations():
         sample_features(images, "learned")
     with pytest.raises(ValueError, match="kind must be one of"):
         sample_features(images, "fc6", net, 65)
+
+
+def test_the_ladder_probes_each_rung_as_the_probe_does_with_conv_maps_averaged_down(net):
+    images = torch.randint(0, 256, (40, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    labels = np.arange(40) % 2
+    rungs = ladder_features(net, images, 65)
+    assert list(rungs) == ["raw pixels", "HOG", "conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7"]
+    assert rungs["HOG"].shape == (40, 1296) and rungs["fc7"].shape == (40, 4096)
+    conv1 = torch.stack([feature_maps(net, to_model_input(image[None], 65), "conv1") for image in images])
+    np.testing.assert_allclose(rungs["conv1"], F.adaptive_avg_pool2d(conv1, 4).flatten(1).numpy(), atol=1e-5)
+    assert rungs["conv5"].shape == (40, 256 * 3 * 3)  # already smaller than 4×4 at 65 px
+    seen = []
+    ladder = representation_ladder(net, images, labels, 65, progress=lambda done, total: seen.append((done, total)))
+    assert ladder["raw pixels"] == holdout_probe(rungs["raw pixels"], labels)
+    assert seen[-1] == (9, 9)

@@ -10,7 +10,7 @@ from alexnet_explorer import inspection, plots
 from alexnet_explorer.data import CLASSES
 from alexnet_explorer.history import duration
 from alexnet_explorer.inspection import PROJECTIONS
-from alexnet_explorer.model import last_hidden_layer
+from alexnet_explorer.model import inspectable_layers, last_hidden_layer
 from app_pages.widgets import loaders
 from app_pages.widgets.figures import PLOTLY_CONFIG
 from app_pages.widgets.guard import guarded
@@ -100,3 +100,32 @@ def separability_section(network: loaders.TrainedNetwork, data_source: str | Non
     st.caption(f"Computed in {duration(sum(seconds.values()))}: "
                + ", ".join(f"{label} {value:.1f} s" for label, value in seconds.items())
                + " (kept for this checkpoint: asking again is instant).")
+
+
+HANDMADE_RUNGS = ("raw pixels", "HOG")
+
+
+@guarded
+def ladder_section(network: loaders.TrainedNetwork, data_source: str | None) -> None:
+    """The representation ladder: a linear probe on raw pixels, on HOG and on every layer, as one chart."""
+    st.subheader("Layer by layer")
+    count = st.session_state.get("sep_count", 1000)
+    st.markdown("How separable do the classes become on the way up? The same linear probe on the raw pixels, on HOG "
+                "(the hand-made features of before 2012) and on every layer of the network, on the same "
+                f"{count:,} test images (the number chosen above).")
+    request = (network.path, network.mtime, count)
+    if st.button("Probe every layer", icon=":material/stacked_bar_chart:", key="ladder_compute"):
+        st.session_state.ladder_request = request
+    if st.session_state.get("ladder_request") != request:
+        st.info("Press **Probe every layer**: a probe per layer, seconds each on a CPU (kept for this checkpoint).",
+                icon=":material/touch_app:")
+        return
+    with st.spinner(f"Probing {len(HANDMADE_RUNGS) + len(inspectable_layers(network.classifier.net))} kinds of "
+                    "features…"):
+        accuracies = loaders.ladder(data_source, count, network.path, network.mtime)
+    st.plotly_chart(plots.ladder_figure(accuracies, HANDMADE_RUNGS), key="ladder", config=PLOTLY_CONFIG)
+    best = max(accuracies, key=accuracies.get)
+    st.caption(f"Orange: hand-made features; blue: the network's layers (a conv layer's maps averaged down to at most "
+               f"{inspection.LADDER_GRID}×{inspection.LADDER_GRID} places first). Each probe trains on 70% of the "
+               f"images and is tested on the other 30%, so a few points either way are noise. Most separable here: "
+               f"**{best}**, {accuracies[best]:.1%}.")

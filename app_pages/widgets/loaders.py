@@ -171,3 +171,11 @@ def projection(source: str | None, count: int, kind: str, method: str, path: str
                mtime: float = 0.0) -> np.ndarray:
     """One 2-D projection of one kind of features of the test sample."""
     return inspection.project(sample_features(source, count, kind, path, mtime), method)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def ladder(source: str | None, count: int, path: str, mtime: float) -> dict[str, float]:
+    """The representation ladder's probe accuracies on the test sample, for this checkpoint."""
+    images, labels = labelled_sample(source, count)
+    network = classifier(path, mtime)
+    return inspection.representation_ladder(network.net, images, labels, network.size)

@@ -185,7 +185,8 @@ class Verdict:
     def detail(self) -> str:
         """Why, in words a student can check against the picture."""
         reasons = [text for text, fired in (
-            ("its features (fc7) are farther from every class than those of almost any test image", self.far),
+            ("its features (the last layer before the classes) are farther from every class than those of almost "
+             "any test image", self.far),
             ("none of the ten class scores stands out", self.weak)) if fired]
         more = f"More unusual than {self.unusual:.0%} of the network's own test images"
         return more + (f": {' and '.join(reasons)}." if reasons else ".")

@@ -33,10 +33,13 @@ def page() -> None:
                "test images (the *test images* setting), which the sentence above leaves out. Dotted: "
                + "; ".join(f"{r.label}, {r.accuracy:.1%} ({r.source})" for r in scoreboard.REFERENCES) + ".")
     st.dataframe(scoreboard.table(board), hide_index=True,
-                 column_config={"test accuracy": st.column_config.NumberColumn(format="%.4f"),
-                                "learned parameters": st.column_config.NumberColumn(format="localized")})
-    st.caption("Training time is the wall time on the machine that trained the run, evaluation included; learned "
-               "parameters are the numbers training set (a hand-made pipeline learns only its classifier).")
+                 column_config={"test accuracy": st.column_config.NumberColumn(format="percent"),
+                                "test images": st.column_config.NumberColumn(format="localized"),
+                                "learned parameters": st.column_config.NumberColumn(format="localized"),
+                                "settings": st.column_config.TextColumn(width="large")})
+    st.caption("Test accuracy after the run's last epoch (the Train page's run history shows each run's best); "
+               "training time is the wall time on the machine that trained the run, evaluation included; learned "
+               "parameters are the numbers training sets (a hand-made pipeline learns only its classifier).")
     st.markdown(scoreboard.WHY)
 
 

@@ -25,7 +25,8 @@ class DeadFilters:
         if not self.indices:
             return f" All {count} filters fire on some test image (the network after epoch {self.epoch})."
         return (f" Grey: the {len(self.indices)} dead filters of the network after epoch {self.epoch}. ReLU turns "
-                "their output to 0 on every test image, so they get no gradient and keep the noise they started as.")
+                "their output to 0 on every test image, so they get no gradient: they stopped learning, and keep what "
+                "they were when they died.")
 
 
 def pick_tile() -> None:

@@ -140,5 +140,5 @@ def handcrafted_section(classifier: Classifier, x: torch.Tensor, start: torch.Te
                    "added** off (First-layer filters tab) to see the network's own filters and maps.")
     else:
         st.caption("Top: the kernel (red positive, blue negative); below: its response to the image, each scaled to "
-                   "its own largest value. The learned maps are smaller because conv1 moves 4 pixels at a time "
-                   "(stride 4), and after the ReLU they have no negative part.")
+                   "its own largest value. After the activation the learned maps have no negative part; a conv1 that "
+                   "moves several pixels at a time (AlexNet's stride 4) makes them smaller than the picture.")

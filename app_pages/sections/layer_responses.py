@@ -19,8 +19,8 @@ from app_pages.widgets.progress import time_left_bar
 from app_pages.widgets.session import choices_kept
 
 STORY = ("Which test images excite one unit of the network most? Units of the low layers respond to edges and "
-         "strokes wherever they are; units of the high layers to sleeves, soles, handles — and in fc6 and fc7 to "
-         "whole classes.")
+         "strokes wherever they are; units of the high layers to sleeves, soles, handles — and in the dense layers "
+         "(AlexNet's fc6 and fc7, LeNet's fc3 and fc4) to whole classes.")
 
 
 def pick_random_unit(layer: str, units: int) -> None:

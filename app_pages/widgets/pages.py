@@ -22,7 +22,8 @@ HOME = PageSpec(f"{PAGES_DIR}/home.py", "Home", "", ":material/home:", "The chap
 # Adding a page to the app (navigation and home page) is one line here.
 PAGES = (
     PageSpec(f"{PAGES_DIR}/train.py", "Train", "train", ":material/model_training:",
-             "Train the chapter's AlexNet on Fashion-MNIST and watch its loss and accuracy live; undo the "
+             "Train the chapter's AlexNet on Fashion-MNIST (or LeNet, or a hand-made pipeline of before 2012) and "
+             "watch its loss and accuracy live; undo the "
              "chapter's choices one at a time (sigmoid, average pooling, no dropout) and compare the runs."),
     PageSpec(f"{PAGES_DIR}/filters.py", "Filters", "filters", ":material/grid_view:",
              "See what the first layer learned, what the network sees in an image, and why its features separate "

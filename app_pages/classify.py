@@ -8,6 +8,7 @@ from alexnet_explorer import class_test_set, processes
 from alexnet_explorer.classifier import Classifier, describe_progress
 from alexnet_explorer.data import data_root_from_env
 from alexnet_explorer.history import learned_nothing
+from alexnet_explorer.pipelines import PIPELINES
 from alexnet_explorer.preprocess import PreprocessOptions
 from alexnet_explorer.runs import CheckpointError, RunDir, list_runs
 from app_pages.sections.answer import show_answer
@@ -46,9 +47,13 @@ def choose_classifier() -> tuple[RunDir, Classifier] | None:
         return None
     state = processes.refresh_status(run).get("state", "failed")
     training = " — replaced after each epoch while it trains" if state in processes.ACTIVE_STATES else ""
-    about.caption(f"{opening.why.capitalize()}, **{state}** — {model.config.summary()}. Its network as saved "
-                  f"{describe_progress(model)}. A run keeps only its latest network (earlier epochs keep "
-                  f"just conv1's filters, for the Filters page), so this is the one epoch that can answer{training}.")
+    if model.config.network in PIPELINES:
+        about.caption(f"{opening.why.capitalize()}, **{state}** — {model.config.summary()}: a hand-made pipeline, "
+                      "its features computed by a fixed recipe and its linear classifier fitted in one go.")
+    else:
+        about.caption(f"{opening.why.capitalize()}, **{state}** — {model.config.summary()}. Its network as saved "
+                      f"{describe_progress(model)}. A run keeps only its latest network (earlier epochs keep just "
+                      f"conv1's filters, for the Filters page), so this is the one epoch that can answer{training}.")
     nothing = learned_nothing(run)
     if nothing:
         st.info(nothing, icon=":material/trending_flat:")

@@ -49,7 +49,9 @@ def test_classify_answers_with_the_pipeline_and_offers_the_maps_it_can_make(runs
     at.session_state["classify_source"] = "Pick a test image"
     at.run()
     assert not at.exception and not at.error
-    assert any(m.value.startswith("### The network says: ") for m in at.markdown)
+    assert any(m.value.startswith("### The pipeline says: ") and "sure" not in m.value for m in at.markdown)
+    assert any("its linear classifier's margins" in c.value for c in at.caption)
+    assert any("a hand-made pipeline, its features computed by a fixed recipe" in c.value for c in at.caption)
     control = at.segmented_control(key="classify_explain")
     assert "Grad-CAM" not in control.options and control.value == "Saliency"
     for method in ("Integrated gradients", "Occlusion"):

@@ -7,6 +7,7 @@ import streamlit as st
 from alexnet_explorer import plots, prediction
 from alexnet_explorer.classifier import Classifier
 from alexnet_explorer.data import CLASSES
+from alexnet_explorer.pipelines import PIPELINES
 from alexnet_explorer.unfamiliar import HINTS, FamiliarityFit, Verdict
 from app_pages.widgets.figures import PLOTLY_CONFIG_NO_TOOLBAR
 from app_pages.widgets.pictures import Picture
@@ -18,7 +19,12 @@ def show_answer(model: Classifier, picture: Picture, familiarity: FamiliarityFit
     all_probs, verdicts = prediction.answer(model, [picture.image28], familiarity)
     probs = all_probs[0]
     top, true_label = int(probs.argmax()), picture.true_label
-    st.markdown(f"### The network says: **{CLASSES[top]}** ({probs[top]:.0%} sure)")
+    if model.config.network in PIPELINES:  # its scores are a linear classifier's margins, not a network's logits
+        st.markdown(f"### The pipeline says: **{CLASSES[top]}**")
+        st.caption("A hand-made pipeline's ten scores are its linear classifier's margins; turned into "
+                   "probabilities as a network's are, they look surer than they are (an SVM's margins are large).")
+    else:
+        st.markdown(f"### The network says: **{CLASSES[top]}** ({probs[top]:.0%} sure)")
     if true_label is not None:
         right = top == true_label
         st.badge("right" if right else f"wrong: it is a {CLASSES[true_label]}", color="green" if right else "red",

@@ -26,7 +26,7 @@ from app_pages.widgets.session import keep_for_session
 from app_pages.widgets.settings_form import fill_settings, setting_key, settings_form, settings_missing
 
 LONG_RUN_SECONDS = 3600  # past this, point to the classroom preset
-PIPELINE_MINUTES = "1 to 2 minutes"  # the fits of docs/experiments.md on two CPU cores, evaluation included
+PIPELINE_MINUTES = "1 to 3 minutes"  # the fits of docs/experiments.md on two CPU cores, evaluation included
 ESTIMATE_TTL_SECONDS = 900
 # The form's choices, kept for the session while another page is shown.
 FORM_KEYS = ("preset", "experiment", *(setting_key(name) for name in settings()))
@@ -73,7 +73,12 @@ def new_run_form(me: classroom.Person) -> None:
     elif experiment:
         st.caption(f"{EXPERIMENTS[experiment].claim} Train the plain **{preset}** run too, then "
                    "select both in the run history to compare their curves.")
-    config, problem = config_or_problem(settings_form(disabled=caps.presets_only))
+    values = settings_form(disabled=caps.presets_only)
+    if values.get("network") in PIPELINES:
+        st.caption(f"**{PIPELINES[values['network']].title}** is a hand-made pipeline: of these settings it uses only "
+                   "the training images, the test images and the seed (its input size must be 28 and its epochs 1); "
+                   "the optimisation and network settings are a network's.")
+    config, problem = config_or_problem(values)
     refused = launcher.start_refusal(config, me) if config is not None else None
     if config is None:
         st.caption(f"These settings cannot run: {problem}")
@@ -112,7 +117,7 @@ def show_estimate(config: RunConfig) -> None:
         return
     if config.network in PIPELINES:
         st.caption(f"**Estimate:** a hand-made pipeline is fitted on the CPU in one go: about {PIPELINE_MINUTES} on "
-                   "two cores for all 60,000 pictures (measured: docs/experiments.md), less for fewer.")
+                   "two cores for all 60,000 pictures (measured with the project's benchmarks), less for fewer.")
         return
     batch = estimate.timing_batch(config)
     speed = images_per_second(config.network, config.resize, batch, config.device)

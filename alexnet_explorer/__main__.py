@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def print_scoreboard(root: str | None) -> None:
     """The scoreboard as a Markdown table, the published figures, and the sentence that says what they show."""
-    rows = scoreboard.table(scoreboard.entries(root))
+    board = scoreboard.entries(root)
+    rows = scoreboard.table(board)
     print("| run | kind | test accuracy | test images | training time | learned parameters | device |")
     print("|---|---|---|---|---|---|---|")
     for row in rows:
@@ -75,7 +76,7 @@ def print_scoreboard(root: str | None) -> None:
               f"{row['training time']} | {row['learned parameters']:,} | {row['device']} |")
     for reference in scoreboard.REFERENCES:
         print(f"reference: {reference.label} {reference.accuracy:.3f} ({reference.source})")
-    print(scoreboard.verdict(scoreboard.entries(root)).replace("**", ""))
+    print(scoreboard.verdict(board).replace("**", ""))
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from alexnet_explorer import unfamiliar
@@ -11,7 +12,7 @@ from alexnet_explorer.data import DATA_ENV, load_fashion_mnist
 from alexnet_explorer.preprocess import preprocess
 from alexnet_explorer.runs import RunDir, RunRecorder
 from alexnet_explorer.train import train
-from benchmarks import augmentation
+from benchmarks import augmentation, drawn_answers
 from benchmarks import unfamiliar as unfamiliar_benchmark
 from benchmarks.drawings import SHAPES, STYLES, drawn_set, foreign_sets
 
@@ -51,3 +52,24 @@ def test_the_augmentation_benchmark_measures_a_run(tiny_run: Path, capsys: pytes
     assert "drawings: " in out and "ms for a batch of 64 (classroom)" in out
     [row] = [line for line in out.splitlines() if line.startswith(f"| {tiny_run.name} ")]
     assert row.split(" | ")[1] == "none" and len(row.split(" | ")) == 8
+
+
+def test_the_drawn_answers_benchmark_compares_drawings_with_photos_and_answers_them(tiny_run: Path,
+                                                                                     capsys: pytest.CaptureFixture,
+                                                                                     tmp_path: Path):
+    drawn_answers.main([str(tiny_run), "--per-class", "1", "--montage", str(tmp_path / "drawn.png")])
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert [row[0] for row in rows[1:4]] == ["| test pictures", "| drawn, filled", "| drawn, brush"]
+    answers = [row for row in rows if row[0] == f"| {tiny_run}"]
+    assert [row[1] for row in answers] == ["filled", "brush"] and all(len(row) == 14 for row in answers)
+    assert (tmp_path / "drawn.png").exists()
+
+
+def test_a_flat_fill_has_no_ink_spread_and_a_centred_one_is_not_off_centre():
+    square = np.zeros((28, 28), np.uint8)
+    square[9:19, 9:19] = 255
+    looks = drawn_answers.looks(square[None])
+    assert looks["ink spread"] == 0 and looks["off centre"] == pytest.approx(0, abs=1e-5)
+    assert looks["cover"] == pytest.approx(100 / 784)
+    moved = np.roll(square, 5, axis=1)
+    assert drawn_answers.looks(moved[None])["off centre"] == pytest.approx(5, abs=1e-4)

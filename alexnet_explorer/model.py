@@ -91,9 +91,9 @@ def layers_top_down(net: nn.Module) -> tuple[str, ...]:
 
 
 class Standardise(nn.Module):
-    """A fixed first layer: subtract the training images' mean pixel and divide by their std. Its two numbers are
-    buffers, not weights: set once before training, never learned, and saved with the network, so that evaluation,
-    feature maps, explanations and Classify all give conv1 the input training gave it."""
+    """A fixed first layer: subtract the training images' mean pixel and divide by their std (or by 1, to centre
+    alone). Its two numbers are buffers, not weights: set once before training, never learned, and saved with the
+    network, so that evaluation, feature maps, explanations and Classify all give conv1 the input training gave it."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -108,7 +108,7 @@ class Standardise(nn.Module):
 
 
 def set_input_statistics(net: nn.Sequential, mean: float, std: float) -> None:
-    """Give a network's standardising first layer the training images' mean and std (nothing without one)."""
+    """Give a network's standardising first layer the training images' mean and a std (nothing without one)."""
     if isinstance(getattr(net, "standardise", None), Standardise):
         net.standardise.mean.fill_(mean)
         net.standardise.std.fill_(std)

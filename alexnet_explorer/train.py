@@ -187,8 +187,9 @@ def _train(config: RunConfig, data: FashionMNIST, device: torch.device, emit: Ca
     steps_per_epoch, images = len(train_batches), len(train_batches.images)
     total_steps = config.epochs * steps_per_epoch
     state = TrainingState.start(train_batches)
-    if resume is None and config.standardise_input:  # a resumed run loads the numbers it started with
-        set_input_statistics(model, *pixel_statistics(train_batches.images))
+    if resume is None and config.input_normalisation != "none":  # a resumed run loads the numbers it started with
+        mean, std = pixel_statistics(train_batches.images)
+        set_input_statistics(model, mean, std if config.input_normalisation == "standardise" else 1.0)
     if resume is not None:
         model.load_state_dict(resume.model)
         if resume.optimizer is not None:  # a finished run given more epochs starts its momentum afresh

@@ -74,3 +74,9 @@ def test_a_run_saved_when_augmentation_was_a_switch_still_reads():
         assert RunConfig.from_dict({**saved, "augment": switch}).augment == choice
     with pytest.raises(ValueError, match="augment must be one of none, flip-shift, drawings"):
         RunConfig(augment="mirror")
+
+
+def test_a_run_saved_when_standardising_was_a_switch_still_reads():
+    saved = {key: value for key, value in PRESETS["classroom"].to_dict().items() if key != "input_normalisation"}
+    for switch, choice in ((True, "standardise"), (False, "none")):
+        assert RunConfig.from_dict({**saved, "standardise_input": switch}).input_normalisation == choice

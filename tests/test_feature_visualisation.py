@@ -23,7 +23,7 @@ CONFIG = SMALL  # what the shared ``net`` fixture is built from
 @pytest.fixture(scope="module")
 def standardised() -> torch.nn.Sequential:
     torch.manual_seed(1)
-    net = build_model(CONFIG.replace(standardise_input=True)).eval()
+    net = build_model(CONFIG.replace(input_normalisation="standardise")).eval()
     set_input_statistics(net, 0.29, 0.35)
     return net
 

@@ -120,7 +120,7 @@ def test_bad_settings_are_refused_with_their_reason(changes, words):
 def test_presets_keep_the_book_exact_and_the_others_quick():
     book = PRESETS["book"]
     assert (book.resize, book.batch_size, book.lr, book.epochs, book.momentum, book.init) == (224, 256, 0.01, 10, 0.0, "xavier")
-    assert (book.activation, book.pooling, book.dropout, book.standardise_input) == ("relu", "max", 0.5, False)
+    assert (book.activation, book.pooling, book.dropout, book.input_normalisation) == ("relu", "max", 0.5, "none")
     assert PRESETS["smoke"].limit_train * PRESETS["smoke"].epochs <= 1000
     assert RunConfig.from_dict(PRESETS["classroom"].to_dict()) == PRESETS["classroom"]
 
@@ -137,17 +137,20 @@ def test_cpu_math_is_bf16_and_channels_last_only_where_the_cpu_has_amx(monkeypat
     assert to_fast_layout(x).is_contiguous(memory_format=torch.channels_last) == amx
 
 
-def test_a_standardised_run_keeps_its_training_images_mean_and_std_in_the_network(fixture_data):
-    config = TINY.replace(epochs=1, standardise_input=True)
+@pytest.mark.parametrize("normalisation", ["standardise", "centre"])
+def test_a_normalised_run_keeps_its_training_images_mean_and_std_in_the_network(fixture_data, normalisation):
+    config = TINY.replace(epochs=1, input_normalisation=normalisation)
     stopped = train(config, fixture_data, should_stop=lambda: True)
     pixels = subset(fixture_data.train_images, fixture_data.train_labels, config.limit_train, config.seed)[0] / 255
     net = stopped.checkpoint.network()  # as everything that loads the run builds it
     assert float(net.standardise.mean) == pytest.approx(float(pixels.mean()), abs=1e-5)
-    assert float(net.standardise.std) == pytest.approx(float(pixels.std()), abs=1e-5)
+    scale = float(pixels.std()) if normalisation == "standardise" else 1.0  # centring alone divides by nothing
+    assert float(net.standardise.std) == pytest.approx(scale, abs=1e-5)
     assert "standardise.mean" in stopped.checkpoint.model and not any(
         p is net.standardise.mean for p in net.parameters())  # a buffer, never a weight SGD moves
     # Resumed, it keeps the numbers it started with, whatever images the resuming process was given.
     other = dataclasses.replace(fixture_data, train_images=fixture_data.train_images // 2)
     events, _ = collect(config, other, resume=stopped.checkpoint)
     last = [event for event in events if isinstance(event, EpochEnd)][-1].checkpoint
+    assert float(last.network().standardise.mean) == float(net.standardise.mean)
     assert float(last.network().standardise.std) == float(net.standardise.std)

@@ -49,7 +49,7 @@ def test_the_unfamiliar_benchmark_prints_a_row_per_set(tiny_run: Path, capsys: p
 def test_the_augmentation_benchmark_measures_a_run(tiny_run: Path, capsys: pytest.CaptureFixture):
     augmentation.main(["--runs", str(tiny_run), "--per-class", "1", "--rounds", "1"])
     out = capsys.readouterr().out
-    assert "drawings: " in out and "ms for a batch of 64 (classroom)" in out
+    assert "drawings: " in out and f"ms for a batch of {PRESETS['classroom'].batch_size} (classroom)" in out
     [row] = [line for line in out.splitlines() if line.startswith(f"| {tiny_run.name} ")]
     assert row.split(" | ")[1] == "none" and len(row.split(" | ")) == 8
 

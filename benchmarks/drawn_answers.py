@@ -5,7 +5,8 @@
 Garments are drawn as on the Classify page's canvas (``benchmarks/drawings.py``: a filled polygon or a wide brush
 painted across the shape, at any size and place on the 280×280 canvas, slightly turned) and go through the app's
 own path (``preprocess`` → ``prediction.probabilities``). First a table of what the canvas path produces beside the
-test set's pictures, measured on the 28×28 result (ink: pixels above 20 of 255): the ink's level and its spread (a
+test set's pictures, measured on the 28×28 result (ink: pixels above ``unfamiliar.INK_LEVEL``, the level the
+Classify page's hints count as ink): the ink's level and its spread (a
 flat fill has none), the share of soft edge pixels (below half the picture's brightest), how much of the frame the
 ink covers, and how far its centre lies from the middle. Then, per run, the share answered right per style and per
 class, and over the eight classes a silhouette tells apart (all but coat and shirt, which Fashion-MNIST's own
@@ -23,14 +24,14 @@ from PIL import Image
 from alexnet_explorer.classifier import load_classifier
 from alexnet_explorer.data import CLASSES, load_fashion_mnist
 from alexnet_explorer.prediction import probabilities
-from alexnet_explorer.preprocess import preprocess
+from alexnet_explorer.preprocess import SIDE, preprocess
 from alexnet_explorer.runs import RunDir
+from alexnet_explorer.unfamiliar import INK_LEVEL
 
 from .common import load_average, machine
 from .drawings import drawn_set
 
-STYLES = ("filled", "brush")
-INK = 20
+FILLED_STYLES = ("filled", "brush")  # drawings.STYLES but outlines, which benchmarks.augmentation measures
 SILHOUETTE_CLASSES = tuple(label for label, name in enumerate(CLASSES) if name not in ("Coat", "Shirt"))
 
 
@@ -39,9 +40,10 @@ def looks(images: np.ndarray) -> dict[str, float]:
     distance of the ink's centre from the middle (pixels)."""
     figures: dict[str, list[float]] = {"ink level": [], "ink spread": [], "soft edges": [], "cover": [],
                                         "off centre": []}
-    rows, cols = np.mgrid[:28, :28]
+    rows, cols = np.mgrid[:SIDE, :SIDE]
+    middle = (SIDE - 1) / 2
     for image in images.astype(np.float32):
-        ink = image > INK
+        ink = image > INK_LEVEL
         if not ink.any():
             continue
         figures["ink level"].append(image[ink].mean())
@@ -49,7 +51,7 @@ def looks(images: np.ndarray) -> dict[str, float]:
         figures["soft edges"].append(np.mean(image[ink] < 0.5 * np.percentile(image[ink], 95)))
         figures["cover"].append(ink.mean())
         weight = image / image.sum()
-        figures["off centre"].append(np.hypot((weight * rows).sum() - 13.5, (weight * cols).sum() - 13.5))
+        figures["off centre"].append(np.hypot((weight * rows).sum() - middle, (weight * cols).sum() - middle))
     return {name: float(np.median(values)) for name, values in figures.items()}
 
 
@@ -59,7 +61,7 @@ def montage(drawn: list[tuple[np.ndarray, int]], test_images: np.ndarray, test_l
     for label in range(len(CLASSES)):
         drawings = [image for image, drawn_label in drawn if drawn_label == label][:10]
         photos = list(test_images[np.flatnonzero(test_labels == label)[:10]])
-        rows.append(np.concatenate(drawings + [np.full((28, 4), 128, np.uint8)] + photos, axis=1))
+        rows.append(np.concatenate(drawings + [np.full((SIDE, 4), 128, np.uint8)] + photos, axis=1))
     picture = Image.fromarray(np.concatenate(rows))
     picture.resize((picture.width * 3, picture.height * 3), Image.Resampling.NEAREST).save(path)
 
@@ -74,11 +76,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     data = load_fashion_mnist(args.data_root)
-    test_images = np.asarray(data.test_images).reshape(-1, 28, 28)
+    test_images = np.asarray(data.test_images).reshape(-1, SIDE, SIDE)
     test_labels = np.asarray(data.test_labels)
     drawn = {style: [(preprocess(picture).image28, label)
                      for picture, label, _ in drawn_set(args.per_class, (style,), seed=args.seed)]
-             for style in STYLES}
+             for style in FILLED_STYLES}
     print(f"machine: {machine(torch.device('cpu'))}; {load_average()}")
     print(f"{args.per_class} drawings of each class in each style (seed {args.seed}), through preprocess\n")
     sets = {"test pictures": test_images} | {f"drawn, {style}": np.stack([image for image, _ in pictures])

@@ -120,7 +120,8 @@ def test_the_cpu_estimate_times_a_full_batch_of_small_images_and_part_of_one_of_
     cpu = PRESETS["book"].replace(device="cpu")
     assert estimate.timing_batch(cpu) == 16  # 256 images of 224 px would take most of a minute
     assert estimate.timing_batch(cpu.replace(resize=96)) == 87  # as many pixels as 16 of 224 px
-    assert estimate.timing_batch(cpu.replace(resize=67, batch_size=128)) == 128  # its whole batch (the classroom's)
+    classroom = PRESETS["classroom"].replace(device="cpu")
+    assert estimate.timing_batch(classroom) == classroom.batch_size == 128  # its whole batch
 
 
 def test_a_live_pid_of_another_program_does_not_keep_a_run_alive(runs: Path) -> None:

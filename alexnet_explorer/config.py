@@ -224,8 +224,11 @@ class RunConfig:
     def from_dict(cls, data: dict) -> RunConfig:
         """Inverse of to_dict; unknown keys are an error so that a foreign file is not half-read."""
         if "standardise_input" in data:  # runs saved when standardising was a switch
+            switch = data["standardise_input"]
+            if not isinstance(switch, bool):
+                raise ValueError(f"standardise input must be true or false, not {switch!r}")
             data = {key: value for key, value in data.items() if key != "standardise_input"} | {
-                "input_normalisation": "standardise" if data["standardise_input"] else "none"}
+                "input_normalisation": "standardise" if switch else "none"}
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")

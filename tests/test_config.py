@@ -80,3 +80,5 @@ def test_a_run_saved_when_standardising_was_a_switch_still_reads():
     saved = {key: value for key, value in PRESETS["classroom"].to_dict().items() if key != "input_normalisation"}
     for switch, choice in ((True, "standardise"), (False, "none")):
         assert RunConfig.from_dict({**saved, "standardise_input": switch}).input_normalisation == choice
+    with pytest.raises(ValueError, match="standardise input must be true or false, not 'no'"):
+        RunConfig.from_dict({**saved, "standardise_input": "no"})  # a damaged file is refused, not read as on

@@ -11,7 +11,7 @@ from .config import RunConfig, build_model
 from .data import TEST_SIZE, TRAIN_SIZE, to_model_input
 from .devices import kept_heap, move_to_device, resolve_device
 from .evaluation import FIT_IMAGES
-from .train import train_step
+from .train import sgd, train_step
 
 # On a CPU, time at most as many pixels as 16 images of 224 px (about a second): a full batch of 256 at 224 px takes
 # most of a minute, while small inputs need their full batch, as one of 16 at 67 px runs at a third of the pace.
@@ -37,7 +37,7 @@ def measure_throughput(config: RunConfig, batch_size: int) -> float:
     # The input from a generator of its own, and no seeding of the global one: every session of the app shares it.
     generator = torch.Generator().manual_seed(0)
     net = move_to_device(build_model(config), device)
-    optimizer = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum)
+    optimizer = sgd(net, config, device)
     # 28×28 pictures, resized in each step as training's batches are
     x28 = torch.randint(0, 256, (batch_size, 1, 28, 28), dtype=torch.uint8, generator=generator).to(device)
     y = torch.randint(0, 10, (batch_size,), generator=generator).to(device)

@@ -29,7 +29,7 @@ from alexnet_explorer.classifier import load_classifier
 from alexnet_explorer.prediction import probabilities
 from alexnet_explorer.preprocess import preprocess
 from alexnet_explorer.runs import RunDir
-from alexnet_explorer.train import evaluate, train_step
+from alexnet_explorer.train import evaluate, sgd, train_step
 
 from .common import load_average, machine
 from .drawings import STYLES, drawn_set
@@ -54,7 +54,7 @@ def augmentation_cost(preset: str, augmentation: str, rounds: int) -> tuple[floa
     images = load_fashion_mnist().train_images[:config.batch_size]
     generator = torch.Generator().manual_seed(0)
     net = build_model(config)
-    optimizer = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum)
+    optimizer = sgd(net, config, torch.device("cpu"))
     batches = DeviceBatches(images, torch.zeros(len(images), dtype=torch.long), config.batch_size, config.resize,
                             torch.device("cpu"))
     x, y = next(iter(batches))

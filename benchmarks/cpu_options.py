@@ -4,9 +4,11 @@
 
 Each round runs one training step (and one forward pass of an evaluation batch) of every variant in turn, so a
 busy machine slows all variants alike; the medians are compared with the first variant, the chapter's math (float32,
-contiguous, torch's thread count). Variants: channels_last, bf16 autocast (oneDNN uses AMX where the CPU has it),
-both, one thread, glibc keeping freed memory instead of unmapping it (big tensors then need no fresh pages each
-step), and the combination the package uses on CPUs with AMX (bf16 + channels_last + memory kept).
+contiguous, torch's thread count, torch's dropout, SGD weight by weight). Variants: channels_last, bf16 autocast
+(oneDNN uses AMX where the CPU has it), both, one thread, glibc keeping freed memory instead of unmapping it (big
+tensors then need no fresh pages each step), the combination the package used on CPUs with AMX until December 2026
+(bf16 + channels_last + memory kept), that with a fused SGD step or with the package's dropout mask (model.Dropout),
+and the package now (all of them).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from alexnet_explorer.devices import GLIBC_MALLOC_DEFAULTS, M_MMAP_MAX, M_TRIM_THRESHOLD
 from alexnet_explorer.model import alexnet
@@ -35,12 +38,18 @@ class Variant:
     bf16: bool = False
     threads: int | None = None
     keep_memory: bool = False
+    fused_sgd: bool = False
+    package_dropout: bool = False  # model.Dropout's mask from torch.rand, rather than torch's nn.Dropout
 
 
 VARIANTS = (Variant("float32"), Variant("channels_last", channels_last=True), Variant("bf16", bf16=True),
             Variant("bf16 + channels_last", channels_last=True, bf16=True), Variant("1 thread", threads=1),
             Variant("glibc keeps memory", keep_memory=True),
-            Variant("bf16 + cl + keeps memory", channels_last=True, bf16=True, keep_memory=True))
+            Variant("bf16 + cl + keeps memory", channels_last=True, bf16=True, keep_memory=True),
+            Variant("… + fused SGD", channels_last=True, bf16=True, keep_memory=True, fused_sgd=True),
+            Variant("… + package's dropout", channels_last=True, bf16=True, keep_memory=True, package_dropout=True),
+            Variant("the package now", channels_last=True, bf16=True, keep_memory=True, fused_sgd=True,
+                    package_dropout=True))
 
 
 def set_malloc(keep: bool) -> None:
@@ -55,9 +64,13 @@ def runner(variant: Variant, size: int, batch_size: int, eval_batch: int) -> tup
     """A training step and an evaluation forward pass for this variant, each on its own copy of the network."""
     torch.manual_seed(0)
     net = alexnet(size, init="kaiming")
+    if not variant.package_dropout:
+        for name, module in net.named_children():
+            if isinstance(module, nn.Dropout):
+                setattr(net, name, nn.Dropout(module.p))
     layout = torch.channels_last if variant.channels_last else torch.contiguous_format
     net = net.to(memory_format=layout)
-    optimizer = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9)
+    optimizer = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9, fused=variant.fused_sgd)
     x = torch.rand(batch_size, 1, size, size).contiguous(memory_format=layout)
     y = torch.randint(0, 10, (batch_size,))
     test = torch.rand(eval_batch, 1, size, size).contiguous(memory_format=layout)
@@ -114,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.resize} px: train batch {args.batch_size}, eval batch {args.eval_batch}, {args.rounds} rounds")
     for name, (train_times, eval_times) in times.items():
         train_s, eval_s = statistics.median(train_times), statistics.median(eval_times)
-        print(f"{name:22s} train {args.batch_size / train_s:7.1f} images/s ({base_train / train_s:4.2f}×)   "
+        print(f"{name:24s} train {args.batch_size / train_s:7.1f} images/s ({base_train / train_s:4.2f}×)   "
               f"eval {args.eval_batch / eval_s:7.1f} images/s ({base_eval / eval_s:4.2f}×)", flush=True)
     print(load_average())
 

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from alexnet_explorer.config import RunConfig
-from alexnet_explorer.model import (MAX_INPUT_SIZE, MIN_INPUT_SIZE, alexnet, check_input_size, count_parameters,
+from alexnet_explorer.model import (MAX_INPUT_SIZE, MIN_INPUT_SIZE, Dropout, alexnet, check_input_size, count_parameters,
                                     feature_side, layer_output_shapes, layer_units)
 
 
@@ -110,3 +110,36 @@ def test_a_standardised_network_is_the_plain_one_on_centred_and_scaled_pictures(
     x = torch.rand(3, 1, 67, 67)
     torch.testing.assert_close(standardised(x), plain((x - 0.3) / 0.4))
     assert count_parameters(standardised) == count_parameters(plain)  # fixed: nothing for SGD to move
+
+
+@pytest.mark.parametrize("p", [0.3, 0.5])
+def test_dropout_keeps_each_unit_with_probability_one_minus_p_and_scales_it_as_torchs(p):
+    torch.manual_seed(0)
+    x = torch.rand(1000, 1000) + 0.5  # no zeros of its own
+    ours = Dropout(p).train()(x)
+    kept = ours != 0
+    assert abs(kept.float().mean().item() - (1 - p)) < 0.005  # 10⁶ units: the binomial's std is 0.0005
+    assert torch.allclose(ours[kept], x[kept] / (1 - p))
+    theirs = nn.Dropout(p).train()(x)  # the oracle: the same mean, the same spread
+    assert abs(ours.mean().item() - theirs.mean().item()) < 0.01
+    assert abs(ours.std().item() - theirs.std().item()) < 0.01
+
+
+def test_dropout_passes_its_mask_to_the_gradient_and_does_nothing_at_inference():
+    torch.manual_seed(0)
+    x = torch.rand(64, 256, requires_grad=True)
+    out = Dropout(0.5).train()(x)
+    out.sum().backward()
+    assert torch.equal(x.grad, (out != 0).float() * 2)
+    assert torch.equal(Dropout(0.5).eval()(x), x)
+    assert torch.equal(Dropout(0.0).train()(x), x)
+    assert torch.count_nonzero(Dropout(1.0).train()(x)) == 0
+
+
+def test_dropout_draws_the_same_mask_from_the_same_seed():
+    x = torch.ones(32, 4096, dtype=torch.bfloat16)
+    masks = []
+    for _ in range(2):
+        torch.manual_seed(7)
+        masks.append(Dropout(0.5).train()(x))
+    assert torch.equal(*masks) and masks[0].dtype == torch.bfloat16

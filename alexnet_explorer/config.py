@@ -252,6 +252,10 @@ class RunConfig:
             parts.append(f"conv1 start ×{self.conv1_init_scale:g}")
         if self.augment != "none":
             parts.append(f"augment {self.augment}")
+        if self.label_smoothing:
+            parts.append(f"label smoothing {self.label_smoothing:g}")
+        if self.weight_decay:
+            parts.append(f"weight decay {self.weight_decay:g}")
         if self.limit_train:
             parts.append(f"{self.limit_train} train imgs")
         return ", ".join(parts)

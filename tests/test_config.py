@@ -82,3 +82,10 @@ def test_a_run_saved_when_standardising_was_a_switch_still_reads():
         assert RunConfig.from_dict({**saved, "standardise_input": switch}).input_normalisation == choice
     with pytest.raises(ValueError, match="standardise input must be true or false, not 'no'"):
         RunConfig.from_dict({**saved, "standardise_input": "no"})  # a damaged file is refused, not read as on
+
+
+def test_the_summary_names_what_changes_the_loss_or_the_weights_beyond_the_chapter():
+    plain = RunConfig(resize=67).summary()
+    assert "smoothing" not in plain and "decay" not in plain
+    changed = RunConfig(resize=67, label_smoothing=0.1, weight_decay=5e-4).summary()
+    assert "label smoothing 0.1" in changed and "weight decay 0.0005" in changed

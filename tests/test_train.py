@@ -11,7 +11,7 @@ from alexnet_explorer.data import load_fashion_mnist, subset
 from alexnet_explorer.devices import autocast, available_devices, move_to_device, resolve_device, to_fast_layout
 from alexnet_explorer.events import EpochEnd, Progress, Started, Step, summary_lines
 from alexnet_explorer.model import alexnet
-from alexnet_explorer.train import TrainingDiverged, learning_rate, train
+from alexnet_explorer.train import TrainingDiverged, learning_rate, train, train_step
 
 TINY = RunConfig(epochs=2, lr=0.02, momentum=0.9, batch_size=32, resize=65, limit_train=96, limit_test=64,
                  device="cpu")
@@ -88,6 +88,20 @@ def test_a_diverging_run_fails_at_once_and_says_what_to_change(fixture_data):
     with pytest.raises(TrainingDiverged, match="try a smaller learning rate than 10000 or less momentum than 0.9"):
         train(TINY.replace(lr=1e4, momentum=0.9), fixture_data, events.append)
     assert not any(isinstance(e, EpochEnd) for e in events)  # it did not go on to test and checkpoint
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_a_step_reports_the_cross_entropy_against_the_labels_whatever_it_minimised(smoothing):
+    torch.manual_seed(0)
+    net = alexnet(65, init="kaiming").eval()  # no dropout: the logits after the step are the step's own
+    x, y = torch.rand(8, 1, 65, 65), torch.arange(8)
+    with torch.no_grad(), autocast(x.device):
+        before = net(to_fast_layout(x))
+    loss, logits = train_step(net, torch.optim.SGD(net.parameters(), lr=0.0), x, y, smoothing)
+    assert torch.equal(logits, before)
+    assert loss.item() == pytest.approx(torch.nn.functional.cross_entropy(before.float(), y).item(), rel=1e-3)
+    smoothed = torch.nn.functional.cross_entropy(before.float(), y, label_smoothing=0.1).item()
+    assert abs(smoothed - loss.item()) > 0.01  # the two differ enough here to tell which was reported
 
 
 def test_schedule_warms_up_then_decays_to_zero():

@@ -82,7 +82,7 @@ def _gaussian(sigma: float, size: int) -> torch.Tensor:
 BANK_NORM = 1.41  # each filter's length: that of a kaiming-started 11×11 filter (std √(2/121) × 11)
 
 
-def filter_bank(size: int = 11) -> torch.Tensor:
+def filter_bank(size: int = 11, length: float = BANK_NORM) -> torch.Tensor:
     """96 hand-made size×size filters, the count of AlexNet's conv1, as 96×1×size×size float32: Gabor filters at 8
     orientations and 4 wavelengths in 2 phases (64: bars and edges at every angle and scale), differences of
     Gaussians at 4 scales, light-centred and dark-centred (8: spots and rings), first derivatives of a Gaussian at 8
@@ -103,7 +103,7 @@ def filter_bank(size: int = 11) -> torch.Tensor:
     for sigma in (1.0, 1.8, 2.8, 4.0):
         kernels += [_gaussian(sigma, size), -_gaussian(sigma, size)]
     bank = torch.stack(kernels)
-    bank = bank / bank.flatten(1).norm(dim=1)[:, None, None] * BANK_NORM
+    bank = bank / bank.flatten(1).norm(dim=1)[:, None, None] * length
     return bank[:, None].float()
 
 

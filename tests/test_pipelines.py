@@ -10,7 +10,7 @@ import torch
 from skimage.feature import hog
 
 from alexnet_explorer import pipelines
-from alexnet_explorer.config import PRESETS, RunConfig, build_model
+from alexnet_explorer.config import HANDMADE_CONV1_LENGTH, PRESETS, RunConfig, build_model
 from alexnet_explorer.data import FashionMNIST, load_fashion_mnist
 from alexnet_explorer.model import last_hidden_layer, layers_top_down, split_after
 from alexnet_explorer.runs import RunDir, RunRecorder, load_checkpoint
@@ -121,11 +121,13 @@ def test_a_network_with_conv1_made_by_hand_keeps_it_through_training(tmp_path: P
                                                                        fixture_data_dir: Path) -> None:
     config = PRESETS["smoke"].replace(conv1_handmade=True, epochs=1, limit_train=64, batch_size=16, device="cpu")
     net = build_model(config)
-    torch.testing.assert_close(net.conv1.weight, pipelines.filter_bank())
+    bank = pipelines.filter_bank(length=HANDMADE_CONV1_LENGTH)
+    torch.testing.assert_close(net.conv1.weight.flatten(1).norm(dim=1), torch.full((96,), HANDMADE_CONV1_LENGTH))
+    torch.testing.assert_close(net.conv1.weight, bank)
     assert not net.conv1.weight.requires_grad and net.conv1.bias.requires_grad
     run = RunDir.create(tmp_path, config, label="handmade")
     train(config, load_fashion_mnist(fixture_data_dir, allow_download=False), emit=RunRecorder(run))
     trained = load_checkpoint(run.checkpoint_path).network()
-    torch.testing.assert_close(trained.conv1.weight, pipelines.filter_bank())
+    torch.testing.assert_close(trained.conv1.weight, bank)
     assert not torch.equal(trained.conv2.weight, net.conv2.weight)  # the layers above learned
     assert "conv1 made by hand" in config.summary()

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from alexnet_explorer.events import Event, Progress, Started
 from alexnet_explorer.model import count_macs
@@ -18,6 +19,15 @@ from alexnet_explorer.model import count_macs
 # Dense bf16 tensor-core peaks from NVIDIA's data sheets (TFLOP/s, without sparsity); matched against the
 # device name, most specific first. The chapter's side runs float32, but is measured against the same peak.
 GPU_PEAK_TFLOPS = (("H200", 989.0), ("H100 PCIe", 756.0), ("H100", 989.0), ("A100", 312.0), ("L4", 121.0))
+
+
+def with_torchs_dropout(net: nn.Module) -> nn.Module:
+    """The network with torch's own ``nn.Dropout`` where the package has ``model.Dropout``, as the chapter's listing
+    has it: the side a benchmark compares the package against."""
+    for name, module in net.named_children():
+        if isinstance(module, nn.Dropout):
+            setattr(net, name, nn.Dropout(module.p))
+    return net
 
 
 def training_flops(input_size: int) -> float:

@@ -21,12 +21,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from alexnet_explorer.devices import GLIBC_MALLOC_DEFAULTS, M_MMAP_MAX, M_TRIM_THRESHOLD
 from alexnet_explorer.model import alexnet
 
-from .common import load_average, machine
+from .common import load_average, machine, with_torchs_dropout
 
 
 @dataclass(frozen=True)
@@ -65,9 +64,7 @@ def runner(variant: Variant, size: int, batch_size: int, eval_batch: int) -> tup
     torch.manual_seed(0)
     net = alexnet(size, init="kaiming")
     if not variant.package_dropout:
-        for name, module in net.named_children():
-            if isinstance(module, nn.Dropout):
-                setattr(net, name, nn.Dropout(module.p))
+        net = with_torchs_dropout(net)
     layout = torch.channels_last if variant.channels_last else torch.contiguous_format
     net = net.to(memory_format=layout)
     optimizer = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9, fused=variant.fused_sgd)

@@ -36,7 +36,7 @@ from alexnet_explorer.devices import (
 from alexnet_explorer.events import EpochEnd
 from alexnet_explorer.model import alexnet
 from alexnet_explorer.config import build_model
-from alexnet_explorer.train import train, train_step
+from alexnet_explorer.train import sgd, train, train_step
 
 from .common import (
     flops_line,
@@ -48,6 +48,7 @@ from .common import (
     ratio_line,
     rss_mib,
     timed,
+    with_torchs_dropout,
 )
 
 RSS_GROWTH_LIMIT_MIB = 16  # more than this over two epochs would be a leak, not allocator noise
@@ -126,11 +127,11 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.steps} timed steps per side, after {args.warmup} warm-up steps")
 
     torch.manual_seed(0)
-    chapter_net = alexnet(args.resize).to(device)
+    chapter_net = with_torchs_dropout(alexnet(args.resize)).to(device)
     chapter_opt = torch.optim.SGD(chapter_net.parameters(), lr=0.01)
     chapter_batches = forever(chapter_loader(data, args.batch_size, args.resize, args.workers))
     our_net = move_to_device(build_model(config), device)
-    our_opt = torch.optim.SGD(our_net.parameters(), lr=0.01)
+    our_opt = sgd(our_net, config, device)
     our_data = DeviceBatches(data.train_images, data.train_labels, args.batch_size, args.resize, device,
                              shuffle=True)
     our_batches = forever(our_data)

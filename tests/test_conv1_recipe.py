@@ -64,3 +64,9 @@ def test_conv1_bias_is_learned_unless_held() -> None:
 
 def test_the_classroom_preset_holds_conv1_bias_and_the_book_learns_it() -> None:
     assert PRESETS["classroom"].conv1_bias_at_zero and not PRESETS["book"].conv1_bias_at_zero
+
+
+def test_a_run_saved_before_the_setting_reads_with_its_bias_learned() -> None:
+    saved = {key: value for key, value in PRESETS["classroom"].to_dict().items() if key != "conv1_bias_at_zero"}
+    config = RunConfig.from_dict(saved)
+    assert not config.conv1_bias_at_zero and build_model(config).conv1.bias.requires_grad

@@ -4,8 +4,8 @@ import torch
 from torch import nn
 
 from alexnet_explorer.config import RunConfig
-from alexnet_explorer.model import (MAX_INPUT_SIZE, MIN_INPUT_SIZE, Dropout, alexnet, check_input_size, count_parameters,
-                                    feature_side, layer_output_shapes, layer_units)
+from alexnet_explorer.model import (MAX_INPUT_SIZE, MIN_INPUT_SIZE, Dropout, alexnet, check_input_size,
+                                    count_parameters, feature_side, layer_output_shapes, layer_units)
 
 
 def chapter_listing() -> nn.Sequential:

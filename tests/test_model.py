@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from alexnet_explorer.config import RunConfig
-from alexnet_explorer.model import (MAX_INPUT_SIZE, MIN_INPUT_SIZE, Dropout, alexnet, check_input_size,
+from alexnet_explorer.model import (MAX_INPUT_SIZE, MIN_INPUT_SIZE, Conv2d, Dropout, alexnet, check_input_size,
                                     count_parameters, feature_side, layer_output_shapes, layer_units)
 
 
@@ -143,3 +143,49 @@ def test_dropout_draws_the_same_mask_from_the_same_seed():
         torch.manual_seed(7)
         masks.append(Dropout(0.5).train()(x))
     assert torch.equal(*masks) and masks[0].dtype == torch.bfloat16
+
+
+def _bf16_gradients(conv: nn.Conv2d, x: torch.Tensor, upstream: torch.Tensor) -> tuple[str, list[torch.Tensor]]:
+    """What autograd ran for a convolution learning in bf16 on a CPU, and the gradients of x, weight and bias."""
+    x = x.detach().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = conv(x)
+    (out.float() * upstream).sum().backward()
+    return out.grad_fn.name(), [x.grad, conv.weight.grad, conv.bias.grad]
+
+
+@pytest.mark.parametrize("layout", [torch.channels_last, torch.contiguous_format])
+@pytest.mark.parametrize("in_channels, out_channels, kernel, padding, side", [
+    (384, 384, (3, 3), (1, 1), (3, 3)),  # conv4 at 67 px
+    (96, 256, (5, 5), (2, 2), (7, 7)),  # conv2 at 67 px
+    (16, 24, (3, 5), (1, 2), (5, 4)),  # rows and columns differ: a swapped axis would show
+])
+def test_a_small_maps_weight_gradient_in_bf16_agrees_with_float64(in_channels, out_channels, kernel, padding, side,
+                                                                  layout):
+    torch.manual_seed(0)
+    conv = Conv2d(in_channels, out_channels, kernel, padding=padding).to(memory_format=layout)
+    with torch.no_grad():  # values bf16 holds exactly: what is left is the arithmetic's rounding
+        conv.weight.copy_(conv.weight.bfloat16())
+        conv.bias.copy_(conv.bias.bfloat16())
+    x = torch.randn(8, in_channels, *side).bfloat16().float().contiguous(memory_format=layout)
+    upstream = torch.randn(8, out_channels, *side).bfloat16().float()
+    ran, ours = _bf16_gradients(conv, x, upstream)
+    assert ran == "_WeightGradientByProductBackward"
+
+    oracle = [t.detach().double().requires_grad_() for t in (x, conv.weight, conv.bias)]
+    (torch.nn.functional.conv2d(*oracle, padding=padding) * upstream.double()).sum().backward()
+    for mine, reference in zip(ours, (t.grad for t in oracle), strict=True):
+        assert mine.shape == reference.shape and mine.dtype == torch.float32
+        assert ((mine.double() - reference).abs().max() / reference.abs().max()).item() < 0.01  # bf16: 8 bits
+
+
+def test_a_convolution_keeps_torchs_own_gradient_where_the_product_is_not_faster():
+    torch.manual_seed(0)
+    small, large = torch.randn(4, 8, 3, 3), torch.randn(4, 8, 8, 8)  # 8×8 = 64 positions: oneDNN is faster there
+    conv = Conv2d(8, 8, 3, padding=1)
+    assert _bf16_gradients(conv, large, torch.ones(4, 8, 8, 8))[0] == "ConvolutionBackward0"
+    assert conv(small.requires_grad_()).grad_fn.name() == "ConvolutionBackward0"  # float32
+    strided = Conv2d(8, 8, 3, stride=2, padding=1)
+    assert _bf16_gradients(strided, small, torch.ones(4, 8, 2, 2))[0] == "ConvolutionBackward0"
+    conv.weight.requires_grad_(False)  # a fixed layer (hand-made filters): nothing to learn
+    assert _bf16_gradients(conv, small, torch.ones(4, 8, 3, 3))[0] == "ConvolutionBackward0"

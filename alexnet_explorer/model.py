@@ -129,9 +129,24 @@ class Dropout(nn.Dropout):
 SMALL_MAP = 49
 
 
+def weight_gradient_by_product(x: torch.Tensor, grad: torch.Tensor, kernel_size: tuple[int, int],
+                               padding: tuple[int, int]) -> torch.Tensor:
+    """A stride-1 convolution's weight gradient as one matrix product: the output's gradient, one row per output
+    position, against the input's patch at each position."""
+    (kernel_h, kernel_w), (pad_h, pad_w) = kernel_size, padding
+    in_channels, out_channels = x.shape[1], grad.shape[1]
+    # Each patch as one row ordered (kernel row, kernel column, channel): the product then comes out in the
+    # channels_last order of the weight itself.
+    padded = F.pad(x, (pad_w, pad_w, pad_h, pad_h)).permute(0, 2, 3, 1)
+    patches = padded.unfold(1, kernel_h, 1).unfold(2, kernel_w, 1).permute(0, 1, 2, 4, 5, 3)
+    rows = patches.reshape(-1, kernel_h * kernel_w * in_channels)
+    grad_rows = grad.permute(0, 2, 3, 1).reshape(-1, out_channels)
+    return (grad_rows.t() @ rows).view(out_channels, kernel_h, kernel_w, in_channels).permute(0, 3, 1, 2)
+
+
 class _WeightGradientByProduct(torch.autograd.Function):
-    """A stride-1 convolution whose backward takes the input's gradient from torch and the weight's as one matrix
-    product: the output's gradient, one row per output position, against the input's patch at each position."""
+    """A stride-1 convolution whose backward takes the input's gradient from torch and the weight's from
+    ``weight_gradient_by_product``."""
 
     @staticmethod
     def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor, weight: torch.Tensor,
@@ -146,23 +161,14 @@ class _WeightGradientByProduct(torch.autograd.Function):
                  grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, None]:
         x, weight = ctx.saved_tensors
         need_x, need_weight, need_bias, _ = ctx.needs_input_grad
-        (pad_h, pad_w), (out_channels, in_channels, kernel_h, kernel_w) = ctx.padding, weight.shape
         grad_x = torch.nn.grad.conv2d_input(x.shape, weight, grad, padding=ctx.padding) if need_x else None
-        grad_weight = None
-        if need_weight:
-            # Each position's patch as one row ordered (kernel row, kernel column, channel): the product then comes
-            # out in the channels_last order of the weight itself.
-            padded = F.pad(x, (pad_w, pad_w, pad_h, pad_h)).permute(0, 2, 3, 1)
-            patches = padded.unfold(1, kernel_h, 1).unfold(2, kernel_w, 1).permute(0, 1, 2, 4, 5, 3)
-            rows = patches.reshape(-1, kernel_h * kernel_w * in_channels)
-            grad_rows = grad.permute(0, 2, 3, 1).reshape(-1, out_channels)
-            grad_weight = (grad_rows.t() @ rows).view(out_channels, kernel_h, kernel_w, in_channels).permute(0, 3, 1, 2)
+        grad_weight = weight_gradient_by_product(x, grad, weight.shape[2:], ctx.padding) if need_weight else None
         return grad_x, grad_weight, grad.sum((0, 2, 3)) if need_bias else None, None
 
 
 class Conv2d(nn.Conv2d):
     """``nn.Conv2d``, whose weight gradient, when it learns in bfloat16 on a CPU on maps of at most SMALL_MAP
-    positions, is one matrix product over the input's patches (``_WeightGradientByProduct``): oneDNN's takes 1.4–5
+    positions, is one matrix product over the input's patches (``weight_gradient_by_product``): oneDNN's takes 1.4–5
     times as long there, a fifth of a classroom step. The same gradient to bf16's precision; elsewhere torch's own."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

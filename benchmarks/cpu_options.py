@@ -4,11 +4,12 @@
 
 Each round runs one training step (and one forward pass of an evaluation batch) of every variant in turn, so a
 busy machine slows all variants alike; the medians are compared with the first variant, the chapter's math (float32,
-contiguous, torch's thread count, torch's dropout, SGD weight by weight). Variants: channels_last, bf16 autocast
+contiguous, torch's thread count, torch's dropout and convolutions, SGD weight by weight). Variants: channels_last, bf16 autocast
 (oneDNN uses AMX where the CPU has it), both, one thread, glibc keeping freed memory instead of unmapping it (big
 tensors then need no fresh pages each step), the combination the package used on CPUs with AMX until December 2026
 (bf16 + channels_last + memory kept), that with a fused SGD step or with the package's dropout mask (model.Dropout),
-and the package now (all of them).
+or both (the package before model.Conv2d), and the package now (all of them, and model.Conv2d's weight gradient by
+one matrix product on small maps).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import torch.nn.functional as F
 from alexnet_explorer.devices import GLIBC_MALLOC_DEFAULTS, M_MMAP_MAX, M_TRIM_THRESHOLD
 from alexnet_explorer.model import alexnet
 
-from .common import load_average, machine, with_torchs_dropout
+from .common import load_average, machine, with_torchs_layers
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Variant:
     keep_memory: bool = False
     fused_sgd: bool = False
     package_dropout: bool = False  # model.Dropout's mask from torch.rand, rather than torch's nn.Dropout
+    package_convolution: bool = False  # model.Conv2d's weight gradient by one matrix product on small maps in bf16
 
 
 VARIANTS = (Variant("float32"), Variant("channels_last", channels_last=True), Variant("bf16", bf16=True),
@@ -47,8 +49,10 @@ VARIANTS = (Variant("float32"), Variant("channels_last", channels_last=True), Va
             Variant("bf16 + cl + keeps memory", channels_last=True, bf16=True, keep_memory=True),
             Variant("… + fused SGD", channels_last=True, bf16=True, keep_memory=True, fused_sgd=True),
             Variant("… + package's dropout", channels_last=True, bf16=True, keep_memory=True, package_dropout=True),
+            Variant("… + fused SGD + dropout", channels_last=True, bf16=True, keep_memory=True,
+                    fused_sgd=True, package_dropout=True),
             Variant("the package now", channels_last=True, bf16=True, keep_memory=True, fused_sgd=True,
-                    package_dropout=True))
+                    package_dropout=True, package_convolution=True))
 
 
 def set_malloc(keep: bool) -> None:
@@ -63,8 +67,7 @@ def runner(variant: Variant, size: int, batch_size: int, eval_batch: int) -> tup
     """A training step and an evaluation forward pass for this variant, each on its own copy of the network."""
     torch.manual_seed(0)
     net = alexnet(size, init="kaiming")
-    if not variant.package_dropout:
-        net = with_torchs_dropout(net)
+    net = with_torchs_layers(net, dropout=not variant.package_dropout, convolutions=not variant.package_convolution)
     layout = torch.channels_last if variant.channels_last else torch.contiguous_format
     net = net.to(memory_format=layout)
     optimizer = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9, fused=variant.fused_sgd)

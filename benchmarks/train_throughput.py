@@ -48,7 +48,7 @@ from .common import (
     ratio_line,
     rss_mib,
     timed,
-    with_torchs_dropout,
+    with_torchs_layers,
 )
 
 RSS_GROWTH_LIMIT_MIB = 16  # more than this over two epochs would be a leak, not allocator noise
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.steps} timed steps per side, after {args.warmup} warm-up steps")
 
     torch.manual_seed(0)
-    chapter_net = with_torchs_dropout(alexnet(args.resize)).to(device)
+    chapter_net = with_torchs_layers(alexnet(args.resize)).to(device)
     chapter_opt = torch.optim.SGD(chapter_net.parameters(), lr=0.01)
     chapter_batches = forever(chapter_loader(data, args.batch_size, args.resize, args.workers))
     our_net = move_to_device(build_model(config), device)

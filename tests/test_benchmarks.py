@@ -8,8 +8,9 @@ from alexnet_explorer.config import EXPERIMENTS, PRESETS
 from alexnet_explorer.data import load_fashion_mnist
 from alexnet_explorer.model import alexnet, count_macs, layer_macs
 from alexnet_explorer.train import train
-from benchmarks import experiments, inference_latency, time_to_accuracy, train_throughput
-from benchmarks.common import flops_line, peak_tflops, percentile, ratio_line, speeds_by_stretch, training_flops
+from benchmarks import experiments, inference_latency, time_to_accuracy, train_throughput, weight_gradient
+from benchmarks.common import (flops_line, peak_tflops, percentile, ratio_line, speeds_by_stretch, training_flops,
+                               with_torchs_layers)
 from benchmarks.time_to_accuracy import Curve, eval_steps, outcome_line
 
 
@@ -130,3 +131,24 @@ def test_the_explanations_benchmark_times_every_view_and_names_its_limit(capsys:
         "a class's picture, alone", "a class's picture, the ten together, per class"]
     assert all(line.endswith(tuple(f"{verdict} {limit} s)" for verdict in ("within", "OVER") for limit in (1, 3, 10)))
                for line in timed)
+
+
+def test_the_chapters_side_has_torchs_own_layers_and_computes_the_same():
+    torch.manual_seed(0)
+    ours = alexnet(67).eval()
+    x = torch.rand(2, 1, 67, 67)
+    expected = ours(x)
+    theirs = with_torchs_layers(ours)
+    kinds = {type(module) for module in theirs.modules()}
+    assert torch.nn.Conv2d in kinds and torch.nn.Dropout in kinds
+    assert all(kind.__module__.startswith("torch.") for kind in kinds if kind is not type(theirs))
+    torch.testing.assert_close(theirs(x), expected)
+
+
+def test_the_weight_gradient_benchmark_says_which_way_the_package_takes(capsys):
+    weight_gradient.main(["--batch-size", "2", "--rounds", "1"])
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("conv")]
+    assert len(rows) == 2 * len(weight_gradient.LAYERS)
+    uses = {(row[1], row[2]): row[-1] for row in rows}
+    assert uses[("3×3", "bfloat16")] == "product" and uses[("7×7", "bfloat16")] == "product"
+    assert uses[("8×8", "bfloat16")] == "oneDNN" and uses[("3×3", "float32")] == "oneDNN"

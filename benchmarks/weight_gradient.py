@@ -1,0 +1,82 @@
+"""A convolution's weight gradient on a CPU: oneDNN's (torch's own) against the package's one matrix product over the
+input's patches (``model.weight_gradient_by_product``), layer by layer, in bf16 and in float32.
+
+    python -m benchmarks.weight_gradient --batch-size 128 --rounds 20
+
+Each row is one layer's geometry at one map size: AlexNet's conv2…conv5 at the classroom's 67 px (7×7 and 3×3 maps)
+and at the chapter's 224 px (26×26 and 12×12), and conv4 between, where the two cross. The two ways alternate round by
+round and the medians are compared; the last column says which one ``model.Conv2d`` uses (the product only in bf16 on
+maps of at most ``model.SMALL_MAP`` positions, the threshold these rows set). Both are checked against float64 first.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from alexnet_explorer.model import SMALL_MAP, weight_gradient_by_product
+
+from .common import load_average, machine
+
+# (layer, in channels, out channels, kernel, padding, map side)
+LAYERS = (("conv2", 96, 256, 5, 2, 7), ("conv3", 256, 384, 3, 1, 3), ("conv4", 384, 384, 3, 1, 3),
+          ("conv5", 384, 256, 3, 1, 3), ("conv4", 384, 384, 3, 1, 4), ("conv4", 384, 384, 3, 1, 5),
+          ("conv4", 384, 384, 3, 1, 6), ("conv4", 384, 384, 3, 1, 7), ("conv4", 384, 384, 3, 1, 8),
+          ("conv4", 384, 384, 3, 1, 12), ("conv2", 96, 256, 5, 2, 26))
+PRECISIONS = ((torch.bfloat16, torch.channels_last), (torch.float32, torch.contiguous_format))
+
+
+def ways(batch: int, layer: tuple, dtype: torch.dtype, layout: torch.memory_format) -> dict[str, Callable]:
+    """oneDNN's weight gradient and the product's, on one random batch of this layer's input and output gradient."""
+    _, cin, cout, kernel, pad, side = layer
+    x = torch.randn(batch, cin, side, side, dtype=dtype).contiguous(memory_format=layout)
+    grad = torch.randn(batch, cout, side, side, dtype=dtype).contiguous(memory_format=layout)
+    weight = torch.randn(cout, cin, kernel, kernel, dtype=dtype).contiguous(memory_format=layout)
+    oracle = torch.ops.aten.convolution_backward(grad.double(), x.double(), weight.double(), [cout], [1, 1],
+                                                 [pad, pad], [1, 1], False, [0, 0], 1, [False, True, False])[1]
+    found = {"oneDNN": lambda: torch.ops.aten.convolution_backward(
+                 grad, x, weight, [cout], [1, 1], [pad, pad], [1, 1], False, [0, 0], 1, [False, True, False])[1],
+             "product": lambda: weight_gradient_by_product(x, grad, (kernel, kernel), (pad, pad))}
+    for name, way in found.items():
+        error = ((way().double() - oracle).abs().max() / oracle.abs().max()).item()
+        if error > 0.01:
+            raise SystemExit(f"{name}'s weight gradient is off by {error:.3f} of its largest value")
+    return found
+
+
+def median_ms(runs: dict[str, Callable], rounds: int) -> dict[str, float]:
+    """Median milliseconds of each way, the ways alternating round by round after one warm-up call each."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for run in runs.values():
+        run()
+    for _ in range(rounds):
+        for name, run in runs.items():
+            tic = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - tic)
+    return {name: 1000 * statistics.median(t) for name, t in times.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args(argv)
+    print(f"machine: {machine(torch.device('cpu'))}; {load_average()}")
+    print(f"batch {args.batch_size}, {args.rounds} rounds; milliseconds per weight gradient (median)")
+    print(f"{'layer':6s} {'map':>6s} {'precision':9s} {'oneDNN':>8s} {'product':>8s} {'faster':>7s}  package uses")
+    for dtype, layout in PRECISIONS:
+        for layer in LAYERS:
+            side = layer[-1]
+            ms = median_ms(ways(args.batch_size, layer, dtype, layout), args.rounds)
+            uses = "product" if dtype == torch.bfloat16 and side * side <= SMALL_MAP else "oneDNN"
+            print(f"{layer[0]:6s} {side:>2d}×{side:<3d} {str(dtype).removeprefix('torch.'):9s} {ms['oneDNN']:8.1f} "
+                  f"{ms['product']:8.1f} {ms['oneDNN'] / ms['product']:6.2f}×  {uses}", flush=True)
+    print(load_average())
+
+
+if __name__ == "__main__":
+    main()

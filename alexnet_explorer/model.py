@@ -35,13 +35,6 @@ def _pytorch_default(module: nn.Conv2d | nn.Linear) -> None:
     """PyTorch already initialised the layer when it built it."""
 
 
-# Adding a choice is one line in one of these tables: the configuration, the command line and the Train page read them
-# (config.CHOICE_NAMES may give it a longer name for people).
-ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}
-POOLINGS: dict[str, Callable[..., nn.Module]] = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
-INITS: dict[str, Callable[[nn.Conv2d | nn.Linear], None]] = {
-    "xavier": _xavier, "kaiming": _kaiming, "pytorch-default": _pytorch_default}
-
 MIN_INPUT_SIZE = 65  # AlexNet's; LeNet takes the pictures' own 28 pixels
 # Twice the chapter's 224. fc6's weights grow with the square of the input (151 M of them at 448, 25 G at 5000):
 # a larger input only costs memory, as Fashion-MNIST's pictures have 28 pixels to begin with.
@@ -188,6 +181,55 @@ class Conv2d(nn.Conv2d):
         dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
         height, width = (x.shape[2 + i] + 2 * self.padding[i] - self.kernel_size[i] + 1 for i in range(2))
         return dtype == torch.bfloat16 and height * width <= SMALL_MAP
+
+
+# Input positions (22×22) up to which max pooling a float32 batch in channels_last is faster on a CPU, copies there and
+# back included: 2–2.5 times at 3×3…22×22 (every pooling at 67 px), even at 28×28, slower at 54×54 (docs/benchmarks.md).
+SMALL_POOLING_MAP = 22 * 22
+
+
+class _PooledInChannelsLast(torch.autograd.Function):
+    """Max pooling of a batch in the usual layout, done in channels_last and handed back in the usual layout, its
+    gradient too."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor, *window: object) -> torch.Tensor:
+        x = x.contiguous(memory_format=torch.channels_last)
+        out, indices = torch.ops.aten.max_pool2d_with_indices(x, *window)
+        ctx.save_for_backward(x, indices)
+        ctx.window = window
+        return out.contiguous()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, indices = ctx.saved_tensors
+        grad = grad.contiguous(memory_format=torch.channels_last)
+        grad_x = torch.ops.aten.max_pool2d_with_indices_backward(grad, x, *ctx.window, indices)
+        return (grad_x.contiguous(), *(None,) * len(ctx.window))
+
+
+class MaxPool2d(nn.MaxPool2d):
+    """``nn.MaxPool2d``, which pools a batch in the usual layout on a CPU, on maps of at most SMALL_POOLING_MAP
+    positions, in channels_last and hands it back in the usual layout: torch's kernel for the usual layout takes 9 ms
+    for conv1's maps of a float32 batch of 128 on two cores, the round trip 2 (11 against 5 with the gradient). The
+    same maxima and gradients; elsewhere torch's own."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        usual_layout = x.is_contiguous() and not x.is_contiguous(memory_format=torch.channels_last)
+        small = x.dim() == 4 and x.shape[2] * x.shape[3] <= SMALL_POOLING_MAP
+        if x.device.type != "cpu" or not (usual_layout and small) or self.return_indices:
+            return super().forward(x)
+        stride = self.stride if self.stride is not None else self.kernel_size
+        return _PooledInChannelsLast.apply(x, self.kernel_size, stride, self.padding, self.dilation, self.ceil_mode)
+
+
+# Adding a choice is one line in one of these tables: the configuration, the command line and the Train page read them
+# (config.CHOICE_NAMES may give it a longer name for people).
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid}
+POOLINGS: dict[str, Callable[..., nn.Module]] = {"max": MaxPool2d, "avg": nn.AvgPool2d}
+INITS: dict[str, Callable[[nn.Conv2d | nn.Linear], None]] = {
+    "xavier": _xavier, "kaiming": _kaiming, "pytorch-default": _pytorch_default}
 
 
 def set_input_statistics(net: nn.Sequential, mean: float, std: float) -> None:

@@ -14,17 +14,18 @@ import torch
 from torch import nn
 
 from alexnet_explorer.events import Event, Progress, Started
-from alexnet_explorer.model import Conv2d, Dropout, count_macs
+from alexnet_explorer.model import Conv2d, Dropout, MaxPool2d, count_macs
 
 # Dense bf16 tensor-core peaks from NVIDIA's data sheets (TFLOP/s, without sparsity); matched against the
 # device name, most specific first. The chapter's side runs float32, but is measured against the same peak.
 GPU_PEAK_TFLOPS = (("H200", 989.0), ("H100 PCIe", 756.0), ("H100", 989.0), ("A100", 312.0), ("L4", 121.0))
 
 
-def with_torchs_layers(net: nn.Module, dropout: bool = True, convolutions: bool = True) -> nn.Module:
-    """The network with torch's own ``nn.Dropout`` and ``nn.Conv2d`` (the same weights) where the package has
-    ``model.Dropout`` and ``model.Conv2d``, as the chapter's listing has it: the side a benchmark compares the package
-    against."""
+def with_torchs_layers(net: nn.Module, dropout: bool = True, convolutions: bool = True,
+                       pooling: bool = True) -> nn.Module:
+    """The network with torch's own ``nn.Dropout``, ``nn.Conv2d`` (the same weights) and ``nn.MaxPool2d`` where the
+    package has ``model.Dropout``, ``model.Conv2d`` and ``model.MaxPool2d``, as the chapter's listing has it: the side
+    a benchmark compares the package against."""
     for name, module in net.named_children():
         if dropout and isinstance(module, Dropout):
             torchs = nn.Dropout(module.p)
@@ -32,6 +33,9 @@ def with_torchs_layers(net: nn.Module, dropout: bool = True, convolutions: bool 
             torchs = nn.Conv2d(module.in_channels, module.out_channels, module.kernel_size, module.stride,
                                module.padding, module.dilation, module.groups, module.bias is not None)
             torchs.load_state_dict(module.state_dict())
+        elif pooling and isinstance(module, MaxPool2d):
+            torchs = nn.MaxPool2d(module.kernel_size, module.stride, module.padding, module.dilation,
+                                  ceil_mode=module.ceil_mode)
         else:
             continue
         setattr(net, name, torchs.train(module.training))

@@ -9,7 +9,8 @@ contiguous, torch's thread count, torch's dropout and convolutions, SGD weight b
 tensors then need no fresh pages each step), the combination the package used on CPUs with AMX until December 2026
 (bf16 + channels_last + memory kept), that with a fused SGD step or with the package's dropout mask (model.Dropout),
 or both (the package before model.Conv2d), and the package now (all of them, and model.Conv2d's weight gradient by
-one matrix product on small maps).
+one matrix product on small maps); and on the float32 path of CPUs without AMX, the package before and now (memory
+kept, fused SGD, its dropout, and now model.MaxPool2d, which pools a batch in the usual layout in channels_last).
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ class Variant:
     fused_sgd: bool = False
     package_dropout: bool = False  # model.Dropout's mask from torch.rand, rather than torch's nn.Dropout
     package_convolution: bool = False  # model.Conv2d's weight gradient by one matrix product on small maps in bf16
+    package_pooling: bool = False  # model.MaxPool2d: a batch in the usual layout pooled in channels_last
 
 
 VARIANTS = (Variant("float32"), Variant("channels_last", channels_last=True), Variant("bf16", bf16=True),
@@ -52,7 +54,10 @@ VARIANTS = (Variant("float32"), Variant("channels_last", channels_last=True), Va
             Variant("… + fused SGD + dropout", channels_last=True, bf16=True, keep_memory=True,
                     fused_sgd=True, package_dropout=True),
             Variant("the package now", channels_last=True, bf16=True, keep_memory=True, fused_sgd=True,
-                    package_dropout=True, package_convolution=True))
+                    package_dropout=True, package_convolution=True, package_pooling=True),
+            Variant("float32, package before", keep_memory=True, fused_sgd=True, package_dropout=True),
+            Variant("float32, package now", keep_memory=True, fused_sgd=True, package_dropout=True,
+                    package_convolution=True, package_pooling=True))
 
 
 def set_malloc(keep: bool) -> None:
@@ -67,7 +72,8 @@ def runner(variant: Variant, size: int, batch_size: int, eval_batch: int) -> tup
     """A training step and an evaluation forward pass for this variant, each on its own copy of the network."""
     torch.manual_seed(0)
     net = alexnet(size, init="kaiming")
-    net = with_torchs_layers(net, dropout=not variant.package_dropout, convolutions=not variant.package_convolution)
+    net = with_torchs_layers(net, dropout=not variant.package_dropout, convolutions=not variant.package_convolution,
+                             pooling=not variant.package_pooling)
     layout = torch.channels_last if variant.channels_last else torch.contiguous_format
     net = net.to(memory_format=layout)
     optimizer = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9, fused=variant.fused_sgd)

@@ -4,8 +4,8 @@ import torch
 from torch import nn
 
 from alexnet_explorer.config import RunConfig
-from alexnet_explorer.model import (MAX_INPUT_SIZE, MIN_INPUT_SIZE, Conv2d, Dropout, alexnet, check_input_size,
-                                    count_parameters, feature_side, layer_output_shapes, layer_units)
+from alexnet_explorer.model import (MAX_INPUT_SIZE, MIN_INPUT_SIZE, Conv2d, Dropout, MaxPool2d, alexnet,
+                                    check_input_size, count_parameters, feature_side, layer_output_shapes, layer_units)
 
 
 def chapter_listing() -> nn.Sequential:
@@ -189,3 +189,28 @@ def test_a_convolution_keeps_torchs_own_gradient_where_the_product_is_not_faster
     assert _bf16_gradients(strided, small, torch.ones(4, 8, 2, 2))[0] == "ConvolutionBackward0"
     conv.weight.requires_grad_(False)  # a fixed layer (hand-made filters): nothing to learn
     assert _bf16_gradients(conv, small, torch.ones(4, 8, 3, 3))[0] == "ConvolutionBackward0"
+
+
+@pytest.mark.parametrize("shape, kernel, stride, ceil_mode", [
+    ((16, 96, 15, 15), 3, 2, False),  # pool1 at 67 px
+    ((16, 256, 7, 7), 3, 2, False),  # pool2
+    ((4, 8, 9, 6), 2, None, True),  # rows and columns differ, the stride is the kernel's, a ragged last window
+])
+def test_max_pooling_by_way_of_channels_last_gives_torchs_maxima_and_gradients(shape, kernel, stride, ceil_mode):
+    torch.manual_seed(0)
+    x = torch.randn(shape, requires_grad=True)
+    ours, torchs = MaxPool2d(kernel, stride, ceil_mode=ceil_mode), nn.MaxPool2d(kernel, stride, ceil_mode=ceil_mode)
+    out, expected = ours(x), torchs(x)
+    assert out.grad_fn.name() == "_PooledInChannelsLastBackward"
+    assert torch.equal(out, expected) and out.is_contiguous()
+    upstream = torch.randn_like(expected)
+    grad, expected_grad = (torch.autograd.grad(y, x, upstream)[0] for y in (out, expected))
+    assert torch.equal(grad, expected_grad) and grad.is_contiguous()
+
+
+def test_max_pooling_keeps_torchs_own_where_the_round_trip_does_not_pay():
+    pool = MaxPool2d(3, 2)
+    large = torch.randn(2, 4, 28, 28, requires_grad=True)  # 784 positions: the copies cost more than they save
+    channels_last = torch.randn(2, 4, 15, 15).contiguous(memory_format=torch.channels_last).requires_grad_()
+    for x in (large, channels_last):
+        assert pool(x).grad_fn.name() == "MaxPool2DWithIndicesBackward0"

@@ -326,7 +326,7 @@ PRESETS: dict[str, RunConfig] = {
     # held, 93–95 of 96 and none dead). Batches of 128 run about 1.2 times faster per picture than 64 on a CPU, and a
     # fused SGD step and a faster dropout mask about 1.1 times faster again; on a CPU with AMX, model.Conv2d's weight
     # gradients 1.28 times again: there 84,000 pictures take a fifth less than 60,000 in batches of 64 took (without
-    # AMX, 7 % more). Seen as four epochs of 21,000 rather than seven of 12,000 they reach the same full-test accuracy
+    # AMX, 6–7 % more). Seen as four epochs of 21,000 rather than seven of 12,000 they reach the same full-test accuracy
     # (0.881–0.886, with label smoothing: the curves still show the plain cross-entropy) and answer drawings better
     # (docs/filters.md, docs/shift.md).
     "classroom": RunConfig(

@@ -118,7 +118,7 @@ class Dropout(nn.Dropout):
 
 
 # Output positions (7×7) up to which one matrix product gives a bf16 convolution's weight gradient faster than oneDNN
-# on a CPU: 1.4–5 times at 3×3…7×7 (conv2…conv5 at the classroom's 67 px), slower from 8×8 on (docs/benchmarks.md).
+# on a CPU: 1.3–4.9 times at 3×3…7×7 (conv2…conv5 at the classroom's 67 px), slower from 8×8 on (docs/benchmarks.md).
 SMALL_MAP = 49
 
 
@@ -161,7 +161,7 @@ class _WeightGradientByProduct(torch.autograd.Function):
 
 class Conv2d(nn.Conv2d):
     """``nn.Conv2d``, whose weight gradient, when it learns in bfloat16 on a CPU on maps of at most SMALL_MAP
-    positions, is one matrix product over the input's patches (``weight_gradient_by_product``): oneDNN's takes 1.4–5
+    positions, is one matrix product over the input's patches (``weight_gradient_by_product``): oneDNN's takes 1.3–4.9
     times as long there, a fifth of a classroom step. The same gradient to bf16's precision; elsewhere torch's own."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -183,8 +183,9 @@ class Conv2d(nn.Conv2d):
         return dtype == torch.bfloat16 and height * width <= SMALL_MAP
 
 
-# Input positions (22×22) up to which max pooling a float32 batch in channels_last is faster on a CPU, copies there and
-# back included: 2–2.5 times at 3×3…22×22 (every pooling at 67 px), even at 28×28, slower at 54×54 (docs/benchmarks.md).
+# Input positions (22×22) up to which max pooling a float32 batch by way of channels_last is faster on a CPU, the copies
+# there and back included: 1.35–2.1 times forward and backward at 3×3…22×22 (every pooling at 67 px), level from 26×26
+# on (docs/benchmarks.md).
 SMALL_POOLING_MAP = 22 * 22
 
 
@@ -209,10 +210,18 @@ class _PooledInChannelsLast(torch.autograd.Function):
         return (grad_x.contiguous(), *(None,) * len(ctx.window))
 
 
+def pooled_in_channels_last(x: torch.Tensor, kernel_size: int | tuple[int, int], stride: int | tuple[int, int],
+                            padding: int | tuple[int, int] = 0, dilation: int | tuple[int, int] = 1,
+                            ceil_mode: bool = False) -> torch.Tensor:
+    """Max pooling of a batch in the usual layout by way of channels_last, the result and its gradient handed back
+    in the usual layout."""
+    return _PooledInChannelsLast.apply(x, kernel_size, stride, padding, dilation, ceil_mode)
+
+
 class MaxPool2d(nn.MaxPool2d):
     """``nn.MaxPool2d``, which pools a batch in the usual layout on a CPU, on maps of at most SMALL_POOLING_MAP
     positions, in channels_last and hands it back in the usual layout: torch's kernel for the usual layout takes 9 ms
-    for conv1's maps of a float32 batch of 128 on two cores, the round trip 2 (11 against 5 with the gradient). The
+    for conv1's maps of a float32 batch of 128 on two cores, the round trip 2 (11 against 6 with the gradient). The
     same maxima and gradients; elsewhere torch's own."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -221,7 +230,7 @@ class MaxPool2d(nn.MaxPool2d):
         if x.device.type != "cpu" or not (usual_layout and small) or self.return_indices:
             return super().forward(x)
         stride = self.stride if self.stride is not None else self.kernel_size
-        return _PooledInChannelsLast.apply(x, self.kernel_size, stride, self.padding, self.dilation, self.ceil_mode)
+        return pooled_in_channels_last(x, self.kernel_size, stride, self.padding, self.dilation, self.ceil_mode)
 
 
 # Adding a choice is one line in one of these tables: the configuration, the command line and the Train page read them

@@ -4,13 +4,14 @@
 
 Each round runs one training step (and one forward pass of an evaluation batch) of every variant in turn, so a
 busy machine slows all variants alike; the medians are compared with the first variant, the chapter's math (float32,
-contiguous, torch's thread count, torch's dropout and convolutions, SGD weight by weight). Variants: channels_last, bf16 autocast
-(oneDNN uses AMX where the CPU has it), both, one thread, glibc keeping freed memory instead of unmapping it (big
-tensors then need no fresh pages each step), the combination the package used on CPUs with AMX until December 2026
-(bf16 + channels_last + memory kept), that with a fused SGD step or with the package's dropout mask (model.Dropout),
-or both (the package before model.Conv2d), and the package now (all of them, and model.Conv2d's weight gradient by
-one matrix product on small maps); and on the float32 path of CPUs without AMX, the package before and now (memory
-kept, fused SGD, its dropout, and now model.MaxPool2d, which pools a batch in the usual layout in channels_last).
+contiguous, torch's thread count, torch's dropout, convolutions and pooling, SGD weight by weight). Variants:
+channels_last, bf16 autocast (oneDNN uses AMX where the CPU has it), both, one thread, glibc keeping freed memory
+instead of unmapping it (big tensors then need no fresh pages each step), the combination the package used on CPUs
+with AMX until December 2026 (bf16 + channels_last + memory kept), that with a fused SGD step or with the package's
+dropout mask (model.Dropout), or both (the package before model.Conv2d), and the package now (all of them, and
+model.Conv2d's weight gradient by one matrix product on small maps); and on the float32 path of CPUs without AMX, the
+package before and now (memory kept, fused SGD, its dropout, and now model.MaxPool2d, which pools a batch in the usual
+layout by way of channels_last).
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from alexnet_explorer.config import EXPERIMENTS, PRESETS
 from alexnet_explorer.data import load_fashion_mnist
 from alexnet_explorer.model import alexnet, count_macs, layer_macs
 from alexnet_explorer.train import train
-from benchmarks import experiments, inference_latency, time_to_accuracy, train_throughput, weight_gradient
+from benchmarks import cpu_layers, experiments, inference_latency, time_to_accuracy, train_throughput
 from benchmarks.common import (flops_line, peak_tflops, percentile, ratio_line, speeds_by_stretch, training_flops,
                                with_torchs_layers)
 from benchmarks.time_to_accuracy import Curve, eval_steps, outcome_line
@@ -145,10 +145,14 @@ def test_the_chapters_side_has_torchs_own_layers_and_computes_the_same():
     torch.testing.assert_close(theirs(x), expected)
 
 
-def test_the_weight_gradient_benchmark_says_which_way_the_package_takes(capsys):
-    weight_gradient.main(["--batch-size", "2", "--rounds", "1"])
-    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("conv")]
-    assert len(rows) == 2 * len(weight_gradient.LAYERS)
+def test_the_cpu_layers_benchmark_says_which_way_the_package_takes(capsys):
+    cpu_layers.main(["--batch-size", "2", "--rounds", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines if line.startswith("conv")]
+    assert len(rows) == 2 * len(cpu_layers.LAYERS)
     uses = {(row[1], row[2]): row[-1] for row in rows}
     assert uses[("3×3", "bfloat16")] == "product" and uses[("7×7", "bfloat16")] == "product"
     assert uses[("8×8", "bfloat16")] == "oneDNN" and uses[("3×3", "float32")] == "oneDNN"
+    pools = {row[1]: " ".join(row[5:]) for row in (line.split() for line in lines if line.startswith("pool"))}
+    assert len(pools) == len(cpu_layers.POOLINGS)
+    assert pools["15×15"] == "channels_last" and pools["22×22"] == "channels_last" and pools["28×28"] == "torch's"

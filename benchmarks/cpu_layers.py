@@ -1,12 +1,15 @@
-"""A convolution's weight gradient on a CPU: oneDNN's (torch's own) against the package's one matrix product over the
-input's patches (``model.weight_gradient_by_product``), layer by layer, in bf16 and in float32.
+"""The package's layers that take another way on a CPU, against torch's own, layer by layer: a convolution's weight
+gradient (oneDNN's, or one matrix product over the input's patches: ``model.weight_gradient_by_product``), in bf16
+and in float32; and max pooling of a float32 batch in the usual layout (torch's kernel, or ``model.MaxPool2d``'s trip
+through channels_last), forward and backward.
 
-    python -m benchmarks.weight_gradient --batch-size 128 --rounds 20
+    python -m benchmarks.cpu_layers --batch-size 128 --rounds 20
 
-Each row is one layer's geometry at one map size: AlexNet's conv2…conv5 at the classroom's 67 px (7×7 and 3×3 maps)
-and at the chapter's 224 px (26×26 and 12×12), and conv4 between, where the two cross. The two ways alternate round by
-round and the medians are compared; the last column says which one ``model.Conv2d`` uses (the product only in bf16 on
-maps of at most ``model.SMALL_MAP`` positions, the threshold these rows set). Both are checked against float64 first.
+Each row is one layer's geometry at one map size: AlexNet's layers at the classroom's 67 px and at the chapter's
+224 px, and sizes between, where the two ways cross. The two ways alternate round by round and the medians are
+compared; the last column says which one the package takes there (the thresholds ``model.SMALL_MAP`` and
+``model.SMALL_POOLING_MAP`` come from these rows). Both ways are checked first: the weight gradients against float64,
+the pooling's maxima and gradients against torch's exactly.
 """
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ from collections.abc import Callable
 
 import torch
 
-from alexnet_explorer.model import SMALL_MAP, weight_gradient_by_product
+from torch import nn
+
+from alexnet_explorer.model import SMALL_MAP, SMALL_POOLING_MAP, pooled_in_channels_last, weight_gradient_by_product
 
 from .common import load_average, machine
 
@@ -27,6 +32,9 @@ LAYERS = (("conv2", 96, 256, 5, 2, 7), ("conv3", 256, 384, 3, 1, 3), ("conv4", 3
           ("conv4", 384, 384, 3, 1, 6), ("conv4", 384, 384, 3, 1, 7), ("conv4", 384, 384, 3, 1, 8),
           ("conv4", 384, 384, 3, 1, 12), ("conv2", 96, 256, 5, 2, 26))
 PRECISIONS = ((torch.bfloat16, torch.channels_last), (torch.float32, torch.contiguous_format))
+# (layer, channels, map side) of a 3×3, stride-2 max pooling
+POOLINGS = (("pool1", 96, 15), ("pool2", 256, 7), ("pool5", 256, 3), ("pool1", 96, 19), ("pool1", 96, 22),
+            ("pool1", 96, 28), ("pool2", 256, 26), ("pool1", 96, 54))
 
 
 def ways(batch: int, layer: tuple, dtype: torch.dtype, layout: torch.memory_format) -> dict[str, Callable]:
@@ -45,6 +53,23 @@ def ways(batch: int, layer: tuple, dtype: torch.dtype, layout: torch.memory_form
         if error > 0.01:
             raise SystemExit(f"{name}'s weight gradient is off by {error:.3f} of its largest value")
     return found
+
+
+def pooling_ways(batch: int, layer: tuple) -> dict[str, Callable]:
+    """torch's max pooling and the trip through channels_last, forward and backward, on one random float32 batch in the
+    usual layout."""
+    _, channels, side = layer
+    x = torch.randn(batch, channels, side, side, requires_grad=True)
+    pools = {"torch": nn.MaxPool2d(3, 2), "channels_last": lambda x: pooled_in_channels_last(x, 3, 2)}
+    upstream = torch.randn_like(pools["torch"](x))
+    found = {}
+    for name, pool in pools.items():
+        out = pool(x)
+        found[name] = (out.detach(), torch.autograd.grad(out, x, upstream)[0],
+                       lambda pool=pool: torch.autograd.grad(pool(x), x, upstream))
+    if not all(torch.equal(a, b) for a, b in zip(found["torch"][:2], found["channels_last"][:2])):
+        raise SystemExit(f"{layer[0]} at {side}×{side}: the trip's maxima or gradient differ from torch's")
+    return {name: way for name, (*_, way) in found.items()}
 
 
 def median_ms(runs: dict[str, Callable], rounds: int) -> dict[str, float]:
@@ -75,6 +100,14 @@ def main(argv: list[str] | None = None) -> None:
             uses = "product" if dtype == torch.bfloat16 and side * side <= SMALL_MAP else "oneDNN"
             print(f"{layer[0]:6s} {side:>2d}×{side:<3d} {str(dtype).removeprefix('torch.'):9s} {ms['oneDNN']:8.1f} "
                   f"{ms['product']:8.1f} {ms['oneDNN'] / ms['product']:6.2f}×  {uses}", flush=True)
+    print("\nmax pooling 3×3, stride 2, float32 in the usual layout: milliseconds forward and backward (median)")
+    print(f"{'layer':6s} {'map':>6s} {'torch':>8s} {'via CL':>8s} {'faster':>7s}  package uses")
+    for layer in POOLINGS:
+        side = layer[-1]
+        ms = median_ms(pooling_ways(args.batch_size, layer), args.rounds)
+        uses = "channels_last" if side * side <= SMALL_POOLING_MAP else "torch's"
+        print(f"{layer[0]:6s} {side:>2d}×{side:<3d} {ms['torch']:8.1f} {ms['channels_last']:8.1f} "
+              f"{ms['torch'] / ms['channels_last']:6.2f}×  {uses}", flush=True)
     print(load_average())
 
 

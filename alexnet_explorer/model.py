@@ -118,14 +118,14 @@ class Dropout(nn.Dropout):
 
 
 # Output positions (7×7) up to which one matrix product gives a bf16 convolution's weight gradient faster than oneDNN
-# on a CPU: 1.3–4.9 times at 3×3…7×7 (conv2…conv5 at the classroom's 67 px), slower from 8×8 on (docs/benchmarks.md).
+# on a CPU: 1.3–4.7 times at 3×3…7×7 (conv2…conv5 at the classroom's 67 px), slower from 8×8 on (docs/benchmarks.md).
 SMALL_MAP = 49
 
 
 def weight_gradient_by_product(x: torch.Tensor, grad: torch.Tensor, kernel_size: tuple[int, int],
                                padding: tuple[int, int]) -> torch.Tensor:
-    """A stride-1 convolution's weight gradient as one matrix product: the output's gradient, one row per output
-    position, against the input's patch at each position."""
+    """The weight gradient of a convolution at stride 1, dilation 1, in one group, padded with zeros, as one matrix
+    product: the output's gradient, one row per output position, against the input's patch at each position."""
     (kernel_h, kernel_w), (pad_h, pad_w) = kernel_size, padding
     in_channels, out_channels = x.shape[1], grad.shape[1]
     # Each patch as one row ordered (kernel row, kernel column, channel): the product then comes out in the
@@ -161,7 +161,7 @@ class _WeightGradientByProduct(torch.autograd.Function):
 
 class Conv2d(nn.Conv2d):
     """``nn.Conv2d``, whose weight gradient, when it learns in bfloat16 on a CPU on maps of at most SMALL_MAP
-    positions, is one matrix product over the input's patches (``weight_gradient_by_product``): oneDNN's takes 1.3–4.9
+    positions, is one matrix product over the input's patches (``weight_gradient_by_product``): oneDNN's takes 1.3–4.7
     times as long there, a fifth of a classroom step. The same gradient to bf16's precision; elsewhere torch's own."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -178,14 +178,17 @@ class Conv2d(nn.Conv2d):
             return False
         if self.stride != (1, 1) or self.dilation != (1, 1):
             return False
-        dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
+        if torch.is_autocast_enabled("cpu"):  # autocast casts float32 and bf16 to its type, and leaves the rest alone
+            bf16 = torch.get_autocast_dtype("cpu") == torch.bfloat16 and x.dtype in (torch.float32, torch.bfloat16)
+        else:
+            bf16 = x.dtype == self.weight.dtype == torch.bfloat16
         height, width = (x.shape[2 + i] + 2 * self.padding[i] - self.kernel_size[i] + 1 for i in range(2))
-        return dtype == torch.bfloat16 and height * width <= SMALL_MAP
+        return bf16 and height * width <= SMALL_MAP
 
 
 # Input positions (22×22) up to which max pooling a float32 batch by way of channels_last is faster on a CPU, the copies
 # there and back included: 1.35–2.1 times forward and backward at 3×3…22×22 (every pooling at 67 px), level from 26×26
-# on (docs/benchmarks.md).
+# on (docs/benchmarks.md, AlexNet's 3×3 windows at stride 2).
 SMALL_POOLING_MAP = 22 * 22
 
 
@@ -195,18 +198,19 @@ class _PooledInChannelsLast(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor, *window: object) -> torch.Tensor:
-        x = x.contiguous(memory_format=torch.channels_last)
-        out, indices = torch.ops.aten.max_pool2d_with_indices(x, *window)
-        ctx.save_for_backward(x, indices)
-        ctx.window = window
+        out, indices = torch.ops.aten.max_pool2d_with_indices(x.contiguous(memory_format=torch.channels_last), *window)
+        ctx.save_for_backward(indices)
+        ctx.input_shape, ctx.input_dtype, ctx.window = x.shape, x.dtype, window
         return out.contiguous()
 
     @staticmethod
-    @once_differentiable
     def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        x, indices = ctx.saved_tensors
-        grad = grad.contiguous(memory_format=torch.channels_last)
-        grad_x = torch.ops.aten.max_pool2d_with_indices_backward(grad, x, *ctx.window, indices)
+        (indices,) = ctx.saved_tensors
+        # The kernel reads only the input's shape and layout, so a blank stands in for the input: no copy is kept.
+        shaped_as_input = torch.empty(ctx.input_shape, dtype=ctx.input_dtype, device=grad.device,
+                                      memory_format=torch.channels_last)
+        grad_x = torch.ops.aten.max_pool2d_with_indices_backward(
+            grad.contiguous(memory_format=torch.channels_last), shaped_as_input, *ctx.window, indices)
         return (grad_x.contiguous(), *(None,) * len(ctx.window))
 
 
@@ -219,18 +223,21 @@ def pooled_in_channels_last(x: torch.Tensor, kernel_size: int | tuple[int, int],
 
 
 class MaxPool2d(nn.MaxPool2d):
-    """``nn.MaxPool2d``, which pools a batch in the usual layout on a CPU, on maps of at most SMALL_POOLING_MAP
-    positions, in channels_last and hands it back in the usual layout: torch's kernel for the usual layout takes 9 ms
-    for conv1's maps of a float32 batch of 128 on two cores, the round trip 2 (11 against 6 with the gradient). The
-    same maxima and gradients; elsewhere torch's own."""
+    """``nn.MaxPool2d``, which pools a float32 batch in the usual layout on a CPU, on maps of at most
+    SMALL_POOLING_MAP positions, in channels_last and hands it back in the usual layout: torch's kernel for the usual
+    layout takes 9 ms for conv1's maps of a batch of 128 on two cores, the round trip 2 (11 against 6 with the
+    gradient). The same maxima and gradients; elsewhere torch's own."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        usual_layout = x.is_contiguous() and not x.is_contiguous(memory_format=torch.channels_last)
-        small = x.dim() == 4 and x.shape[2] * x.shape[3] <= SMALL_POOLING_MAP
-        if x.device.type != "cpu" or not (usual_layout and small) or self.return_indices:
+        if not self._pools_by_way_of_channels_last(x):
             return super().forward(x)
-        stride = self.stride if self.stride is not None else self.kernel_size
-        return pooled_in_channels_last(x, self.kernel_size, stride, self.padding, self.dilation, self.ceil_mode)
+        return pooled_in_channels_last(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+
+    def _pools_by_way_of_channels_last(self, x: torch.Tensor) -> bool:
+        if x.device.type != "cpu" or x.dtype != torch.float32 or x.dim() != 4 or self.return_indices:
+            return False
+        usual_layout = x.is_contiguous() and not x.is_contiguous(memory_format=torch.channels_last)
+        return usual_layout and x.shape[2] * x.shape[3] <= SMALL_POOLING_MAP
 
 
 # Adding a choice is one line in one of these tables: the configuration, the command line and the Train page read them

@@ -33,6 +33,8 @@ def with_torchs_layers(net: nn.Module, dropout: bool = True, convolutions: bool 
             torchs = nn.Conv2d(module.in_channels, module.out_channels, module.kernel_size, module.stride,
                                module.padding, module.dilation, module.groups, module.bias is not None)
             torchs.load_state_dict(module.state_dict())
+            for theirs, ours in zip(torchs.parameters(), module.parameters(), strict=True):
+                theirs.requires_grad_(ours.requires_grad)  # a fixed conv1 (hand-made, bias held at 0) stays fixed
         elif pooling and isinstance(module, MaxPool2d):
             torchs = nn.MaxPool2d(module.kernel_size, module.stride, module.padding, module.dilation,
                                   ceil_mode=module.ceil_mode)

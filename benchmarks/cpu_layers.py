@@ -7,9 +7,9 @@ through channels_last), forward and backward.
 
 Each row is one layer's geometry at one map size: AlexNet's layers at the classroom's 67 px and at the chapter's
 224 px, and sizes between, where the two ways cross. The two ways alternate round by round and the medians are
-compared; the last column says which one the package takes there (the thresholds ``model.SMALL_MAP`` and
-``model.SMALL_POOLING_MAP`` come from these rows). Both ways are checked first: the weight gradients against float64,
-the pooling's maxima and gradients against torch's exactly.
+compared; the last column is the way the package's own layer takes there, read from what it ran (the thresholds
+``model.SMALL_MAP`` and ``model.SMALL_POOLING_MAP`` come from these rows). Both ways are checked first: the weight
+gradients against float64, the pooling's maxima and gradients against torch's exactly.
 """
 from __future__ import annotations
 
@@ -19,10 +19,9 @@ import time
 from collections.abc import Callable
 
 import torch
-
 from torch import nn
 
-from alexnet_explorer.model import SMALL_MAP, SMALL_POOLING_MAP, pooled_in_channels_last, weight_gradient_by_product
+from alexnet_explorer.model import Conv2d, MaxPool2d, pooled_in_channels_last, weight_gradient_by_product
 
 from .common import load_average, machine
 
@@ -72,6 +71,23 @@ def pooling_ways(batch: int, layer: tuple) -> dict[str, Callable]:
     return {name: way for name, (*_, way) in found.items()}
 
 
+def conv_way_taken(layer: tuple, dtype: torch.dtype) -> str:
+    """Which weight gradient ``model.Conv2d`` computes for this layer learning in this precision, as its output's
+    gradient function says on a batch of one."""
+    _, cin, cout, kernel, pad, side = layer
+    x = torch.randn(1, cin, side, side, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+        out = Conv2d(cin, cout, kernel, padding=pad)(x)
+    return "product" if out.grad_fn.name() == "_WeightGradientByProductBackward" else "oneDNN"
+
+
+def pooling_way_taken(layer: tuple) -> str:
+    """Which way ``model.MaxPool2d`` pools a float32 batch of this layer's maps in the usual layout."""
+    _, channels, side = layer
+    out = MaxPool2d(3, 2)(torch.randn(1, channels, side, side, requires_grad=True))
+    return "channels_last" if out.grad_fn.name() == "_PooledInChannelsLastBackward" else "torch's"
+
+
 def median_ms(runs: dict[str, Callable], rounds: int) -> dict[str, float]:
     """Median milliseconds of each way, the ways alternating round by round after one warm-up call each."""
     times: dict[str, list[float]] = {name: [] for name in runs}
@@ -97,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         for layer in LAYERS:
             side = layer[-1]
             ms = median_ms(ways(args.batch_size, layer, dtype, layout), args.rounds)
-            uses = "product" if dtype == torch.bfloat16 and side * side <= SMALL_MAP else "oneDNN"
+            uses = conv_way_taken(layer, dtype)
             print(f"{layer[0]:6s} {side:>2d}×{side:<3d} {str(dtype).removeprefix('torch.'):9s} {ms['oneDNN']:8.1f} "
                   f"{ms['product']:8.1f} {ms['oneDNN'] / ms['product']:6.2f}×  {uses}", flush=True)
     print("\nmax pooling 3×3, stride 2, float32 in the usual layout: milliseconds forward and backward (median)")
@@ -105,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     for layer in POOLINGS:
         side = layer[-1]
         ms = median_ms(pooling_ways(args.batch_size, layer), args.rounds)
-        uses = "channels_last" if side * side <= SMALL_POOLING_MAP else "torch's"
+        uses = pooling_way_taken(layer)
         print(f"{layer[0]:6s} {side:>2d}×{side:<3d} {ms['torch']:8.1f} {ms['channels_last']:8.1f} "
               f"{ms['torch'] / ms['channels_last']:6.2f}×  {uses}", flush=True)
     print(load_average())

@@ -185,21 +185,27 @@ def test_a_convolution_keeps_torchs_own_gradient_where_the_product_is_not_faster
     conv = Conv2d(8, 8, 3, padding=1)
     assert _bf16_gradients(conv, large, torch.ones(4, 8, 8, 8))[0] == "ConvolutionBackward0"
     assert conv(small.requires_grad_()).grad_fn.name() == "ConvolutionBackward0"  # float32
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast leaves float64 as it is
+        assert conv.double()(small.double()).grad_fn.name() == "ConvolutionBackward0"
+    conv.float()
     strided = Conv2d(8, 8, 3, stride=2, padding=1)
     assert _bf16_gradients(strided, small, torch.ones(4, 8, 2, 2))[0] == "ConvolutionBackward0"
     conv.weight.requires_grad_(False)  # a fixed layer (hand-made filters): nothing to learn
     assert _bf16_gradients(conv, small, torch.ones(4, 8, 3, 3))[0] == "ConvolutionBackward0"
 
 
-@pytest.mark.parametrize("shape, kernel, stride, ceil_mode", [
-    ((16, 96, 15, 15), 3, 2, False),  # pool1 at 67 px
-    ((16, 256, 7, 7), 3, 2, False),  # pool2
-    ((4, 8, 9, 6), 2, None, True),  # rows and columns differ, the stride is the kernel's, a ragged last window
+@pytest.mark.parametrize("shape, kernel, stride, padding, ceil_mode", [
+    ((16, 96, 15, 15), 3, 2, 0, False),  # pool1 at 67 px
+    ((16, 256, 7, 7), 3, 2, 0, False),  # pool2
+    ((4, 8, 9, 6), 2, None, 1, True),  # rows and columns differ, the stride is the kernel's, padded, a ragged window
 ])
-def test_max_pooling_by_way_of_channels_last_gives_torchs_maxima_and_gradients(shape, kernel, stride, ceil_mode):
+def test_max_pooling_by_way_of_channels_last_gives_torchs_maxima_and_gradients(shape, kernel, stride, padding,
+                                                                               ceil_mode):
     torch.manual_seed(0)
-    x = torch.randn(shape, requires_grad=True)
-    ours, torchs = MaxPool2d(kernel, stride, ceil_mode=ceil_mode), nn.MaxPool2d(kernel, stride, ceil_mode=ceil_mode)
+    # After ReLU, as in the network: many windows tie at 0, where two kernels could pick different winners.
+    x = torch.randn(shape).relu().requires_grad_()
+    ours = MaxPool2d(kernel, stride, padding, ceil_mode=ceil_mode)
+    torchs = nn.MaxPool2d(kernel, stride, padding, ceil_mode=ceil_mode)
     out, expected = ours(x), torchs(x)
     assert out.grad_fn.name() == "_PooledInChannelsLastBackward"
     assert torch.equal(out, expected) and out.is_contiguous()
@@ -210,7 +216,21 @@ def test_max_pooling_by_way_of_channels_last_gives_torchs_maxima_and_gradients(s
 
 def test_max_pooling_keeps_torchs_own_where_the_round_trip_does_not_pay():
     pool = MaxPool2d(3, 2)
-    large = torch.randn(2, 4, 28, 28, requires_grad=True)  # 784 positions: the copies cost more than they save
-    channels_last = torch.randn(2, 4, 15, 15).contiguous(memory_format=torch.channels_last).requires_grad_()
-    for x in (large, channels_last):
-        assert pool(x).grad_fn.name() == "MaxPool2DWithIndicesBackward0"
+    large = torch.randn(2, 4, 28, 28)  # 784 positions: the copies cost more than they save
+    channels_last = torch.randn(2, 4, 15, 15).contiguous(memory_format=torch.channels_last)
+    bf16 = torch.randn(2, 4, 15, 15, dtype=torch.bfloat16)  # measured in float32 only
+    for x in (large, channels_last, bf16):
+        assert pool(x.requires_grad_()).grad_fn.name() == "MaxPool2DWithIndicesBackward0"
+
+
+def test_a_convolution_without_bias_learns_by_the_product_too():
+    torch.manual_seed(0)
+    conv = Conv2d(8, 16, 3, padding=1, bias=False)
+    x = torch.randn(4, 8, 3, 3).bfloat16().float().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = conv(x)
+    assert out.grad_fn.name() == "_WeightGradientByProductBackward"
+    out.float().sum().backward()
+    weight = conv.weight.detach().bfloat16().double().requires_grad_()  # what the bf16 product multiplied
+    torch.nn.functional.conv2d(x.detach().double(), weight, padding=1).sum().backward()
+    assert ((conv.weight.grad.double() - weight.grad).abs().max() / weight.grad.abs().max()).item() < 0.01

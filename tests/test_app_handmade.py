@@ -14,6 +14,7 @@ from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import DATA_ENV, load_fashion_mnist
 from alexnet_explorer.runs import RUNS_ENV, RunDir, RunRecorder
 from alexnet_explorer.train import train
+from app_pages.sections.run_panel import progress_text
 from app_pages.widgets.pages import PAGES_DIR
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
@@ -73,3 +74,12 @@ def test_the_train_page_lists_the_pipeline(runs: Path) -> None:
     at = page("train")
     shown = " ".join(element.value for kind in ("caption", "markdown") for element in at.get(kind))
     assert "HOG + linear SVM, 28px" in shown
+
+
+def test_a_pipeline_being_fitted_says_what_it_is_doing_rather_than_epoch_0_of_1(runs: Path) -> None:
+    run = RunDir(runs / "hog")
+    config = run.read_config()
+    assert progress_text(run, "running", 0.0, config).startswith("computing the training pictures' features")
+    assert progress_text(run, "finished", 1.0, config) == "epoch 1.0 of 1"
+    assert progress_text(run, "failed", 0.0, config) == "epoch 0.0 of 1"
+    assert progress_text(run, "running", 0.4, PRESETS["classroom"]) == "epoch 0.4 of 4"

@@ -7,9 +7,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from alexnet_explorer import classroom, history, launcher, plots, processes
+from alexnet_explorer.config import RunConfig
 from alexnet_explorer.data import missing_data
 from alexnet_explorer.events import training_curves
 from alexnet_explorer.history import duration
+from alexnet_explorer.pipelines import PIPELINES
 from alexnet_explorer.runs import RunDir, list_runs
 from app_pages.sections.run_actions import do_then_redraw, queue_now, say_what_was_done
 from app_pages.sections.run_queue import queue_section
@@ -112,7 +114,7 @@ def show_run(run: RunDir, me: classroom.Person, narrow: bool = False) -> str:
 
     active = state in processes.ACTIVE_STATES
     done = history.progress_so_far(events, now=time.time() if state == "running" else None)
-    st.progress(min(1.0, done.epoch / config.epochs), text=progress_text(run, state, done.epoch, config.epochs))
+    st.progress(min(1.0, done.epoch / config.epochs), text=progress_text(run, state, done.epoch, config))
     # Half a page holds two figures a row: four would cut "40 min 49 s" to "40 …".
     speed, device, elapsed, remaining = [*st.columns(2), *st.columns(2)] if narrow else st.columns(4)
     speed.metric("examples/sec", f"{done.examples_per_sec:.1f}" if done.examples_per_sec else "–")
@@ -151,12 +153,17 @@ def show_run(run: RunDir, me: classroom.Person, narrow: bool = False) -> str:
     return state
 
 
-def progress_text(run: RunDir, state: str, epoch: float, epochs: int) -> str:
-    """The progress bar's words: the epoch, or the run's place in the queue, or that its process is starting."""
+def progress_text(run: RunDir, state: str, epoch: float, config: RunConfig) -> str:
+    """The progress bar's words: the epoch, or the run's place in the queue, or that its process is starting, or what
+    a hand-made pipeline is doing (it has no epochs: one pass computes its features, then scikit-learn fits)."""
     if state == "queued":
         entry = next((entry for entry in queue_now() if entry.run.path == run.path), None)
         return f"queued: {entry.describe()}" if entry else "queued"
-    return "starting…" if state == "starting" else f"epoch {epoch:.1f} of {epochs}"
+    if state == "starting":
+        return "starting…"
+    if state == "running" and config.network in PIPELINES and epoch < config.epochs:
+        return "computing the training pictures' features, then fitting the classifier on them…"
+    return f"epoch {epoch:.1f} of {config.epochs}"
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

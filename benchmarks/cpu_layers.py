@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from collections.abc import Callable
 
 import torch
@@ -23,7 +22,9 @@ from torch import nn
 
 from alexnet_explorer.model import Conv2d, MaxPool2d, pooled_in_channels_last, weight_gradient_by_product
 
-from .common import load_average, machine
+from .common import load_average, machine, timed
+
+CPU = torch.device("cpu")
 
 # (layer, in channels, out channels, kernel, padding, map side)
 LAYERS = (("conv2", 96, 256, 5, 2, 7), ("conv3", 256, 384, 3, 1, 3), ("conv4", 384, 384, 3, 1, 3),
@@ -95,9 +96,7 @@ def median_ms(runs: dict[str, Callable], rounds: int) -> dict[str, float]:
         run()
     for _ in range(rounds):
         for name, run in runs.items():
-            tic = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - tic)
+            times[name].append(timed(run, CPU))
     return {name: 1000 * statistics.median(t) for name, t in times.items()}
 
 
@@ -106,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args(argv)
-    print(f"machine: {machine(torch.device('cpu'))}; {load_average()}")
+    print(f"machine: {machine(CPU)}; {load_average()}")
     print(f"batch {args.batch_size}, {args.rounds} rounds; milliseconds per weight gradient (median)")
     print(f"{'layer':6s} {'map':>6s} {'precision':9s} {'oneDNN':>8s} {'product':>8s} {'faster':>7s}  package uses")
     for dtype, layout in PRECISIONS:

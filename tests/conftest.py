@@ -1,10 +1,11 @@
-"""Shared fixtures: tiny Fashion-MNIST-shaped IDX files that the tests write themselves, events made by hand, and
-holding a training process, and processes that pass for a run's trainer."""
+"""Shared fixtures: tiny Fashion-MNIST-shaped IDX files that the tests write themselves, events made by hand,
+holding a training process, processes that pass for a run's trainer, and a runs folder for the app."""
 from __future__ import annotations
 
 import dataclasses
 import gzip
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -18,8 +19,9 @@ import pytest
 import torch
 
 from alexnet_explorer.config import RunConfig, build_model
-from alexnet_explorer.data import DEBIAN_DIR, IDX_FILES, find_idx_files
+from alexnet_explorer.data import DATA_ENV, DEBIAN_DIR, IDX_FILES, find_idx_files
 from alexnet_explorer.events import KINDS, Event, from_record
+from alexnet_explorer.runs import RUNS_ENV
 
 
 SMALL = RunConfig(resize=65, init="kaiming", device="cpu")  # the smallest input AlexNet takes, started as it learns
@@ -122,3 +124,13 @@ def held(pid: int | None) -> Iterator[None]:
     finally:
         with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
+
+
+def runs_holding(monkeypatch: pytest.MonkeyPatch, folder: Path, data_dir: Path, run: Path, name: str) -> Path:
+    """A runs folder in ``folder`` holding a copy of ``run`` as ``name``, given to the app with the data through its
+    environment variables."""
+    monkeypatch.setenv(DATA_ENV, str(data_dir))
+    monkeypatch.setenv(RUNS_ENV, str(folder / "runs"))
+    shutil.copytree(run, folder / "runs" / name)
+    return folder / "runs"
+

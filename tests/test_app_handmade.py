@@ -2,17 +2,18 @@
 the Train page lists it."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import runs_holding
+
 from alexnet_explorer import prediction
 from alexnet_explorer.classifier import load_classifier
 from alexnet_explorer.config import PRESETS
-from alexnet_explorer.data import DATA_ENV, load_fashion_mnist
-from alexnet_explorer.runs import RUNS_ENV, RunDir, RunRecorder
+from alexnet_explorer.data import load_fashion_mnist
+from alexnet_explorer.runs import RunDir, RunRecorder
 from alexnet_explorer.train import train
 from app_pages.sections.run_panel import progress_text
 from app_pages.widgets.pages import PAGES_DIR
@@ -30,10 +31,8 @@ def hog_run(tmp_path_factory: pytest.TempPathFactory, fixture_data_dir: Path) ->
 
 @pytest.fixture
 def runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fixture_data_dir: Path, hog_run: Path) -> Path:
-    monkeypatch.setenv(DATA_ENV, str(fixture_data_dir))
-    monkeypatch.setenv(RUNS_ENV, str(tmp_path / "runs"))
-    shutil.copytree(hog_run, tmp_path / "runs" / "hog")
-    return tmp_path / "runs"
+    """A runs folder holding the pipeline's run, and the fixture data, through the app's environment variables."""
+    return runs_holding(monkeypatch, tmp_path, fixture_data_dir, hog_run, "hog")
 
 
 def page(name: str, **state: object) -> AppTest:

@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import runs_holding
+
 from alexnet_explorer import inspection, prediction
 from alexnet_explorer.classifier import load_classifier
 from alexnet_explorer.config import PRESETS
-from alexnet_explorer.data import DATA_ENV, load_fashion_mnist, subset
-from alexnet_explorer.runs import RUNS_ENV, RunDir, RunRecorder
+from alexnet_explorer.data import load_fashion_mnist, subset
+from alexnet_explorer.runs import RunDir, RunRecorder
 from alexnet_explorer.train import train
 from app_pages.widgets.pages import PAGES_DIR
 
@@ -31,10 +32,7 @@ def lenet_run(tmp_path_factory: pytest.TempPathFactory, fixture_data_dir: Path) 
 @pytest.fixture
 def runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fixture_data_dir: Path, lenet_run: Path) -> Path:
     """A runs folder holding the LeNet run, and the fixture data, through the app's environment variables."""
-    monkeypatch.setenv(DATA_ENV, str(fixture_data_dir))
-    monkeypatch.setenv(RUNS_ENV, str(tmp_path / "runs"))
-    shutil.copytree(lenet_run, tmp_path / "runs" / "lenet-run")
-    return tmp_path / "runs"
+    return runs_holding(monkeypatch, tmp_path, fixture_data_dir, lenet_run, "lenet-run")
 
 
 def page(name: str) -> AppTest:

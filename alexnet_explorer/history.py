@@ -272,19 +272,22 @@ def handed_over_from(run: RunDir, runs: Sequence[RunDir], now: float | None = No
 
 
 def observed_speed(config: RunConfig, runs: list[RunDir]) -> float | None:
-    """Training images per second this configuration should reach here, from the newest run that trained on the
-    same kind of device (scaled by the pixels of an input: the network's work grows with them); None without one."""
+    """Training images per second this configuration should reach here, from the newest run of the same network
+    (AlexNet, LeNet or a hand-made pipeline: their speeds differ tenfold) that trained on the same kind of device,
+    scaled by the pixels of an input (the network's work grows with them); None without one."""
     kind = resolve_device(config.device).type
     for run in runs:
+        try:
+            trained = run.read_config()
+        except ValueError:
+            continue
+        if trained.network != config.network:
+            continue
         events = run.read_events()
         started = [e for e in events if isinstance(e, Started)]
         speeds = [e.examples_per_sec for e in events if isinstance(e, (Progress, EpochEnd))]
         if started and speeds and started[-1].device.split("×")[-1].split(":")[0] == kind:
-            try:
-                resize = run.read_config().resize
-            except ValueError:
-                continue
-            return speeds[-1] * (resize / config.resize) ** 2
+            return speeds[-1] * (trained.resize / config.resize) ** 2
     return None
 
 

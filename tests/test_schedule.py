@@ -80,6 +80,22 @@ def test_a_queued_runs_duration_comes_from_the_speed_runs_like_it_reached_here(t
     assert history.observed_speed(classroom.replace(device="cpu"), [queued]) is None  # nothing trained here yet
 
 
+def test_a_queued_runs_speed_comes_from_runs_of_its_own_network_not_the_newest_run(tmp_path):
+    classroom = PRESETS["classroom"].replace(device="cpu")
+    alexnet = RunDir.create(tmp_path, classroom, label="classroom")
+    alexnet.append_event(event("started", device="cpu", epochs=4, start_epoch=0, time=1.0))
+    alexnet.append_event(event("progress", epoch=0.2, examples_per_sec=300.0, elapsed=12.0, remaining=230.0,
+                               train_loss=2.0, train_acc=0.3))
+    pipeline = RunDir.create(tmp_path, PRESETS["hog-svm"].replace(device="cpu"), label="hog")
+    pipeline.append_event(event("started", device="cpu", epochs=1, start_epoch=0, time=2.0))
+    pipeline.append_event(event("progress", epoch=0.5, examples_per_sec=4000.0, elapsed=3.0, remaining=3.0,
+                                train_loss=0.0, train_acc=0.0))
+    runs = [pipeline, alexnet]  # newest first, as list_runs gives them
+    assert history.observed_speed(classroom, runs) == 300.0
+    assert history.observed_speed(PRESETS["hog-svm"].replace(device="cpu"), runs) == 4000.0
+    assert history.observed_speed(PRESETS["lenet-modern"].replace(device="cpu"), runs) is None
+
+
 def test_a_queue_entry_says_its_place_and_wait():
     assert QueueEntry(None, 3, 250.0).describe() == "3rd in line, about 4 min 10 s"
     assert QueueEntry(None, 1, 4.0).describe() == "1st in line, any moment now"

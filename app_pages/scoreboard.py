@@ -35,6 +35,7 @@ def page() -> None:
     st.dataframe(scoreboard.table(board), hide_index=True,
                  column_config={"test accuracy": st.column_config.NumberColumn(format="percent"),
                                 "test images": st.column_config.NumberColumn(format="localized"),
+                                "training images": st.column_config.NumberColumn(format="localized"),
                                 "learned parameters": st.column_config.NumberColumn(format="localized"),
                                 "settings": st.column_config.TextColumn(width="large")})
     st.caption("Test accuracy after the run's last epoch (the Train page's run history shows each run's best); "

@@ -20,9 +20,10 @@ from app_pages.widgets.pages import PAGES_DIR
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def board_entry(run: str, accuracy: float, handmade: bool, test_images: int = 10_000) -> Entry:
-    return Entry(run, "HOG + linear SVM" if handmade else "AlexNet", handmade, "", accuracy, test_images, 90.0, 1,
-                 "cpu")
+def board_entry(run: str, accuracy: float, handmade: bool, test_images: int = 10_000,
+                train_images: int = 60_000) -> Entry:
+    return Entry(run, "HOG + linear SVM" if handmade else "AlexNet", handmade, "", accuracy, test_images,
+                 train_images, 90.0, 1, "cpu")
 
 
 @pytest.mark.parametrize("learned, handmade, words", [
@@ -38,6 +39,16 @@ def test_the_sentence_says_who_wins_with_its_numbers(learned: float, handmade: f
     board = [board_entry("net", learned, False), board_entry("hog", handmade, True),
              board_entry("weaker", 0.5, False)]
     assert words in scoreboard.verdict(board)
+
+
+def test_the_sentence_says_when_the_two_learned_from_different_training_sets() -> None:
+    same = scoreboard.verdict([board_entry("net", 0.905, False), board_entry("hog", 0.876, True)])
+    assert "training sets differ" not in same
+    different = scoreboard.verdict([board_entry("net", 0.905, False, train_images=21_000),
+                                    board_entry("hog", 0.876, True)])
+    assert different.startswith(same)
+    assert different.endswith("Their training sets differ, though: the network learned from 21,000 pictures and the "
+                              "pipeline from 60,000, so the data differ as well as the features.")
 
 
 def test_runs_on_part_of_the_test_set_are_left_out_of_the_sentence() -> None:
@@ -64,9 +75,10 @@ def test_the_board_reads_every_finished_run_from_its_folder(runs: Path) -> None:
     board = scoreboard.entries(runs)
     assert sorted(e.run for e in board) == ["hog", "lenet"]
     hog = next(e for e in board if e.run == "hog")
-    assert (hog.kind, hog.handmade, hog.test_images, hog.parameters) == ("HOG + linear SVM", True, 100, 12_970)
+    assert (hog.kind, hog.handmade, hog.test_images, hog.train_images, hog.parameters) == (
+        "HOG + linear SVM", True, 100, 300, 12_970)
     lenet = next(e for e in board if e.run == "lenet")
-    assert (lenet.kind, lenet.handmade, lenet.parameters) == ("LeNet", False, 61_706)
+    assert (lenet.kind, lenet.handmade, lenet.train_images, lenet.parameters) == ("LeNet", False, 64, 61_706)
     assert [e.accuracy for e in board] == sorted((e.accuracy for e in board), reverse=True)
     # the chapter's AlexNet at 224 px, layer by layer: conv1 … conv5, fc6 (6,400 inputs), fc7, fc8
     book = [96 * 121 + 96, 256 * 96 * 25 + 256, 384 * 256 * 9 + 384, 384 * 384 * 9 + 384, 256 * 384 * 9 + 256,

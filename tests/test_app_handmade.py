@@ -57,6 +57,9 @@ def test_classify_answers_with_the_pipeline_and_offers_the_maps_it_can_make(runs
     for method in ("Integrated gradients", "Occlusion"):
         control.set_value(method).run()
         assert not at.exception and not at.error
+        if method == "Integrated gradients":  # an SVM's margins are no network's logits: the line says what they are
+            assert any("a raw score of the pipeline's linear classifier, HOG + linear SVM" in c.value
+                       for c in at.caption)
     at.toggle(key="classify_sanity").set_value(True).run()
     assert not at.exception and "random weights in its top layer (fc)" in " ".join(m.value for m in at.markdown)
     assert prediction.default_grad_cam_layer is not None and not prediction.grad_cam_layers(

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
-from alexnet_explorer import exports, plots, prediction
+from alexnet_explorer import exports, pipelines, plots, prediction
 from alexnet_explorer.classifier import Classifier
 from alexnet_explorer.data import CLASSES, data_root_from_env
 from alexnet_explorer.model import layers_top_down
@@ -49,6 +49,20 @@ def grad_cam_layer(model: Classifier) -> str:
                              "layers' grid is too coarse to point at a part of the garment.")
 
 
+def number(score: float) -> str:
+    """A score as a reader takes it in: one decimal for a network's, whole thousands for a linear classifier's margins
+    (they run into thousands)."""
+    return f"{score:,.0f}" if abs(score) >= 100 else f"{score:.1f}"
+
+
+def score_meaning(model: Classifier, name: str) -> str:
+    """For a hand-made pipeline, what its score is (a linear classifier's raw margin, not a network's logit)."""
+    if model.config.network not in pipelines.PIPELINES:
+        return ""
+    return (f" (a raw score of the pipeline's linear classifier, {pipelines.PIPELINES[model.config.network].title}: "
+            f"above 0 the picture lies on *{name}*'s side of its boundary; not a probability)")
+
+
 # A method's map of one class, remade for the sanity check's randomised network.
 Explain = Callable[[Classifier, np.ndarray, int], np.ndarray]
 
@@ -67,11 +81,12 @@ def explanation(model: Classifier, image28: np.ndarray, top: int, how: str) -> t
             "speckle of a single gradient. Red to yellow: more sway."), prediction.smooth_grad
     if how == "Integrated gradients":
         found = prediction.integrated_gradients(model, image28, top)
+        change = f"{number(found.black_score)} → {number(found.score)}{score_meaning(model, name)}"
         return found.heat, (
             f"Integrated gradients: what each pixel added to the score of *{name}* on the way from an all-black "
-            f"picture to this one; all the pixels' shares add up to the score's rise, {found.black_score:.1f} → "
-            f"{found.score:.1f}. Black pixels add nothing (black is where the way starts). Red to yellow: more "
-            "added."), lambda m, image, target: prediction.integrated_gradients(m, image, target).heat
+            f"picture to this one; all the pixels' shares add up to the score's change, {change}. Black pixels add "
+            "nothing (black is where the way starts). Red to yellow: more added."), \
+            lambda m, image, target: prediction.integrated_gradients(m, image, target).heat
     if how == "Grad-CAM":
         layer = grad_cam_layer(model)
         side = prediction.feature_grid_side(model, layer)

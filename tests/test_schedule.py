@@ -67,12 +67,18 @@ def test_ordinals():
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
 
 
+def run_that_trained(folder, config, speed: float) -> RunDir:
+    """A CPU run of this configuration whose first record says it trained at ``speed`` pictures a second."""
+    run = RunDir.create(folder, config, label=config.network)
+    run.append_event(event("started", device="cpu", epochs=config.epochs, start_epoch=0, time=1.0))
+    run.append_event(event("progress", epoch=0.2, examples_per_sec=speed, elapsed=12.0, remaining=230.0,
+                           train_loss=2.0, train_acc=0.3))
+    return run
+
+
 def test_a_queued_runs_duration_comes_from_the_speed_runs_like_it_reached_here(tmp_path):
     classroom = PRESETS["classroom"].replace(device="cpu")
-    past = RunDir.create(tmp_path, classroom, label="classroom")
-    past.append_event(event("started", device="cpu", epochs=4, start_epoch=0, time=1.0))
-    past.append_event(event("progress", epoch=0.2, examples_per_sec=200.0, elapsed=12.0, remaining=230.0,
-                            train_loss=2.0, train_acc=0.3))
+    past = run_that_trained(tmp_path, classroom, 200.0)
     queued = RunDir.create(tmp_path, classroom.replace(resize=134), label="classroom")
     runs = [queued, past]
     assert history.observed_speed(queued.read_config(), runs) == 50.0  # four times the pixels: a quarter the speed
@@ -81,18 +87,10 @@ def test_a_queued_runs_duration_comes_from_the_speed_runs_like_it_reached_here(t
 
 
 def test_a_queued_runs_speed_comes_from_runs_of_its_own_network_not_the_newest_run(tmp_path):
-    classroom = PRESETS["classroom"].replace(device="cpu")
-    alexnet = RunDir.create(tmp_path, classroom, label="classroom")
-    alexnet.append_event(event("started", device="cpu", epochs=4, start_epoch=0, time=1.0))
-    alexnet.append_event(event("progress", epoch=0.2, examples_per_sec=300.0, elapsed=12.0, remaining=230.0,
-                               train_loss=2.0, train_acc=0.3))
-    pipeline = RunDir.create(tmp_path, PRESETS["hog-svm"].replace(device="cpu"), label="hog")
-    pipeline.append_event(event("started", device="cpu", epochs=1, start_epoch=0, time=2.0))
-    pipeline.append_event(event("progress", epoch=0.5, examples_per_sec=4000.0, elapsed=3.0, remaining=3.0,
-                                train_loss=0.0, train_acc=0.0))
-    runs = [pipeline, alexnet]  # newest first, as list_runs gives them
+    classroom, hog = PRESETS["classroom"].replace(device="cpu"), PRESETS["hog-svm"].replace(device="cpu")
+    runs = [run_that_trained(tmp_path, hog, 4000.0), run_that_trained(tmp_path, classroom, 300.0)]  # newest first
     assert history.observed_speed(classroom, runs) == 300.0
-    assert history.observed_speed(PRESETS["hog-svm"].replace(device="cpu"), runs) == 4000.0
+    assert history.observed_speed(hog, runs) == 4000.0
     assert history.observed_speed(PRESETS["lenet-modern"].replace(device="cpu"), runs) is None
 
 

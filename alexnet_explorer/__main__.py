@@ -69,11 +69,13 @@ def print_scoreboard(root: str | None) -> None:
     """The scoreboard as a Markdown table, the published figures, and the sentence that says what they show."""
     board = scoreboard.entries(root)
     rows = scoreboard.table(board)
-    print("| run | kind | test accuracy | test images | training time | learned parameters | device |")
-    print("|---|---|---|---|---|---|---|")
+    print("| run | kind | test accuracy | test images | training images | training time | learned parameters "
+          "| device |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(f"| {row['run']} | {row['kind']} | {row['test accuracy']:.4f} | {row['test images']:,} | "
-              f"{row['training time']} | {row['learned parameters']:,} | {row['device']} |")
+              f"{row['training images']:,} | {row['training time']} | {row['learned parameters']:,} | "
+              f"{row['device']} |")
     for reference in scoreboard.REFERENCES:
         print(f"reference: {reference.label} {reference.accuracy:.3f} ({reference.source})")
     print(scoreboard.verdict(board).replace("**", ""))

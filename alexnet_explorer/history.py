@@ -319,8 +319,9 @@ def after_the_run_training(config: RunConfig, training: RunDir, runs: list[RunDi
 
 def forward_seconds(config: RunConfig, images: int, runs: list[RunDir]) -> float | None:
     """About how long ``images`` pictures take through this network on this machine's CPU, where the pages run
-    networks (ranking the test images for every unit is one such pass): at the speed the newest run reached training
-    on a CPU here, forward passes being about EVALUATION_SPEEDUP times faster; None when no run trained on a CPU."""
+    networks (ranking the test images for every unit is one such pass): at the speed the newest run of this network
+    reached training on a CPU here, forward passes being about EVALUATION_SPEEDUP times faster; None when no run of it
+    trained on a CPU."""
     speed = observed_speed(config.replace(device="cpu"), runs)
     return None if speed is None else images / (estimate.EVALUATION_SPEEDUP * speed)
 

@@ -142,5 +142,5 @@ WHY = ("Why the gap is small here and was large in 2012: Fashion-MNIST's picture
 def table(board: Sequence[Entry]) -> list[dict]:
     """The board as rows, for the page's table and the command line."""
     return [{"run": e.run, "kind": e.kind, "test accuracy": e.accuracy, "test images": e.test_images,
-             "training images": e.train_images, "training time": duration(e.seconds), "learned parameters": e.parameters, "device": e.device,
-             "settings": e.summary} for e in board]
+             "training images": e.train_images, "training time": duration(e.seconds),
+             "learned parameters": e.parameters, "device": e.device, "settings": e.summary} for e in board]

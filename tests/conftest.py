@@ -133,4 +133,3 @@ def runs_holding(monkeypatch: pytest.MonkeyPatch, folder: Path, data_dir: Path, 
     monkeypatch.setenv(RUNS_ENV, str(folder / "runs"))
     shutil.copytree(run, folder / "runs" / name)
     return folder / "runs"
-

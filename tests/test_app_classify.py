@@ -21,6 +21,7 @@ from alexnet_explorer.evaluation import Evaluation
 from alexnet_explorer.preprocess import PreprocessOptions, open_picture, preprocess
 from alexnet_explorer.runs import RUNS_ENV, RunDir, RunRecorder, list_runs
 from alexnet_explorer.train import train
+from app_pages.sections.where_it_looked import number
 from app_pages.widgets.pages import PAGES_DIR
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
@@ -201,6 +202,7 @@ def test_integrated_gradients_smoothgrad_and_the_sanity_check_show_the_packages_
     found = prediction.integrated_gradients(network, picture, top)
     assert any(c.value.startswith("Integrated gradients: what each pixel added") and
                f"{found.black_score:.1f} → {found.score:.1f}" in c.value for c in at.caption)
+    assert not any("linear classifier" in c.value for c in at.caption)  # a network's score is no pipeline's margin
     assert np.allclose(explanation_map(at), found.heat, atol=1e-6)
     at.segmented_control(key="classify_explain").set_value("SmoothGrad").run()
     assert any(c.value.startswith("SmoothGrad: saliency averaged over 24 copies") for c in at.caption)
@@ -491,3 +493,8 @@ def test_a_network_still_training_is_not_measured_by_itself_so_the_canvas_comes_
     assert at.tabs and at.button(key="classify_measure")  # the pictures' tabs are there, and so is the choice
     at.button(key="classify_measure").click().run()
     assert any(s.value == "Where it errs" for s in at.subheader)
+
+
+def test_a_score_is_shown_as_a_reader_takes_it_in() -> None:
+    assert (number(7.25), number(-3.25), number(99.94)) == ("7.2", "-3.2", "99.9")  # a network's logits
+    assert (number(-2838.4), number(1234.5), number(100.0)) == ("-2,838", "1,234", "100")  # a linear SVM's margins

@@ -339,7 +339,7 @@ def test_what_a_unit_responds_to_is_ranked_once_and_kept_with_the_run(runs: Path
     run.append_event(event("started", device="cpu", time=1.0))  # a run that trained on this CPU at 0.5 image/s
     run.append_event(event("progress", epoch=0.2, examples_per_sec=0.5))
     at.run()
-    assert "(about 1 min 07 s here, at the speed the last run trained at)" in texts(at, "info")  # 100 / (3 × 0.5)
+    assert "(about 1 min 07 s here, at the speed the last run of this network trained at)" in texts(at, "info")  # 100 / (3 × 0.5)
     at.selectbox(key="responses_layer").set_value("conv2").run()
     at.number_input(key="responses_unit_conv2").set_value(5).run()
     at.button(key="responses_rank").click().run()

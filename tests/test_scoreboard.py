@@ -92,7 +92,7 @@ def test_the_command_line_prints_the_board(runs: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("| run | kind | test accuracy |")
-    assert any(line.startswith("| hog | HOG + linear SVM | ") and "| 100 |" in line for line in lines)
+    assert any(line.startswith("| hog | HOG + linear SVM | ") and "| 100 | 300 |" in line for line in lines)
     assert lines[-1].startswith("Nothing to compare yet")  # the fixture's 100 test images are not all 10,000
 
 

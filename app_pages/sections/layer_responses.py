@@ -56,7 +56,7 @@ def layer_responses_section(run: RunDir, network: loaders.TrainedNetwork, data_s
                                      len(data.test_labels))
     if ranking is None:
         seconds = forward_seconds(classifier.config, len(data.test_labels), list_runs())
-        expected = (f"about {duration(max(1.0, seconds))} here, at the speed the last run trained at"
+        expected = (f"about {duration(max(1.0, seconds))} here, at the speed the last run of this network trained at"
                     if seconds is not None else "a bar says how long is left")
         st.info(f"Finding the test images that excite each unit most takes one pass over all "
                 f"{len(data.test_labels):,} test images at {classifier.size} px ({expected}); it is then kept with "

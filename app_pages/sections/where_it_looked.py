@@ -50,8 +50,8 @@ def grad_cam_layer(model: Classifier) -> str:
 
 
 def number(score: float) -> str:
-    """A score as a reader takes it in: one decimal for a network's, whole thousands for a linear classifier's margins
-    (they run into thousands)."""
+    """A score as a reader takes it in: one decimal for a network's, a whole number with thousands separators for a
+    linear classifier's margins (they run into thousands)."""
     return f"{score:,.0f}" if abs(score) >= 100 else f"{score:.1f}"
 
 
@@ -60,7 +60,8 @@ def score_meaning(model: Classifier, name: str) -> str:
     if model.config.network not in pipelines.PIPELINES:
         return ""
     return (f" (a raw score of the pipeline's linear classifier, {pipelines.PIPELINES[model.config.network].title}: "
-            f"above 0 the picture lies on *{name}*'s side of its boundary; not a probability)")
+            f"above 0 the picture lies on *{name}*'s side of its boundary against the other classes, and the answer is "
+            "the class scored highest; not a probability)")
 
 
 # A method's map of one class, remade for the sanity check's randomised network.

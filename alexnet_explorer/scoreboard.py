@@ -87,8 +87,7 @@ def entry(run: RunDir) -> Entry | None:
         return None
     return Entry(run.title, kind_of(config), config.network in pipelines.PIPELINES, config.summary(),
                  ended[-1].test_acc, started[-1].test_examples, started[-1].train_examples, training_seconds(events),
-                 learned_parameters(config),
-                 ended[-1].device)
+                 learned_parameters(config), ended[-1].device)
 
 
 def entries(root: str | Path | None = None) -> list[Entry]:

@@ -83,11 +83,10 @@ def explanation(model: Classifier, image28: np.ndarray, top: int, how: str) -> t
     if how == "Integrated gradients":
         found = prediction.integrated_gradients(model, image28, top)
         change = f"{number(found.black_score)} → {number(found.score)}{score_meaning(model, name)}"
-        return found.heat, (
-            f"Integrated gradients: what each pixel added to the score of *{name}* on the way from an all-black "
-            f"picture to this one; all the pixels' shares add up to the score's change, {change}. Black pixels add "
-            "nothing (black is where the way starts). Red to yellow: more added."), \
-            lambda m, image, target: prediction.integrated_gradients(m, image, target).heat
+        text = (f"Integrated gradients: what each pixel added to the score of *{name}* on the way from an all-black "
+                f"picture to this one; all the pixels' shares add up to the score's change, {change}. Black pixels "
+                "add nothing (black is where the way starts). Red to yellow: more added.")
+        return found.heat, text, lambda m, image, target: prediction.integrated_gradients(m, image, target).heat
     if how == "Grad-CAM":
         layer = grad_cam_layer(model)
         side = prediction.feature_grid_side(model, layer)

@@ -326,9 +326,10 @@ PRESETS: dict[str, RunConfig] = {
     # held, 93–95 of 96 and none dead). Batches of 128 run about 1.2 times faster per picture than 64 on a CPU, and a
     # fused SGD step and a faster dropout mask about 1.1 times faster again; on a CPU with AMX, model.Conv2d's weight
     # gradients 1.28 times again: there 84,000 pictures take a fifth less than 60,000 in batches of 64 took (without
-    # AMX, 6–7 % more). Seen as four epochs of 21,000 rather than seven of 12,000 they reach the same full-test accuracy
-    # (0.881–0.886, with label smoothing: the curves still show the plain cross-entropy) and answer drawings better
-    # (docs/filters.md, docs/shift.md).
+    # AMX more: 6–7 % with AVX-512, 17 % with AVX2 alone, where a step costs its arithmetic whatever the batch). Seen
+    # as four epochs of 21,000 rather than seven of 12,000 they reach the same full-test accuracy (0.881–0.886, with
+    # label smoothing: the curves still show the plain cross-entropy) and answer drawings better (docs/filters.md,
+    # docs/shift.md).
     "classroom": RunConfig(
         epochs=4, lr=0.04, momentum=0.9, batch_size=128, resize=67, init="kaiming", conv1_init_scale=0.02,
         conv1_bias_at_zero=True, input_normalisation="centre", label_smoothing=0.1, schedule="cosine",

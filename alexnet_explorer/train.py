@@ -20,7 +20,7 @@ from .devices import autocast, kept_heap, move_to_device, to_fast_layout
 from .distributed import SINGLE, Ranks, all_sum, any_rank, device_label, rank_device, wrap
 from .events import Ended, EpochEnd, Event, Progress, Started, Step
 from .model import set_input_statistics
-from .pipelines import PIPELINES, set_classifier
+from .pipelines import PIPELINES, set_classifier, set_kernel
 from .runs import Checkpoint
 
 POINTS_PER_EPOCH = 5  # as d2l's Animator: five train-loss/acc points per epoch
@@ -286,7 +286,8 @@ FEATURE_BATCH = 2000  # pictures whose features are computed at once: a step of 
 def fit_pipeline(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], None] = lambda event: None,
                  should_stop: Callable[[], bool] = lambda: False) -> Ended:
     """Fit a hand-made pipeline on the CPU: its fixed front's features of the training pictures, their mean and std,
-    and scikit-learn's linear classifier on the standardised features (one 'epoch'); then the test set, as a run."""
+    for a kernel SVM the kernel's map, and scikit-learn's linear classifier on the standardised (and mapped) features
+    (one 'epoch'); then the test set, as a run."""
     torch.manual_seed(config.seed)
     net = build_model(config).eval()
     images, labels = subset(data.train_images, data.train_labels, config.limit_train, config.seed)
@@ -306,7 +307,12 @@ def fit_pipeline(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], 
     features, targets = np.concatenate(parts), labels.numpy()
     mean, std = features.mean(axis=0), features.std(axis=0)
     scaled = (features - mean) / np.where(std > 0, std, 1.0)
-    classifier = PIPELINES[config.network].classifier(config.seed).fit(scaled, targets)
+    recipe = PIPELINES[config.network]
+    if recipe.kernel:
+        set_kernel(net, recipe.kernel(config.seed, scaled.shape[1], len(scaled)).fit(scaled))
+        with torch.no_grad():  # the classifier learns from what the network's own layer computes
+            scaled = net.kernel(torch.from_numpy(scaled).float()).double().numpy()
+    classifier = recipe.classifier(config.seed).fit(scaled, targets)
     weight, bias = _ten_classes(classifier, len(data.classes))
     set_classifier(net, *(torch.as_tensor(a, dtype=torch.float32) for a in (mean, std, weight, bias)))
     emit(Step(0, batches + 1, batches + 1))

@@ -9,8 +9,8 @@ from app_pages.widgets.guard import guarded
 
 STORY = ("Before 2012, features were **made by hand** (SIFT, HOG, …) and only a classifier on top was learned; "
          "AlexNet showed that **learned features** can beat them, and LeNet was the network before it. Every "
-         "finished run is here, whatever it is: train `hog-svm`, `raw-linear`, `lenet`, `lenet-modern` and "
-         "`classroom` on the **Train** page and see which wins on this data.")
+         "finished run is here, whatever it is: train `hog-svm`, `hog-kernel-svm`, `raw-linear`, `lenet`, "
+         "`lenet-modern` and `classroom` on the **Train** page and see which wins on this data.")
 
 
 @guarded

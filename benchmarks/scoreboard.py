@@ -25,7 +25,8 @@ from alexnet_explorer.runs import RunDir
 
 from .common import load_average, machine
 
-PRESETS_SCORED = ("raw-linear", "hog-svm", "filters-svm", "lenet", "lenet-modern", "classroom")
+PRESETS_SCORED = ("raw-linear", "hog-svm", "filters-svm", "hog-kernel-svm", "lenet", "lenet-modern",
+                  "classroom")
 
 
 def trained(folder: Path, preset: str, seed: int, data_root: str | None) -> tuple[scoreboard.Entry | None, float]:

@@ -21,12 +21,17 @@ from app_pages.widgets.pages import PAGES_DIR
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 
 
+def fitted(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, preset: str) -> Path:
+    """A pipeline fitted on the fixture data, for real (a second or two), in a run folder of its own."""
+    run = RunDir.create(tmp_path_factory.mktemp(preset), PRESETS[preset], label=preset)
+    train(PRESETS[preset], load_fashion_mnist(data_dir, allow_download=False), emit=RunRecorder(run))
+    return run.path
+
+
 @pytest.fixture(scope="module")
 def hog_run(tmp_path_factory: pytest.TempPathFactory, fixture_data_dir: Path) -> Path:
-    """HOG + linear SVM fitted on the fixture data, for real (a second)."""
-    run = RunDir.create(tmp_path_factory.mktemp("hog"), PRESETS["hog-svm"], label="hog")
-    train(PRESETS["hog-svm"], load_fashion_mnist(fixture_data_dir, allow_download=False), emit=RunRecorder(run))
-    return run.path
+    """HOG + linear SVM fitted on the fixture data."""
+    return fitted(tmp_path_factory, fixture_data_dir, "hog-svm")
 
 
 @pytest.fixture
@@ -64,6 +69,21 @@ def test_classify_answers_with_the_pipeline_and_offers_the_maps_it_can_make(runs
     assert not at.exception and "random weights in its top layer (fc)" in " ".join(m.value for m in at.markdown)
     assert prediction.default_grad_cam_layer is not None and not prediction.grad_cam_layers(
         load_classifier(runs / "hog" / "checkpoint.pt"))
+
+
+def test_classify_answers_with_a_kernel_svm_and_explains_it_through_its_kernel(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+        fixture_data_dir: Path) -> None:
+    kernel_run = fitted(tmp_path_factory, fixture_data_dir, "hog-kernel-svm")
+    runs_holding(monkeypatch, tmp_path, fixture_data_dir, kernel_run, "kernel")
+    at = page("classify")
+    at.session_state["classify_source"] = "Pick a test image"
+    at.run()
+    assert any(m.value.startswith("### The pipeline says: ") for m in at.markdown)
+    at.segmented_control(key="classify_explain").set_value("Integrated gradients").run()
+    assert not at.exception and not at.error, (at.exception, at.error)
+    assert any("a raw score of the pipeline's linear classifier, HOG + RBF-kernel SVM (2,000 landmarks)" in c.value
+               for c in at.caption)
 
 
 def test_the_filters_page_says_a_pipeline_has_nothing_learned_to_show(runs: Path) -> None:

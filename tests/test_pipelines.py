@@ -2,12 +2,14 @@
 must separate two separable classes, and a run of each kind through the training entry point."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from skimage.feature import hog
+from torch import nn
 
 from alexnet_explorer import pipelines
 from alexnet_explorer.config import HANDMADE_CONV1_LENGTH, PRESETS, RunConfig, build_model
@@ -63,8 +65,10 @@ def test_each_pipeline_fits_two_separable_classes_perfectly_and_saves_a_run(name
     assert (ended.status, ended.train_acc, ended.test_acc) == ("finished", 1.0, 1.0)
     assert run.read_status()["state"] == "finished"
     net = load_checkpoint(run.checkpoint_path).network()
-    assert pipelines.is_pipeline(net) and (last_hidden_layer(net), layers_top_down(net)) == ("scaled", ("fc",))
-    head, tail = split_after(net, "scaled")
+    below_the_classifier = "kernel" if pipelines.PIPELINES[name].kernel else "scaled"
+    assert pipelines.is_pipeline(net) and (last_hidden_layer(net), layers_top_down(net)) == (below_the_classifier,
+                                                                                            ("fc",))
+    head, tail = split_after(net, below_the_classifier)
     x = torch.rand(3, 1, 28, 28)
     torch.testing.assert_close(tail(head(x)), net(x))
 
@@ -131,3 +135,16 @@ def test_a_network_with_conv1_made_by_hand_keeps_it_through_training(tmp_path: P
     torch.testing.assert_close(trained.conv1.weight, bank)
     assert not torch.equal(trained.conv2.weight, net.conv2.weight)  # the layers above learned
     assert "conv1 made by hand" in config.summary()
+
+
+def test_the_kernel_map_is_scikit_learns_nystroem_and_a_pipeline_with_fewer_pictures_leaves_the_rest_zero() -> None:
+    generator = np.random.default_rng(0)
+    train_features, pictures = generator.normal(size=(300, 12)), generator.normal(size=(5, 12))
+    fitted = pipelines._rbf_map(0, 12, len(train_features)).fit(train_features)
+    assert fitted.n_components == 300  # fewer training pictures than landmarks: every one is a landmark
+    net = nn.Sequential(OrderedDict(kernel=pipelines.KernelMap(12)))
+    pipelines.set_kernel(net, fitted)
+    mapped = net.kernel(torch.as_tensor(pictures, dtype=torch.float32)).double().numpy()
+    np.testing.assert_allclose(mapped[:, :300], fitted.transform(pictures), atol=1e-4)
+    assert mapped.shape == (5, pipelines.LANDMARKS) and not mapped[:, 300:].any()
+

@@ -178,10 +178,10 @@ class RunConfig:
                                        "of being learned: on a centred input a filter then fires wherever the picture "
                                        "looks like it, and no step can push it below zero on every picture (a filter "
                                        "that never fires never learns again)")
-    conv1_handmade: bool = setting(False, "conv1 made by hand", "Network", "conv1 fixed to 96 hand-made filters "
-                                   "(Gabor filters at 8 angles and 4 scales, differences of Gaussians, edges and "
-                                   "blobs) and never trained; the layers above learn as usual: is learning the first "
-                                   "layer what matters?")
+    conv1_handmade: bool = setting(False, "conv1 made by hand", "Network", "conv1 fixed to hand-made filters (for "
+                                   "AlexNet 96: Gabor filters at 8 angles and 4 scales, differences of Gaussians, "
+                                   "edges and blobs; for LeNet the first 6 of them) and never trained; the layers "
+                                   "above learn as usual: is learning the first layer what matters?")
     input_normalisation: str = setting("none", "input normalisation", "Network", "a fixed first layer of the "
                                        "network, set from the training images: subtract their mean pixel (centre, as "
                                        "the AlexNet paper did), or also divide by their std (standardise, which makes "
@@ -199,9 +199,10 @@ class RunConfig:
                                    "rises linearly to its peak", step=0.1, format="%g", check=_check_warmup)
     limit_train: int | None = setting(None, "training images", "Data and device", "train on a seeded random subset "
                                       "of this many images (empty: all 60,000)", min=1, step=1000,
-                                      placeholder="all 60,000")
+                                      placeholder="all 60,000", noun="training images")
     limit_test: int | None = setting(None, "test images", "Data and device", "test on a seeded random subset of this "
-                                     "many images (empty: all 10,000)", min=1, step=1000, placeholder="all 10,000")
+                                     "many images (empty: all 10,000)", min=1, step=1000, placeholder="all 10,000",
+                                     noun="test images")
     seed: int = setting(0, "seed", "Data and device", "seed of the initial weights, the subsets, the shuffling and "
                         "dropout", step=1, check=_check_seed)
     device: str = setting("auto", "device", "Data and device", f"{', '.join(DEVICES)}, cuda:N, or {ALL_GPUS} (every GPU, "
@@ -382,8 +383,9 @@ EXPERIMENTS: dict[str, Experiment] = {
         "layers from memorising the training set: watch the gap between train acc and test acc.", {"dropout": 0.0}),
     "handmade-conv1": Experiment(
         "conv1 made by hand",
-        "Is learning the first layer what matters? conv1 is fixed to 96 hand-made filters (Gabor filters, differences "
-        "of Gaussians, edges and blobs) and never trained; every layer above it learns as usual.",
+        "Is learning the first layer what matters? conv1 is fixed to hand-made filters (AlexNet's 96: Gabor filters, "
+        "differences of Gaussians, edges and blobs; LeNet's 6 are the first of them) and never trained; every layer "
+        "above it learns as usual.",
         {"conv1_handmade": True}),
     "xavier": Experiment(
         "xavier init (the book's)",

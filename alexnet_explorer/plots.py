@@ -397,6 +397,9 @@ def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], selected
 HANDMADE_COLOR, LEARNED_COLOR, SUBSET_COLOR = "#ff7f0e", "#1f77b4", "#c7c7c7"
 
 
+LABEL_ROW = 16  # pixels between the scoreboard's reference labels, one above the other
+
+
 def scoreboard_figure(runs: Sequence[str], accuracies: Sequence[float], handmade: Sequence[bool],
                       full_test: Sequence[bool], references: Sequence[tuple[str, float]]) -> go.Figure:
     """Horizontal bars of each run's test accuracy, best at the top: hand-made pipelines orange, networks blue, runs
@@ -407,15 +410,17 @@ def scoreboard_figure(runs: Sequence[str], accuracies: Sequence[float], handmade
     figure = go.Figure(go.Bar(x=percent, y=list(runs), orientation="h", marker_color=colours,
                               text=[f"{p:.1f}%" for p in percent], textposition="inside", insidetextanchor="end",
                               hovertemplate="%{y}: %{x:.2f}%<extra></extra>"))
-    # The lines' labels above the bars, at two heights in turn, so that neighbours do not cover each other.
+    # The lines' labels above the bars, each at a height of its own: however narrow the screen and however wide the
+    # axis (a run at chance stretches it), no label covers another.
     for number, (label, accuracy) in enumerate(sorted(references, key=lambda reference: reference[1])):
         figure.add_vline(x=100 * accuracy, line_dash="dot", line_color="#555555",
-                         annotation={"text": f"{label} {100 * accuracy:.1f}%", "yshift": 16 * (number % 2),
+                         annotation={"text": f"{label} {100 * accuracy:.1f}%", "yshift": LABEL_ROW * number,
                                      "font_size": 11}, annotation_position="top")
     low = min([*percent, *(100 * a for _, a in references)], default=80)
     figure.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=list(runs))
     figure.update_xaxes(title="test accuracy (%)", range=[max(0.0, math.floor(low / 5) * 5 - 5), 100])
-    figure.update_layout(height=max(260, 90 + 34 * len(runs)), margin={"l": 10, "r": 10, "t": 44, "b": 10})
+    top = 28 + LABEL_ROW * len(references)
+    figure.update_layout(height=max(260, 46 + top + 34 * len(runs)), margin={"l": 10, "r": 10, "t": top, "b": 10})
     return figure
 
 

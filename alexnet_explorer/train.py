@@ -222,6 +222,7 @@ def _train(config: RunConfig, data: FashionMNIST, device: torch.device, emit: Ca
 
     points = {max(1, steps_per_epoch * k // POINTS_PER_EPOCH) for k in range(1, POINTS_PER_EPOCH + 1)}
     net.train()
+    measured = None
     for epoch in range(state.epoch, config.epochs):
         state.begin_epoch(epoch, train_batches)
         clock.lap()  # the time since the last epoch's end was evaluation
@@ -246,16 +247,28 @@ def _train(config: RunConfig, data: FashionMNIST, device: torch.device, emit: Ca
                               conv1=_conv1(model)))
                 if not math.isfinite(state.train_loss):  # every later step would be NaN too: say why now
                     raise TrainingDiverged(config, (step + 1) / steps_per_epoch, state.train_loss)
-        state.end_epoch(evaluate(model, test_batches, ranks), train_batches)
+        measured = _measured(model, config, data, epoch, images, ranks)
+        state.end_epoch(evaluate(model, test_batches, ranks) if measured is None else measured.accuracy, train_batches)
         going_on = optimizer if state.epoch < config.epochs else None
         emit(EpochEnd(epoch + 1, state.train_loss, state.train_acc, state.test_acc, state.speed(images, epoch),
                       clock.elapsed(), clock.remaining((epoch + 1) * steps_per_epoch), conv1=_conv1(model),
                       checkpoint=state.to_checkpoint(config, model, going_on, ranks)))
-    # The test set's answers and the unlike-the-training-data fit, on the training device: the app finds them ready.
-    fits = images >= unfamiliar.MIN_IMAGES
-    measured = evaluation.evaluate(model, config, data, config.epochs, 0) if ranks.leader and fits else None
+    if measured is None and ranks.leader and images >= unfamiliar.MIN_IMAGES:  # several processes, or resumed at the end
+        measured = evaluation.evaluate(model, config, data, config.epochs, 0)
     return _end(emit, Ended("finished", float(config.epochs), state.train_loss, state.train_acc, state.test_acc,
                             state.speed(images, config.epochs - 1), clock.elapsed(), hardware, evaluation=measured))
+
+
+def _measured(model: nn.Module, config: RunConfig, data: FashionMNIST, epoch: int, images: int,
+              ranks: Ranks) -> evaluation.Evaluation | None:
+    """After the last epoch, the test set's answers and the unlike-the-training-data fit, on the training device, so
+    that the app finds them ready; its accuracy is the run's last test accuracy, so that the curves, the run's status
+    and "Where it errs" give one number (the test pass of the epochs before may run in bf16, this one in float32).
+    None after another epoch, with too few training images for the fit, or with several processes, which test their
+    shares together."""
+    if epoch + 1 != config.epochs or images < unfamiliar.MIN_IMAGES or ranks.world_size > 1:
+        return None
+    return evaluation.evaluate(model, config, data, config.epochs, 0)
 
 
 def _batches(config: RunConfig, data: FashionMNIST, device: torch.device,

@@ -68,7 +68,10 @@ def new_run_form(me: classroom.Person) -> None:
                           help="Train the preset as it is, then with one of these changes, and overlay the two "
                                "runs in the run history.")
     preset = st.session_state.preset
-    if experiment and preset_already_does(preset, experiment):
+    if experiment and PRESETS[preset].network in PIPELINES:
+        st.caption(f"**{preset}** is a hand-made pipeline: this choice changes a network's settings, which it does not "
+                   "use, so its run would be the same. Choose a network's preset (classroom, lenet, …) to compare.")
+    elif experiment and preset_already_does(preset, experiment):
         st.caption(f"The **{preset}** preset already does this: choose another preset to compare.")
     elif experiment:
         st.caption(f"{EXPERIMENTS[experiment].claim} Train the plain **{preset}** run too, then "

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from alexnet_explorer.evaluation import Evaluation
 from alexnet_explorer.preprocess import PreprocessOptions, open_picture, preprocess
 from alexnet_explorer.runs import RUNS_ENV, RunDir, RunRecorder, list_runs
 from alexnet_explorer.train import train
+from app_pages.sections.where_it_errs import saved_when
 from app_pages.sections.where_it_looked import number
 from app_pages.widgets.pages import PAGES_DIR
 
@@ -498,3 +500,8 @@ def test_a_network_still_training_is_not_measured_by_itself_so_the_canvas_comes_
 def test_a_score_is_shown_as_a_reader_takes_it_in() -> None:
     assert (number(7.25), number(-3.25), number(99.94)) == ("7.2", "-3.2", "99.9")  # a network's logits
     assert (number(-2838.4), number(1234.5), number(100.0)) == ("-2,838", "1,234", "100")  # a linear SVM's margins
+
+
+def test_a_network_saved_partway_through_an_epoch_is_not_called_the_one_after_the_epoch_before() -> None:
+    assert saved_when(SimpleNamespace(epoch=0, batch=41)) == "network saved 41 batches into epoch 1"
+    assert saved_when(SimpleNamespace(epoch=4, batch=0)) == "network after epoch 4"

@@ -23,6 +23,8 @@ from alexnet_explorer.history import duration
 from alexnet_explorer.inspection import feature_maps, filter_norms, separability_steps, strongest_first
 from alexnet_explorer.config import build_model
 from alexnet_explorer.runs import Checkpoint, RunDir, list_runs
+from app_pages.sections.conv1_filters import DeadFilters
+from app_pages.sections.feature_maps import dead_maps
 
 PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "filters.py")
 TINY = RunConfig(epochs=2, resize=65, limit_train=32, limit_test=16, device="cpu")
@@ -449,3 +451,10 @@ def wants_figures(at: AppTest) -> list[dict]:
     """The grids of what the classes and units want to see, if shown."""
     return [f for f in charts(at) if any(" · " in a.get("text", "") and not a["text"].startswith("#")
                                          for a in f["layout"].get("annotations", []))]
+
+
+def test_one_dead_filter_is_named_in_the_singular() -> None:
+    assert DeadFilters([7], 2).caption(6).startswith(" Grey: the one dead filter of the network after epoch 2. ReLU "
+                                                     "turns its output to 0")
+    assert dead_maps(1).startswith(" — one of them is conv1's dead filter, dark")
+    assert dead_maps(3).startswith(" — 3 of them are conv1's dead filters") and dead_maps(0) == ""

@@ -92,6 +92,11 @@ def test_an_experiment_changes_one_setting_of_the_preset_and_names_the_run(app_e
     at.segmented_control(key="preset").set_value("book").run()
     at.pills(key="experiment").set_value("xavier").run()
     assert any("preset already does this" in c.value for c in at.caption)
+    at.segmented_control(key="preset").set_value("raw-linear").run()
+    at.pills(key="experiment").set_value("no-dropout").run()
+    assert any("**raw-linear** is a hand-made pipeline: this choice changes a network's settings" in c.value
+               for c in at.caption)
+    assert not any("select both in the run history" in c.value for c in at.caption)
 
 
 def test_invalid_value_shows_the_reason_and_launches_nothing(app_env: Path) -> None:

@@ -25,7 +25,7 @@ from alexnet_explorer.config import (
     ({"label_smoothing": 1.0}, "label smoothing must be in [0, 1), not 1.0"),
     ({"schedule": "step"}, "schedule must be one of constant, cosine, not 'step'"),
     ({"warmup_epochs": 11.0}, "warm-up must be between 0 and 10 epochs, not 11.0"),
-    ({"limit_test": 0}, "limit test must be at least 1, not 0"),
+    ({"limit_test": 0}, "test images must be at least 1, not 0"),
     ({"device": "tpu"}, "device must be one of auto, cuda, mps, cpu (or cuda:N), not 'tpu'"),
     ({"lr": float("inf")}, "learning rate must be a finite number, not inf"),
     ({"weight_decay": float("nan")}, "weight decay must be a finite number, not nan"),

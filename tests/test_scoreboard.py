@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from alexnet_explorer import scoreboard
+from alexnet_explorer import plots, scoreboard
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import DATA_ENV, load_fashion_mnist
 from alexnet_explorer.runs import RUNS_ENV, RunDir, RunRecorder
@@ -69,6 +69,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory, fixture_data_dir: Path) -> Pa
         train(run.read_config(), data, emit=RunRecorder(run))
     RunDir.create(root, PRESETS["classroom"], label="unfinished")
     return root
+
+
+def test_the_published_figures_labels_each_sit_at_a_height_of_their_own() -> None:
+    references = [(reference.label, reference.accuracy) for reference in scoreboard.REFERENCES]
+    figure = plots.scoreboard_figure(["at chance", "classroom"], [0.1, 0.88], [False, False], [True, True], references)
+    shifts = [annotation.yshift for annotation in figure.layout.annotations]
+    assert len(shifts) == len(set(shifts)) == len(references) >= 3  # a run at chance stretches the axis: no overlap
+    assert figure.layout.margin.t > max(shifts) + 11  # and the highest label, 11 px high, stays inside the figure
 
 
 def test_the_board_reads_every_finished_run_from_its_folder(runs: Path) -> None:

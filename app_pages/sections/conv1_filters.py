@@ -24,6 +24,10 @@ class DeadFilters:
         """One line under a grid: which tiles are grey, and why."""
         if not self.indices:
             return f" All {count} filters fire on some test image (the network after epoch {self.epoch})."
+        if len(self.indices) == 1:
+            return (f" Grey: the one dead filter of the network after epoch {self.epoch}. ReLU turns its output to 0 "
+                    "on every test image, so it gets no gradient: it stopped learning, and keeps what it was when it "
+                    "died.")
         return (f" Grey: the {len(self.indices)} dead filters of the network after epoch {self.epoch}. ReLU turns "
                 "their output to 0 on every test image, so they get no gradient: they stopped learning, and keep what "
                 "they were when they died.")

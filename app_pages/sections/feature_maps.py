@@ -88,6 +88,8 @@ def dead_maps(dead: int) -> str:
     """What the dark conv1 maps owe to dead filters, when the network has some."""
     if not dead:
         return ""
+    if dead == 1:
+        return " — one of them is conv1's dead filter, dark on every test image (greyed under *First-layer filters*)"
     return f" — {dead} of them are conv1's dead filters, dark on every test image (greyed under *First-layer filters*)"
 
 

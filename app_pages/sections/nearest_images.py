@@ -26,12 +26,14 @@ def find_with_progress(run: RunDir, model: Classifier) -> None:
 
 @guarded
 def show_nearest_images(run: RunDir, model: Classifier, image28: np.ndarray) -> None:
-    """The NEAREST training images to the picture in fc7 space, with their classes and distances."""
+    """The NEAREST training images to the picture in the space of the network's last hidden layer (AlexNet's fc7),
+    with their classes and distances."""
     st.subheader("What it compares your picture with")
     pool = loaders.training_features(run)
     if pool is None:
         st.info(f"Which training images does the network find most like this picture? It compares what its last "
-                f"hidden layer, fc7, makes of each: that takes one pass over {neighbours.POOL:,} of its training "
+                f"hidden layer, {last_hidden_layer(model.net)}, makes of each: that takes one pass over "
+                f"{neighbours.POOL:,} of its training "
                 f"images at {model.size} px, once for this network; they are then kept with the run.",
                 icon=":material/touch_app:")
         if st.button("Find the nearest training images", key="classify_neighbours", icon=":material/play_arrow:"):

@@ -43,6 +43,13 @@ def show_matrix(which: str, answers: Answers) -> None:
                  format_func=mistakes.get, key=f"classify_mistakes_{which}", on_change=lambda: pick_cell(which))
 
 
+def saved_when(evaluation: Evaluation) -> str:
+    """Which network answered: the one after a whole epoch, or one saved partway through the next (a stopped run)."""
+    if evaluation.batch:
+        return f"network saved {evaluation.batch:,} batches into epoch {evaluation.epoch + 1}"
+    return f"network after epoch {evaluation.epoch}"
+
+
 @guarded
 def where_it_errs_section(evaluation: Evaluation, data: FashionMNIST, ours: tuple[Prepared, Answers] | None) -> None:
     """The two confusion matrices side by side, then the chosen cell's pictures."""
@@ -52,7 +59,7 @@ def where_it_errs_section(evaluation: Evaluation, data: FashionMNIST, ours: tupl
     official, own = st.columns([3, 2], gap="large")
     with official:
         st.markdown(f"**Fashion-MNIST's test set**: {len(evaluation.labels):,} images, accuracy "
-                    f"**{evaluation.accuracy:.1%}** (network after epoch {evaluation.epoch})")
+                    f"**{evaluation.accuracy:.1%}** ({saved_when(evaluation)})")
         show_matrix("test", evaluation)
     with own:
         if ours is not None and len(ours[1].labels):

@@ -180,7 +180,8 @@ def title_problem(title: str) -> str | None:
     odd = sorted({c for c in title if not (c.isalnum() or c == " " or c in TITLE_PUNCTUATION)})
     if odd:
         shown = ", ".join(repr(c) if c.isprintable() and not c.isspace() else f"U+{ord(c):04X}" for c in odd)
-        return f"a run's name can hold letters, digits, spaces and {''.join(sorted(TITLE_PUNCTUATION))}, not {shown}"
+        marks = " ".join(sorted(TITLE_PUNCTUATION))
+        return f"a run's name can hold letters, digits, spaces and these marks: {marks} — not {shown}"
     if "www." in title.casefold():
         return "a run's name cannot look like a web address"
     scripts = {unicodedata.name(c, "?").split()[0] for c in title if c.isalpha()}

@@ -76,6 +76,9 @@ def new_run_form(me: classroom.Person) -> None:
     elif experiment:
         st.caption(f"{EXPERIMENTS[experiment].claim} Train the plain **{preset}** run too, then "
                    "select both in the run history to compare their curves.")
+    st.button("Back to the preset's values", key="reset_form", on_click=fill_form, icon=":material/restart_alt:",
+              disabled=caps.presets_only, help="Undo every change made to the settings below since the preset (and "
+              "the chapter's choice, if one is picked) filled them.")
     values = settings_form(disabled=caps.presets_only)
     if values.get("network") in PIPELINES:
         st.caption(f"**{PIPELINES[values['network']].title}** is a hand-made pipeline: of these settings it uses only "

@@ -99,6 +99,14 @@ def test_an_experiment_changes_one_setting_of_the_preset_and_names_the_run(app_e
     assert not any("select both in the run history" in c.value for c in at.caption)
 
 
+def test_the_presets_values_come_back_after_edits_at_one_click(app_env: Path) -> None:
+    at = quick_smoke(train_page())
+    assert at.number_input(key="cfg_epochs").value == 1  # the quick edits
+    at.button(key="reset_form").click().run()
+    assert at.number_input(key="cfg_epochs").value == PRESETS["smoke"].epochs
+    assert at.number_input(key="cfg_resize").value == PRESETS["smoke"].resize and not at.exception
+
+
 def test_invalid_value_shows_the_reason_and_launches_nothing(app_env: Path) -> None:
     at = quick_smoke(train_page())
     at.number_input(key="cfg_resize").set_value(40).run()

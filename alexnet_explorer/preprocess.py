@@ -198,11 +198,13 @@ def _step(name: str, done: str, off: str, image: np.ndarray, switch: str, option
 
 
 def prepare_upload(data: bytes, name: str, options: PreprocessOptions | None = None) -> Upload:
-    """Open and preprocess an uploaded file; a picture that cannot be used gets the reason as its problem."""
+    """Open and preprocess an uploaded file; a picture that cannot be used gets the reason as its problem, which
+    names the file (among several uploads a reason alone does not say which it is)."""
     try:
         return Upload(name, prepared=preprocess(open_picture(data, name), options))
     except PictureError as error:
-        return Upload(name, problem=str(error))
+        reason = str(error)
+        return Upload(name, problem=reason if f"“{name}”" in reason else f"“{name}”: {reason}")
 
 
 def prepare_uploads(files: Sequence[tuple[str, bytes]],

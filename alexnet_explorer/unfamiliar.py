@@ -179,8 +179,8 @@ class Verdict:
     def message(self) -> str:
         """What the verdict means, in one plain sentence."""
         if self.flagged:
-            return "This picture is unlike the garments I learned from: the answer is a guess."
-        return "This picture is like the garments I learned from."
+            return "This picture is unlike the garments it learned from: its answer is a guess."
+        return "This picture is like the garments it learned from."
 
     def detail(self) -> str:
         """Why, in words a student can check against the picture."""

@@ -355,7 +355,9 @@ def test_an_upload_is_prepared_with_its_options_or_gets_its_problem():
     assert np.array_equal(uncropped.prepared.image28, run(open_picture(data), crop_to_object=False))
     assert not np.array_equal(uncropped.prepared.image28, upload.prepared.image28)
     refused = prepare_upload(b"a shopping list", "notes.png")
-    assert refused.prepared is None and "“notes.png” is not a picture this app can read" in refused.problem
+    assert refused.prepared is None and refused.problem.startswith("“notes.png” is not a picture this app can read")
+    empty = prepare_upload(encode(Image.new("L", (40, 40), 0)), "black.png")
+    assert empty.problem.startswith("“black.png”: The picture is empty")  # a reason that did not name the file
 
 
 def test_each_uploaded_picture_is_prepared_once_whatever_its_name():

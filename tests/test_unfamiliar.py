@@ -72,7 +72,7 @@ def test_the_two_scores_together_flag_at_most_five_percent_of_the_calibration_se
     far = torch.tensor(clusters(20, 12, seed=4)[0] * 10)  # far from every class
     verdicts = unfamiliar.assess(model, far, logits[:20], [np.zeros((28, 28), np.uint8)] * 20)
     assert all(verdict.far and verdict.flagged and verdict.unusual == 1 for verdict in verdicts)
-    assert "the answer is a guess" in verdicts[0].message() and "farther from every class" in verdicts[0].detail()
+    assert "its answer is a guess" in verdicts[0].message() and "farther from every class" in verdicts[0].detail()
 
 
 def test_an_ordinary_test_image_is_called_more_unusual_than_about_half_of_them_not_most():

@@ -36,7 +36,7 @@ def choose_image(data_source: str | None) -> np.ndarray | None:
     """A 28×28 uint8 image from the open tab: a test image by class and index, a random one, or an upload."""
     choice = picture_tabs.choose_picture(PICTURE_TABS, data_source)
     if choice.problem:
-        choice.area.error(choice.problem, icon=":material/error:")
+        choice.area.warning(choice.problem, icon=":material/warning:")  # as Classify says it
     if choice.picture is None:
         return None
     for note in choice.picture.prepared.notes if choice.picture.prepared else []:

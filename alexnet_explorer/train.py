@@ -253,8 +253,8 @@ def _train(config: RunConfig, data: FashionMNIST, device: torch.device, emit: Ca
         emit(EpochEnd(epoch + 1, state.train_loss, state.train_acc, state.test_acc, state.speed(images, epoch),
                       clock.elapsed(), clock.remaining((epoch + 1) * steps_per_epoch), conv1=_conv1(model),
                       checkpoint=state.to_checkpoint(config, model, going_on, ranks)))
-    if measured is None and ranks.leader and images >= unfamiliar.MIN_IMAGES:  # several processes, or resumed at the end
-        measured = evaluation.evaluate(model, config, data, config.epochs, 0)
+    if measured is None and ranks.leader and images >= unfamiliar.MIN_IMAGES:  # several processes, resumed at the
+        measured = evaluation.evaluate(model, config, data, config.epochs, 0)  # end, or failed before the checkpoint
     return _end(emit, Ended("finished", float(config.epochs), state.train_loss, state.train_acc, state.test_acc,
                             state.speed(images, config.epochs - 1), clock.elapsed(), hardware, evaluation=measured))
 
@@ -264,11 +264,14 @@ def _measured(model: nn.Module, config: RunConfig, data: FashionMNIST, epoch: in
     """After the last epoch, the test set's answers and the unlike-the-training-data fit, on the training device, so
     that the app finds them ready; its accuracy is the run's last test accuracy, so that the curves, the run's status
     and "Where it errs" give one number (the test pass of the epochs before may run in bf16, this one in float32).
-    None after another epoch, with too few training images for the fit, or with several processes, which test their
-    shares together."""
-    if epoch + 1 != config.epochs or images < unfamiliar.MIN_IMAGES or ranks.world_size > 1:
+    None after another epoch, with too few training images for the fit, with several processes, which test their
+    shares together, or when it fails: the last checkpoint is saved first, and the measurement tried again after."""
+    if epoch + 1 != config.epochs or images < unfamiliar.MIN_IMAGES or ranks.distributed:
         return None
-    return evaluation.evaluate(model, config, data, config.epochs, 0)
+    try:
+        return evaluation.evaluate(model, config, data, config.epochs, 0)
+    except (ValueError, RuntimeError):  # the signal's fit, or memory
+        return None
 
 
 def _batches(config: RunConfig, data: FashionMNIST, device: torch.device,
@@ -320,12 +323,12 @@ def fit_pipeline(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], 
     features, targets = np.concatenate(parts), labels.numpy()
     mean, std = features.mean(axis=0), features.std(axis=0)
     scaled = (features - mean) / np.where(std > 0, std, 1.0)
-    recipe = PIPELINES[config.network]
+    recipe, inputs = PIPELINES[config.network], scaled
     if recipe.kernel:
         set_kernel(net, recipe.kernel(config.seed, scaled.shape[1], len(scaled)).fit(scaled))
         with torch.no_grad():  # the classifier learns from what the network's own layer computes
-            scaled = net.kernel(torch.from_numpy(scaled).float()).double().numpy()
-    classifier = recipe.classifier(config.seed).fit(scaled, targets)
+            inputs = net.kernel(torch.from_numpy(scaled).float()).double().numpy()
+    classifier = recipe.classifier(config.seed).fit(inputs, targets)
     weight, bias = _ten_classes(classifier, len(data.classes))
     set_classifier(net, *(torch.as_tensor(a, dtype=torch.float32) for a in (mean, std, weight, bias)))
     emit(Step(0, batches + 1, batches + 1))
@@ -333,17 +336,18 @@ def fit_pipeline(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], 
     # The cross-entropy of the ten scores as the app reads any network's (a softmax), so that the curves compare
     # with a network's: an SVM's margins are large, and so is its loss read this way.
     with torch.no_grad():
-        scores = net.fc(torch.from_numpy(scaled).float())
+        scores = net.fc(torch.from_numpy(inputs).float())
         loss, train_acc = F.cross_entropy(scores, labels).item(), (scores.argmax(1) == labels).float().mean().item()
+    measured = _measured(net, config, data, 0, len(images), SINGLE)
     test_batches = DeviceBatches(test_images, test_labels, config.batch_size, config.resize, torch.device("cpu"))
-    test_acc = evaluate(net, test_batches)
+    test_acc = evaluate(net, test_batches) if measured is None else measured.accuracy
     speed = len(images) / seconds
     metrics = (loss, train_acc, test_acc)
     emit(Progress(1.0, loss, train_acc, speed, time.perf_counter() - tic, 0.0))  # the curves' one point
     emit(EpochEnd(1, *metrics, speed, time.perf_counter() - tic, 0.0,
                   checkpoint=Checkpoint(config, net.state_dict(), None, 1, 0, seconds, metrics=metrics)))
-    fits = len(images) >= unfamiliar.MIN_IMAGES
-    measured = evaluation.evaluate(net, config, data, 1, 0) if fits else None
+    if measured is None and len(images) >= unfamiliar.MIN_IMAGES:  # failed before the checkpoint: once more
+        measured = evaluation.evaluate(net, config, data, 1, 0)
     return _end(emit, Ended("finished", 1.0, *metrics, speed, time.perf_counter() - tic, "cpu", evaluation=measured))
 
 

@@ -97,9 +97,11 @@ def page() -> None:
                 follow_training(run, (state, run.filter_epochs()))
         pipeline = pipeline_of(run)
         if pipeline is not None:
+            kernel = (" (for a kernel SVM, on how alike a picture is to landmark training pictures, picked at "
+                      "random)") if pipeline.kernel else ""
             st.info(f"**{pipeline.title}** is a hand-made pipeline, as before 2012: its features are computed by a "
-                    "fixed recipe, not learned, and only the linear classifier on top of them is fitted. It has no "
-                    "filters, feature maps or units to look at here: choose a network's run in the sidebar. On "
+                    f"fixed recipe, not learned, and only the linear classifier on top of them is fitted{kernel}. It "
+                    "has no filters, feature maps or units to look at here: choose a network's run in the sidebar. On "
                     "**Classify** it answers drawings like a network; the **Scoreboard** compares it with them.",
                     icon=":material/construction:")
             return

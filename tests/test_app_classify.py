@@ -504,4 +504,5 @@ def test_a_score_is_shown_as_a_reader_takes_it_in() -> None:
 
 def test_a_network_saved_partway_through_an_epoch_is_not_called_the_one_after_the_epoch_before() -> None:
     assert saved_when(SimpleNamespace(epoch=0, batch=41)) == "network saved 41 batches into epoch 1"
+    assert saved_when(SimpleNamespace(epoch=2, batch=1)) == "network saved 1 batch into epoch 3"
     assert saved_when(SimpleNamespace(epoch=4, batch=0)) == "network after epoch 4"

@@ -79,7 +79,8 @@ def test_the_presets_are_the_books_setting_and_the_modern_one() -> None:
 @pytest.mark.parametrize("values, reason", [
     ({"network": "lenet", "resize": 20}, "input size 20 is too small for LeNet: the smallest size is 28"),
     ({"resize": 28}, "input size 28 is too small for AlexNet"),
-    ({"network": "resnet"}, "network must be one of alexnet, lenet, raw-linear, hog-svm, filters-svm, hog-kernel-svm, not 'resnet'"),
+    ({"network": "resnet"},
+     "network must be one of alexnet, lenet, raw-linear, hog-svm, filters-svm, hog-kernel-svm, not 'resnet'"),
 ])
 def test_a_network_and_an_input_it_cannot_take_are_refused_with_the_reason(values: dict, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):

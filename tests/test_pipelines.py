@@ -12,8 +12,10 @@ from skimage.feature import hog
 from torch import nn
 
 from alexnet_explorer import pipelines
+from alexnet_explorer import train as train_module
 from alexnet_explorer.config import HANDMADE_CONV1_LENGTH, PRESETS, RunConfig, build_model
 from alexnet_explorer.data import FashionMNIST, load_fashion_mnist
+from alexnet_explorer.evaluation import Evaluation
 from alexnet_explorer.model import last_hidden_layer, layers_top_down, split_after
 from alexnet_explorer.runs import RunDir, RunRecorder, load_checkpoint
 from alexnet_explorer.train import train
@@ -148,3 +150,11 @@ def test_the_kernel_map_is_scikit_learns_nystroem_and_a_pipeline_with_fewer_pict
     np.testing.assert_allclose(mapped[:, :300], fitted.transform(pictures), atol=1e-4)
     assert mapped.shape == (5, pipelines.LANDMARKS) and not mapped[:, 300:].any()
 
+
+def test_a_pipelines_test_accuracy_is_its_saved_answers_whatever_a_test_pass_said(monkeypatch: pytest.MonkeyPatch,
+                                                                                   tmp_path: Path) -> None:
+    monkeypatch.setattr(train_module, "evaluate", lambda *args, **kwargs: -1.0)  # a pass that disagrees (bf16, say)
+    config = PRESETS["hog-kernel-svm"].replace(device="cpu")
+    run = RunDir.create(tmp_path, config, label="kernel")
+    ended = train(config, two_classes(), emit=RunRecorder(run))
+    assert ended.test_acc == Evaluation.load(run.evaluation_path).accuracy == run.read_status()["test_acc"] == 1.0

@@ -124,7 +124,8 @@ def test_devices_that_are_not_here_are_refused():
 
 @pytest.mark.parametrize("changes, words", [
     ({"lr": -0.1}, "learning rate"), ({"resize": 40}, "smallest size is 65"), ({"device": "tpu"}, "device"),
-    ({"epochs": 0}, "epochs"), ({"activation": "gelu"}, "activation"), ({"limit_train": 0}, "training images must be at least 1"),
+    ({"epochs": 0}, "epochs"), ({"activation": "gelu"}, "activation"),
+    ({"limit_train": 0}, "training images must be at least 1"),
 ])
 def test_bad_settings_are_refused_with_their_reason(changes, words):
     with pytest.raises(ValueError, match=words):

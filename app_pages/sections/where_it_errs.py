@@ -46,7 +46,8 @@ def show_matrix(which: str, answers: Answers) -> None:
 def saved_when(evaluation: Evaluation) -> str:
     """Which network answered: the one after a whole epoch, or one saved partway through the next (a stopped run)."""
     if evaluation.batch:
-        return f"network saved {evaluation.batch:,} batches into epoch {evaluation.epoch + 1}"
+        batches = "1 batch" if evaluation.batch == 1 else f"{evaluation.batch:,} batches"
+        return f"network saved {batches} into epoch {evaluation.epoch + 1}"
     return f"network after epoch {evaluation.epoch}"
 
 

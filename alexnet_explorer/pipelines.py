@@ -237,11 +237,6 @@ def pipeline(name: str, input_size: int = SIDE, num_classes: int = 10) -> nn.Seq
     return nn.Sequential(OrderedDict(layers))
 
 
-def classifier_inputs(name: str, input_size: int = SIDE) -> int:
-    """How many numbers the linear classifier weighs: the features, or a kernel SVM's landmarks."""
-    return pipeline(name, input_size).fc.in_features
-
-
 def multiply_adds(name: str, input_size: int = SIDE) -> int:
     """Multiply-adds a picture costs past the features: the kernel's map, if any, and the classifier."""
     net = pipeline(name, input_size)

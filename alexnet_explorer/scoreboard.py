@@ -67,10 +67,8 @@ def kind_of(config: RunConfig) -> str:
 
 
 def learned_parameters(config: RunConfig) -> int:
-    """How many numbers a run's training sets: every weight of a network, only the classifier of a pipeline (a kernel
-    SVM's landmarks are training pictures, chosen, not learned)."""
-    if config.network in pipelines.PIPELINES:
-        return (pipelines.classifier_inputs(config.network, config.resize) + 1) * 10
+    """How many numbers a run's training sets: every weight of a network, only the classifier of a pipeline (its
+    fixed layers, a kernel SVM's landmarks among them, hold buffers, not parameters)."""
     with torch.device("meta"):  # shapes only: AlexNet at 224 px would take 230 MB to count
         return model.count_parameters(build_model(config))
 

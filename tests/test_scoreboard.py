@@ -92,6 +92,10 @@ def test_the_board_reads_every_finished_run_from_its_folder(runs: Path) -> None:
     book = [96 * 121 + 96, 256 * 96 * 25 + 256, 384 * 256 * 9 + 384, 384 * 384 * 9 + 384, 256 * 384 * 9 + 256,
             6400 * 4096 + 4096, 4096 * 4096 + 4096, 4096 * 10 + 10]
     assert scoreboard.learned_parameters(PRESETS["book"]) == sum(book) == 46_764_746
+    # a pipeline learns only its classifier: ten classes' weights on its features (a kernel SVM: on its 2,000
+    # landmarks' similarities), and a bias each
+    assert [scoreboard.learned_parameters(PRESETS[name]) for name in ("raw-linear", "hog-svm", "hog-kernel-svm")] == [
+        (784 + 1) * 10, (1296 + 1) * 10, (2000 + 1) * 10]
 
 
 def test_the_command_line_prints_the_board(runs: Path) -> None:

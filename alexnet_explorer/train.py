@@ -307,6 +307,10 @@ def fit_pipeline(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], 
     torch.manual_seed(config.seed)
     net = build_model(config).eval()
     images, labels = subset(data.train_images, data.train_labels, config.limit_train, config.seed)
+    if len(labels.unique()) < 2:  # said before any work, in the form's words rather than scikit-learn's
+        held = "1 training image holds" if len(labels) == 1 else f"{len(labels):,} training images hold"
+        raise ValueError(f"a classifier needs training images of two classes at least, and {held} only one: choose "
+                         "more training images")
     test_images, test_labels = subset(data.test_images, data.test_labels, config.limit_test, config.seed)
     batches = math.ceil(len(images) / FEATURE_BATCH)
     tic = time.perf_counter()

@@ -96,6 +96,12 @@ def test_a_pipeline_refuses_settings_it_cannot_follow(values: dict, reason: str)
         RunConfig(**values)
 
 
+def test_a_pipeline_given_one_class_says_so_in_the_forms_words(tmp_path: Path) -> None:
+    config = PRESETS["hog-kernel-svm"].replace(limit_train=1)
+    with pytest.raises(ValueError, match="needs training images of two classes at least, and 1 training image holds only one: choose more"):
+        train(config, two_classes(), emit=RunRecorder(RunDir.create(tmp_path, config, label="one")))
+
+
 def test_a_pipeline_stopped_before_its_fit_saves_nothing(tmp_path: Path) -> None:
     run = RunDir.create(tmp_path, PRESETS["hog-svm"], label="stopped")
     ended = train(PRESETS["hog-svm"], two_classes(), emit=RunRecorder(run), should_stop=lambda: True)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from . import model, pipelines
-from .data import AUGMENTATIONS
+from .data import AUGMENTATIONS, TRAIN_SIZE
 from .devices import ALL_GPUS, available_devices
 from .options import Option
 
@@ -245,6 +245,9 @@ class RunConfig:
         """One short line for run lists: size, epochs and the chapter's ablation switches."""
         if self.network in pipelines.PIPELINES:
             parts = [pipelines.PIPELINES[self.network].title, f"{self.resize}px"]
+            if pipelines.PIPELINES[self.network].kernel:
+                pictures = min(self.limit_train or TRAIN_SIZE, TRAIN_SIZE)
+                parts.insert(1, f"{pipelines.landmarks(pictures):,} landmarks")
             return ", ".join(parts + ([f"{self.limit_train} train imgs"] if self.limit_train else []))
         parts = [] if self.network == "alexnet" else [model.NETWORKS[self.network].title]
         parts += [f"{self.resize}px", f"{self.epochs} ep", f"bs {self.batch_size}", f"lr {self.lr:g}",
@@ -325,12 +328,13 @@ PRESETS: dict[str, RunConfig] = {
     # preprocessing), and conv1's bias is held at 0: learned, it drifted below 0 in every filter (median −0.08), and the
     # smallest filters then fired on almost nothing and stayed noise (87–95 of 96 alive and clean over three seeds;
     # held, 93–95 of 96 and none dead). Batches of 128 run about 1.2 times faster per picture than 64 on a CPU, and a
-    # fused SGD step and a faster dropout mask about 1.1 times faster again; on a CPU with AMX, model.Conv2d's weight
-    # gradients 1.28 times again: there 84,000 pictures take a fifth less than 60,000 in batches of 64 took (without
-    # AMX more: 6–7 % with AVX-512, 17 % with AVX2 alone, where a step costs its arithmetic whatever the batch). Seen
-    # as four epochs of 21,000 rather than seven of 12,000 they reach the same full-test accuracy (0.881–0.886, with
-    # label smoothing: the curves still show the plain cross-entropy) and answer drawings better (docs/filters.md,
-    # docs/shift.md).
+    # fused SGD step and a faster dropout mask about 1.1 times faster again; in bf16 (CPUs with AMX or AVX-512's bf16
+    # dot products), model.Conv2d's weight gradients 1.15–1.28 times again: there 84,000 pictures take a fifth (a Xeon
+    # with AMX) to two fifths (an AMD EPYC with AVX512-BF16) less than 60,000 in batches of 64 took. In float32, on
+    # CPUs with neither, they take more: 6–7 % with AVX-512, 17 % with AVX2 alone, where a step costs its arithmetic
+    # whatever the batch. Seen as four epochs of 21,000 rather than seven of 12,000 they reach the same full-test
+    # accuracy (0.878–0.887 over the CPUs and seeds measured, with label smoothing: the curves still show the plain
+    # cross-entropy) and answer drawings better (docs/filters.md, docs/shift.md).
     "classroom": RunConfig(
         epochs=4, lr=0.04, momentum=0.9, batch_size=128, resize=67, init="kaiming", conv1_init_scale=0.02,
         conv1_bias_at_zero=True, input_normalisation="centre", label_smoothing=0.1, schedule="cosine",

@@ -87,14 +87,16 @@ def process_count(device: str) -> int:
 
 
 @functools.cache
-def _cpu_has_amx() -> bool:
-    return torch.cpu._is_amx_tile_supported()
+def _cpu_multiplies_bf16() -> bool:
+    """Whether the CPU has bf16 arithmetic of its own: AMX's tiles, or AVX-512's bf16 dot products."""
+    return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
 
 
 def mixed_precision(device: torch.device) -> bool:
-    """Whether bf16 autocast and channels_last pay off: on CUDA (tensor cores) and on CPUs with AMX, where oneDNN's
-    bf16 kernels want channels_last (measured in docs/benchmarks.md; without AMX, bf16 is emulated and slower)."""
-    return device.type == "cuda" or (device.type == "cpu" and _cpu_has_amx())
+    """Whether bf16 autocast and channels_last pay off: on CUDA (tensor cores) and on CPUs with bf16 arithmetic (AMX,
+    or AVX-512's bf16 dot products as on AMD's EPYCs since Zen 4), where oneDNN's bf16 kernels want channels_last
+    (measured in docs/benchmarks.md; without them bf16 is emulated and slower)."""
+    return device.type == "cuda" or (device.type == "cpu" and _cpu_multiplies_bf16())
 
 
 def autocast(device: torch.device) -> torch.autocast:

@@ -9,9 +9,9 @@ channels_last, bf16 autocast (oneDNN uses AMX where the CPU has it), both, one t
 instead of unmapping it (big tensors then need no fresh pages each step), the combination the package used on CPUs
 with AMX until December 2026 (bf16 + channels_last + memory kept), that with a fused SGD step or with the package's
 dropout mask (model.Dropout), or both (the package before model.Conv2d), and the package now (all of them, and
-model.Conv2d's weight gradient by one matrix product on small maps); and on the float32 path of CPUs without AMX, the
-package before and now (memory kept, fused SGD, its dropout, and now model.MaxPool2d, which pools a batch in the usual
-layout by way of channels_last).
+model.Conv2d's weight gradient by one matrix product on small maps); and on the float32 path of CPUs without bf16
+arithmetic (neither AMX nor AVX512-BF16), the package before and now (memory kept, fused SGD, its dropout, and now
+model.MaxPool2d, which pools a batch in the usual layout by way of channels_last).
 """
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ def rank_process(rank: int, world_size: int, port: int, data_dir: Path, out: Pat
     torch.set_num_threads(1)
     # float32: bf16's rounding depends on how a batch is split (and momentum amplifies it); the test compares the
     # exact arithmetic. This is a process of its own: nothing else sees the change.
-    devices._cpu_has_amx = lambda: False
+    devices._cpu_multiplies_bf16 = lambda: False
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size),
                       LOCAL_RANK=str(rank))
     trained_on = []
@@ -77,7 +77,7 @@ def ddp_results(fixture_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
 
 def test_two_processes_train_the_weights_one_process_trains_with_the_same_global_batch(
         ddp_results, fixture_data_dir, monkeypatch):
-    monkeypatch.setattr(devices, "_cpu_has_amx", lambda: False)
+    monkeypatch.setattr(devices, "_cpu_multiplies_bf16", lambda: False)
     last = last_epoch(CONFIG, fixture_data_dir)
     reference = last.checkpoint
     for result in ddp_results:

@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from alexnet_explorer import devices
 from alexnet_explorer.config import PRESETS, RunConfig
 from alexnet_explorer.data import load_fashion_mnist, subset
 from alexnet_explorer.devices import autocast, available_devices, move_to_device, resolve_device, to_fast_layout
@@ -140,16 +141,23 @@ def test_presets_keep_the_book_exact_and_the_others_quick():
     assert RunConfig.from_dict(PRESETS["classroom"].to_dict()) == PRESETS["classroom"]
 
 
-@pytest.mark.parametrize("amx", [False, True])
-def test_cpu_math_is_bf16_and_channels_last_only_where_the_cpu_has_amx(monkeypatch, amx):
-    monkeypatch.setattr("alexnet_explorer.devices._cpu_has_amx", lambda: amx)
-    cpu = torch.device("cpu")
-    net = move_to_device(alexnet(65), cpu)
-    assert net.conv2.weight.is_contiguous(memory_format=torch.channels_last) == amx
-    with autocast(cpu):
-        assert torch.is_autocast_enabled("cpu") == amx
-    x = torch.zeros(2, 3, 8, 8)  # three channels: a one-channel batch is both layouts at once
-    assert to_fast_layout(x).is_contiguous(memory_format=torch.channels_last) == amx
+@pytest.mark.parametrize(("amx", "avx512_bf16"), [(False, False), (True, False), (False, True), (True, True)])
+def test_cpu_math_is_bf16_and_channels_last_only_where_the_cpu_multiplies_bf16(monkeypatch, amx, avx512_bf16):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    devices._cpu_multiplies_bf16.cache_clear()
+    try:
+        bf16 = amx or avx512_bf16
+        cpu = torch.device("cpu")
+        net = move_to_device(alexnet(65), cpu)
+        assert net.conv2.weight.is_contiguous(memory_format=torch.channels_last) == bf16
+        with autocast(cpu):
+            assert torch.is_autocast_enabled("cpu") == bf16
+        x = torch.zeros(2, 3, 8, 8)  # three channels: a one-channel batch is both layouts at once
+        assert to_fast_layout(x).is_contiguous(memory_format=torch.channels_last) == bf16
+    finally:
+        monkeypatch.undo()
+        devices._cpu_multiplies_bf16.cache_clear()  # this CPU's own answer for the tests after
 
 
 @pytest.mark.parametrize("normalisation", ["standardise", "centre"])

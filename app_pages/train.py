@@ -68,18 +68,21 @@ def new_run_form(me: classroom.Person) -> None:
                           help="Train the preset as it is, then with one of these changes, and overlay the two "
                                "runs in the run history.")
     preset = st.session_state.preset
-    if experiment and PRESETS[preset].network in PIPELINES:
-        st.caption(f"**{preset}** is a hand-made pipeline: this choice changes a network's settings, which it does not "
-                   "use, so its run would be the same. Choose a network's preset (classroom, lenet, …) to compare.")
-    elif experiment and preset_already_does(preset, experiment):
-        st.caption(f"The **{preset}** preset already does this: choose another preset to compare.")
-    elif experiment:
-        st.caption(f"{EXPERIMENTS[experiment].claim} Train the plain **{preset}** run too, then "
-                   "select both in the run history to compare their curves.")
+    experiment_note = st.empty()  # said once the form tells which network the run is
     st.button("Back to the preset's values", key="reset_form", on_click=fill_form, icon=":material/restart_alt:",
               disabled=caps.presets_only, help="Undo every change made to the settings below since the preset (and "
               "the chapter's choice, if one is picked) filled them.")
     values = settings_form(disabled=caps.presets_only)
+    network = values.get("network", PRESETS[preset].network)
+    if experiment and network in PIPELINES:
+        experiment_note.caption(f"**{PIPELINES[network].title}** is a hand-made pipeline: this choice changes a "
+                                "network's settings, which it does not use, so its run would be the same. Choose a "
+                                "network's preset (classroom, lenet, …) to compare.")
+    elif experiment and preset_already_does(preset, experiment):
+        experiment_note.caption(f"The **{preset}** preset already does this: choose another preset to compare.")
+    elif experiment:
+        experiment_note.caption(f"{EXPERIMENTS[experiment].claim} Train the plain **{preset}** run too, then "
+                                "select both in the run history to compare their curves.")
     if values.get("network") in PIPELINES:
         st.caption(f"**{PIPELINES[values['network']].title}** is a hand-made pipeline: of these settings it uses only "
                    "the training images, the test images and the seed (its input size must be 28 and its epochs 1); "

@@ -82,7 +82,7 @@ def test_classify_answers_with_lenet_and_explains_at_its_conv_layer(runs: Path) 
     at.run()
     assert not at.exception and not at.error
     assert any(m.value.startswith("### The network says: ") for m in at.markdown)
-    assert any("its last hidden layer, fc4, makes of each" in info.value for info in at.info)  # LeNet's, not fc7
+    assert any("numbers of its last hidden layer, fc4:" in info.value for info in at.info)  # LeNet's, not fc7
     at.segmented_control(key="classify_explain").set_value("Grad-CAM").run()
     layer = at.selectbox(key="classify_cam_layer_lenet_28")
     assert layer.options == ["conv2 (10×10 cells)"] and layer.value == "conv2"

@@ -94,9 +94,12 @@ def test_an_experiment_changes_one_setting_of_the_preset_and_names_the_run(app_e
     assert any("preset already does this" in c.value for c in at.caption)
     at.segmented_control(key="preset").set_value("raw-linear").run()
     at.pills(key="experiment").set_value("no-dropout").run()
-    assert any("**raw-linear** is a hand-made pipeline: this choice changes a network's settings" in c.value
-               for c in at.caption)
+    assert any("**raw pixels + logistic regression** is a hand-made pipeline: this choice changes a network's "
+               "settings" in c.value for c in at.caption)
     assert not any("select both in the run history" in c.value for c in at.caption)
+    at.radio(key="cfg_network").set_value("alexnet").run()  # the form's network, not the preset's, is the run's
+    assert any("select both in the run history" in c.value for c in at.caption)
+    assert not any("this choice changes a network's settings" in c.value for c in at.caption)
 
 
 def test_the_presets_values_come_back_after_edits_at_one_click(app_env: Path) -> None:

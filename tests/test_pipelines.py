@@ -157,6 +157,12 @@ def test_the_kernel_map_is_scikit_learns_nystroem_and_a_pipeline_with_fewer_pict
     assert mapped.shape == (5, pipelines.LANDMARKS) and not mapped[:, 300:].any()
 
 
+@pytest.mark.parametrize(("limit_train", "landmarks"), [(300, "300"), (None, "2,000"), (100_000, "2,000")])
+def test_a_kernel_svms_run_says_how_many_landmarks_it_compares_with(limit_train: int | None, landmarks: str) -> None:
+    config = RunConfig(network="hog-kernel-svm", resize=28, epochs=1, limit_train=limit_train)
+    assert config.summary().startswith(f"HOG + RBF-kernel SVM, {landmarks} landmarks, 28px")
+
+
 def test_a_pipelines_test_accuracy_is_its_saved_answers_whatever_a_test_pass_said(monkeypatch: pytest.MonkeyPatch,
                                                                                    tmp_path: Path) -> None:
     monkeypatch.setattr(train_module, "evaluate", lambda *args, **kwargs: -1.0)  # a pass that disagrees (bf16, say)

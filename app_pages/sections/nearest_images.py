@@ -6,7 +6,7 @@ from collections import Counter
 import numpy as np
 import streamlit as st
 
-from alexnet_explorer import exports, neighbours
+from alexnet_explorer import exports, neighbours, pipelines
 from alexnet_explorer.classifier import Classifier
 from alexnet_explorer.data import CLASSES, CorruptDataError, DataUnavailableError, data_root_from_env
 from alexnet_explorer.model import last_hidden_layer, layer_units
@@ -14,6 +14,15 @@ from alexnet_explorer.runs import RunDir
 from app_pages.widgets import loaders
 from app_pages.widgets.guard import guarded
 from app_pages.widgets.progress import time_left_bar
+
+
+def compared_features(model: Classifier) -> str:
+    """What the nearest images are measured in, for people: a network's last hidden layer, or what a pipeline's
+    classifier reads."""
+    layer = last_hidden_layer(model.net)
+    if pipelines.is_pipeline(model.net):
+        return f"the {layer_units(model.net, layer):,} numbers its linear classifier reads"
+    return f"the {layer_units(model.net, layer):,} numbers of its last hidden layer, {layer}"
 
 
 def find_with_progress(run: RunDir, model: Classifier) -> None:
@@ -31,8 +40,8 @@ def show_nearest_images(run: RunDir, model: Classifier, image28: np.ndarray) -> 
     st.subheader("What it compares your picture with")
     pool = loaders.training_features(run)
     if pool is None:
-        st.info(f"Which training images does the network find most like this picture? It compares what its last "
-                f"hidden layer, {last_hidden_layer(model.net)}, makes of each: that takes one pass over "
+        st.info(f"Which training images does the network find most like this picture? It compares "
+                f"them by {compared_features(model)}: that takes one pass over "
                 f"{neighbours.POOL:,} of its training "
                 f"images at {model.size} px, once for this network; they are then kept with the run.",
                 icon=":material/touch_app:")
@@ -46,12 +55,10 @@ def show_nearest_images(run: RunDir, model: Classifier, image28: np.ndarray) -> 
         return
     data = loaders.dataset(data_root_from_env(), allow_download=False)
     nearest = neighbours.nearest(model, pool, image28)
-    layer = last_hidden_layer(model.net)
     st.image([exports.fitted(data.train_images[n.position, 0].numpy(), 84) for n in nearest],
              caption=[f"{CLASSES[n.label]} · {n.distance:.1f}" for n in nearest])
     (common, count), = Counter(CLASSES[n.label] for n in nearest).most_common(1)
     st.caption(f"Of {len(pool.labels):,} of its training images, the network finds your picture most like these "
-               f"{len(nearest)}: the nearest in {layer} space (the {layer_units(model.net, layer):,} numbers of its "
-               "last hidden layer), nearest "
+               f"{len(nearest)}: the nearest by {compared_features(model)}, nearest "
                f"first, each with its class and its distance from your picture. {count} of the {len(nearest)} are "
                f"{common}.")

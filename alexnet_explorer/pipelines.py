@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin
 from sklearn.kernel_approximation import Nystroem
 from sklearn.linear_model import SGDClassifier
+from sklearn.utils import check_random_state
 from torch import nn
 
 SIDE = 28  # the pipelines read Fashion-MNIST's pictures at their own size
@@ -264,6 +266,25 @@ def set_kernel(net: nn.Sequential, fitted: Nystroem) -> None:
         net.kernel.landmarks.zero_()[:len(landmarks)] = landmarks
         net.kernel.whitening.zero_()[:len(whitening), :len(whitening)] = whitening
         net.kernel.gamma.fill_(fitted.gamma)
+
+
+def fitted_rows(make: Callable[[int], ClassifierMixin], seed: int, inputs: np.ndarray,
+                targets: np.ndarray) -> Iterator[tuple[int, np.ndarray, float]]:
+    """Fit a linear classifier one class against the rest, as scikit-learn's ``SGDClassifier`` does, but one class at
+    a time, each class's weights and bias given as soon as they are fitted, so that a caller can show progress and
+    stop between classes. Each class gets the seed scikit-learn's own fit of all classes would give it, so the weights
+    are the same. With two classes scikit-learn fits one classifier, the second against the first, split here into two
+    rows of half each, which keeps the answer and, for logistic regression, the probability."""
+    classes = np.unique(targets)
+    if len(classes) == 2:
+        fitted = make(seed).fit(inputs, targets)
+        yield int(classes[0]), -fitted.coef_[0] / 2, -fitted.intercept_[0] / 2
+        yield int(classes[1]), fitted.coef_[0] / 2, fitted.intercept_[0] / 2
+        return
+    seeds = check_random_state(seed).randint(np.iinfo(np.int32).max, size=len(classes))
+    for label, class_seed in zip(classes, seeds):
+        fitted = make(int(class_seed)).fit(inputs, targets == label)
+        yield int(label), fitted.coef_[0], fitted.intercept_[0]
 
 
 def set_classifier(net: nn.Sequential, mean: torch.Tensor, std: torch.Tensor, weight: torch.Tensor,

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import ClassifierMixin
 from torch import nn
 
 from . import evaluation, unfamiliar
@@ -20,7 +19,7 @@ from .devices import autocast, kept_heap, move_to_device, to_fast_layout
 from .distributed import SINGLE, Ranks, all_sum, any_rank, device_label, rank_device, wrap
 from .events import Ended, EpochEnd, Event, Progress, Started, Step
 from .model import set_input_statistics
-from .pipelines import PIPELINES, set_classifier, set_kernel
+from .pipelines import PIPELINES, fitted_rows, set_classifier, set_kernel
 from .runs import Checkpoint
 
 POINTS_PER_EPOCH = 5  # as d2l's Animator: five train-loss/acc points per epoch
@@ -297,33 +296,40 @@ def _end(emit: Callable[[Event], None], event: Ended) -> Ended:
 
 
 FEATURE_BATCH = 2000  # pictures whose features are computed at once: a step of the progress bar
+ABSENT_SCORE = -1e4  # the score of a class the training images had none of: never the answer, probability 0
 
 
 def fit_pipeline(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], None] = lambda event: None,
                  should_stop: Callable[[], bool] = lambda: False) -> Ended:
     """Fit a hand-made pipeline on the CPU: its fixed front's features of the training pictures, their mean and std,
-    for a kernel SVM the kernel's map, and scikit-learn's linear classifier on the standardised (and mapped) features
-    (one 'epoch'); then the test set, as a run."""
+    for a kernel SVM the kernel's map, and scikit-learn's linear classifier on the standardised (and mapped) features,
+    one class at a time (one 'epoch' in all); then the test set, as a run. A Stop is heard between batches of
+    features and between classes."""
     torch.manual_seed(config.seed)
     net = build_model(config).eval()
     images, labels = subset(data.train_images, data.train_labels, config.limit_train, config.seed)
-    if len(labels.unique()) < 2:  # said before any work, in the form's words rather than scikit-learn's
+    classes = len(labels.unique())
+    if classes < 2:  # said before any work, in the form's words rather than scikit-learn's
         held = "1 training image holds" if len(labels) == 1 else f"{len(labels):,} training images hold"
         raise ValueError(f"a classifier needs training images of two classes at least, and {held} only one: choose "
                          "more training images")
     test_images, test_labels = subset(data.test_images, data.test_labels, config.limit_test, config.seed)
     batches = math.ceil(len(images) / FEATURE_BATCH)
+    steps = batches + classes  # a step of the progress bar per batch of features, then per class fitted
     tic = time.perf_counter()
-    emit(Started("cpu", 1, 0, batches + 1, len(images), len(test_images), time.time()))
+
+    def stopped() -> Ended:
+        return _end(emit, Ended("stopped", 0.0, math.nan, math.nan, math.nan, 0.0, time.perf_counter() - tic, "cpu"))
+
+    emit(Started("cpu", 1, 0, steps, len(images), len(test_images), time.time()))
     parts = []
     with torch.no_grad():
         for i, start in enumerate(range(0, len(images), FEATURE_BATCH)):
             if should_stop():
-                return _end(emit, Ended("stopped", 0.0, math.nan, math.nan, math.nan, 0.0,
-                                        time.perf_counter() - tic, "cpu"))
+                return stopped()
             pictures = to_model_input(images[start:start + FEATURE_BATCH], config.resize)
             parts.append(net.features(pictures).double().numpy())
-            emit(Step(0, i + 1, batches + 1))
+            emit(Step(0, i + 1, steps))
     features, targets = np.concatenate(parts), labels.numpy()
     mean, std = features.mean(axis=0), features.std(axis=0)
     scaled = (features - mean) / np.where(std > 0, std, 1.0)
@@ -332,10 +338,15 @@ def fit_pipeline(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], 
         set_kernel(net, recipe.kernel(config.seed, scaled.shape[1], len(scaled)).fit(scaled))
         with torch.no_grad():  # the classifier learns from what the network's own layer computes
             inputs = net.kernel(torch.from_numpy(scaled).float()).double().numpy()
-    classifier = recipe.classifier(config.seed).fit(inputs, targets)
-    weight, bias = _ten_classes(classifier, len(data.classes))
+    if should_stop():
+        return stopped()
+    weight, bias = np.zeros((len(data.classes), inputs.shape[1])), np.full(len(data.classes), ABSENT_SCORE)
+    for done, (label, row, row_bias) in enumerate(fitted_rows(recipe.classifier, config.seed, inputs, targets), 1):
+        weight[label], bias[label] = row, row_bias
+        emit(Step(0, batches + done, steps))
+        if done < classes and should_stop():
+            return stopped()
     set_classifier(net, *(torch.as_tensor(a, dtype=torch.float32) for a in (mean, std, weight, bias)))
-    emit(Step(0, batches + 1, batches + 1))
     seconds = time.perf_counter() - tic
     # The cross-entropy of the ten scores as the app reads any network's (a softmax), so that the curves compare
     # with a network's: an SVM's margins are large, and so is its loss read this way.
@@ -354,17 +365,3 @@ def fit_pipeline(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], 
         measured = evaluation.evaluate(net, config, data, 1, 0)
     return _end(emit, Ended("finished", 1.0, *metrics, speed, time.perf_counter() - tic, "cpu", evaluation=measured))
 
-
-ABSENT_SCORE = -1e4  # the score of a class the training images had none of: never the answer, probability 0
-
-
-def _ten_classes(classifier: ClassifierMixin, classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """A fitted scikit-learn classifier's weights as one row per class of all ``classes``, whatever classes its
-    training images held: two classes share one row in scikit-learn (the score of the second against the first),
-    split here into two rows of half each, which keeps the answer and, for logistic regression, the probability."""
-    coef, intercept = classifier.coef_, classifier.intercept_
-    if len(classifier.classes_) == 2:
-        coef, intercept = np.concatenate([-coef, coef]) / 2, np.concatenate([-intercept, intercept]) / 2
-    weight, bias = np.zeros((classes, coef.shape[1])), np.full(classes, ABSENT_SCORE)
-    weight[classifier.classes_], bias[classifier.classes_] = coef, intercept
-    return weight, bias

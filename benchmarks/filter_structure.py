@@ -23,6 +23,7 @@ import torch
 from alexnet_explorer.data import DeviceBatches, FashionMNIST, load_fashion_mnist
 from alexnet_explorer.inspection import filter_peaks, low_frequency_share, relative_change, structured_filters
 from alexnet_explorer.config import build_model
+from alexnet_explorer.pipelines import PIPELINES
 from alexnet_explorer.runs import RunDir
 from alexnet_explorer.train import evaluate
 
@@ -82,6 +83,10 @@ def main(argv: list[str] | None = None) -> None:
     data = load_fashion_mnist(args.data_root)
     for path in args.runs:
         run = RunDir(path)
+        if run.read_config().network in PIPELINES:
+            print(f"{run.name}: a hand-made pipeline ({run.read_config().summary()}) has no conv1 filters to measure",
+                  end="\n\n")
+            continue
         print("\n".join([*report(run), *final_network(run, data)]), end="\n\n")
 
 

@@ -57,6 +57,20 @@ def test_the_report_has_a_row_per_epoch_and_counts_dead_filters_as_a_brute_force
     assert int((peaks <= 0).sum()) >= 5 and accuracy.startswith("full test set (100 images) after epoch 1: accuracy")
 
 
+def test_the_report_says_a_pipeline_has_no_conv1_and_goes_on_to_the_next_run(
+        tmp_path: Path, fixture_data_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    pipeline = RunDir.create(tmp_path, RunConfig(network="hog-svm", resize=28, epochs=1), label="hog")
+    network = RunDir.create(tmp_path, TINY, label="tiny")
+    torch.manual_seed(0)
+    net = build_model(TINY)
+    network.save_filters(0, net.conv1.weight.detach().clone())
+    network.save_checkpoint(Checkpoint(TINY, net.state_dict(), optimizer=None, epoch=1, batch=0))
+    filter_structure.main([str(pipeline.path), str(network.path), "--data-root", str(fixture_data_dir)])
+    printed = capsys.readouterr().out
+    assert "hog: a hand-made pipeline (HOG + linear SVM, 28px) has no conv1 filters to measure" in printed
+    assert "dead conv1 filters" in printed  # the network after it was measured
+
+
 def test_separability_timing_runs_every_step_on_a_small_sample(capsys: pytest.CaptureFixture,
                                                               fixture_data_dir: Path) -> None:
     separability_time.main(["--counts", "20", "30", "--data-root", str(fixture_data_dir)])

@@ -2,6 +2,7 @@
 must separate two separable classes, and a run of each kind through the training entry point."""
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from alexnet_explorer import train as train_module
 from alexnet_explorer.config import HANDMADE_CONV1_LENGTH, PRESETS, RunConfig, build_model
 from alexnet_explorer.data import FashionMNIST, load_fashion_mnist
 from alexnet_explorer.evaluation import Evaluation
+from alexnet_explorer.events import Step
 from alexnet_explorer.model import last_hidden_layer, layers_top_down, split_after
 from alexnet_explorer.runs import RunDir, RunRecorder, load_checkpoint
 from alexnet_explorer.train import train
@@ -106,6 +108,44 @@ def test_a_pipeline_stopped_before_its_fit_saves_nothing(tmp_path: Path) -> None
     run = RunDir.create(tmp_path, PRESETS["hog-svm"], label="stopped")
     ended = train(PRESETS["hog-svm"], two_classes(), emit=RunRecorder(run), should_stop=lambda: True)
     assert ended.status == "stopped" and not run.has_checkpoint()
+
+
+@pytest.mark.parametrize("name", ["raw-linear", "hog-svm"])  # logistic regression and the linear SVM
+@pytest.mark.parametrize("labels", [(1, 4, 7, 9), (2, 5)])
+def test_a_classifier_fitted_a_class_at_a_time_has_scikit_learns_weights(name: str, labels: tuple[int, ...]) -> None:
+    generator = np.random.default_rng(1)
+    targets = generator.choice(labels, size=240)
+    inputs = generator.normal(size=(240, 16)) + targets[:, None] * generator.normal(size=16)
+    make = pipelines.PIPELINES[name].classifier
+    rows = list(pipelines.fitted_rows(make, 3, inputs, targets))
+    oracle = make(3).fit(inputs, targets)  # scikit-learn's fit of every class at once
+    assert [label for label, _, _ in rows] == list(labels)
+    weight, bias = np.stack([row for _, row, _ in rows]), np.array([row_bias for _, _, row_bias in rows])
+    if len(labels) == 2:  # one classifier, the second class against the first, halved into two rows
+        np.testing.assert_allclose(weight, np.concatenate([-oracle.coef_, oracle.coef_]) / 2)
+        np.testing.assert_allclose(bias, np.concatenate([-oracle.intercept_, oracle.intercept_]) / 2)
+    else:
+        np.testing.assert_allclose(weight, oracle.coef_)
+        np.testing.assert_allclose(bias, oracle.intercept_)
+    assert np.array_equal(np.array(labels)[(inputs @ weight.T + bias).argmax(1)], oracle.predict(inputs))
+
+
+def test_a_pipeline_hears_a_stop_between_the_classes_it_fits(fixture_data_dir: Path, tmp_path: Path) -> None:
+    data = load_fashion_mnist(fixture_data_dir, allow_download=False)
+    config = PRESETS["hog-svm"].replace(device="cpu", limit_train=None, limit_test=None)
+    run = RunDir.create(tmp_path, config, label="stopped")
+    recorder, steps = RunRecorder(run), []
+
+    def record(event: object) -> None:
+        steps.extend([event] if isinstance(event, Step) else [])
+        recorder(event)
+
+    feature_batches = math.ceil(len(data.train_labels) / train_module.FEATURE_BATCH)
+    ended = train(config, data, emit=record, should_stop=lambda: len(steps) > feature_batches + 1)
+    assert ended.status == "stopped" and not run.has_checkpoint()
+    classes = len(data.train_labels.unique())
+    assert [(step.batch, step.batches) for step in steps] == [(n, feature_batches + classes)
+                                                               for n in range(1, feature_batches + 3)]
 
 
 def test_build_model_gives_an_unfitted_pipeline_of_the_right_width() -> None:

@@ -119,7 +119,9 @@ class ConsoleReport:
                   f"examples/sec, {event.elapsed:.0f}s elapsed", file=self.out, flush=True)
         elif isinstance(event, Ended):
             if event.status == "stopped":
-                print(f"stopped at epoch {event.epoch:.2f}; the checkpoint is saved", file=self.out)
+                kept = ("the checkpoint is saved" if event.checkpoint is not None else
+                        "nothing was saved yet, so a resume starts it again")
+                print(f"stopped at epoch {event.epoch:.2f}; {kept}", file=self.out)
             for line in summary_lines(event):
                 print(line, file=self.out, flush=True)
 

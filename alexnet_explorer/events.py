@@ -128,10 +128,14 @@ def from_record(record: object) -> Event | None:
 
 def summary_lines(event: Ended) -> tuple[str, str]:
     """The chapter's two closing lines: loss and accuracies, then throughput on the device."""
-    # A run stopped before its first epoch ended has not been tested: NaN there means "not yet", not a failure.
-    test_acc = "–" if math.isnan(event.test_acc) else f"{event.test_acc:.3f}"
-    return (f"loss {event.train_loss:.3f}, train acc {event.train_acc:.3f}, test acc {test_acc}",
-            f"{event.examples_per_sec:.1f} examples/sec on {event.device}")
+    # A run stopped before its first epoch ended has not been tested, and a pipeline stopped before its fit has not
+    # measured anything: NaN (and no speed) there means "not yet", not a failure.
+    def measured(value: float, digits: int = 3) -> str:
+        return "–" if math.isnan(value) else f"{value:.{digits}f}"
+
+    speed = measured(event.examples_per_sec if event.examples_per_sec > 0 else math.nan, 1)
+    return (f"loss {measured(event.train_loss)}, train acc {measured(event.train_acc)}, test acc "
+            f"{measured(event.test_acc)}", f"{speed} examples/sec on {event.device}")
 
 
 def _fifth_means(xs: list[float], running: list[float]) -> list[float]:

@@ -16,6 +16,7 @@ from .config import RunConfig, settings
 from .data import CHANCE_ACC
 from .devices import resolve_device
 from .events import Ended, EpochEnd, Event, Progress, Started, summary_lines, to_record
+from .pipelines import PIPELINES
 from .processes import ACTIVE_STATES, ON_DEVICE, refresh_status
 from .runs import RunDir, list_runs, runs_root
 
@@ -208,8 +209,9 @@ class Opening:
 def run_to_open(runs: Sequence[RunDir], class_run: str | None = None, choice: Choice | None = None) -> Opening | None:
     """The run a page opens on, among the ones it can show (``runs``, newest first): the class run, unless this
     browser chose another since it was pinned; else the run this browser chose last; else the finished run with the
-    best test accuracy (the newest of equals, and before those whose accuracy is not recorded); else the one whose
-    network comes first (next_network), else the newest."""
+    best test accuracy, a network's before a hand-made pipeline's (the pages are about what a network learned; the
+    newest of equals, and before those whose accuracy is not recorded); else the one whose network comes first
+    (next_network), else the newest."""
     by_name = {run.name: run for run in runs}
     chosen = by_name.get(choice.run) if choice else None
     if class_run in by_name and not (chosen and choice.class_run == class_run):
@@ -217,16 +219,26 @@ def run_to_open(runs: Sequence[RunDir], class_run: str | None = None, choice: Ch
     if chosen:
         return Opening(chosen, "the run you chose")
     states = {run.name: refresh_status(run).get("state", "failed") for run in runs}
-    finished = [(last_test_acc(run.read_events()), -place, run) for place, run in enumerate(runs)
+    finished = [(is_network(run), last_test_acc(run.read_events()), -place, run) for place, run in enumerate(runs)
                 if states[run.name] == "finished"]
     if finished:
-        accuracy, _, best = max(finished, key=lambda scored: (-1.0 if scored[0] is None else scored[0], scored[1]))
+        _, accuracy, _, best = max(finished, key=lambda scored: (scored[0], -1.0 if scored[1] is None else scored[1],
+                                                                 scored[2]))
         return Opening(best, "the newest finished run" if accuracy is None else
                        f"the best finished run (test acc {accuracy:.2f})")
     training = next_network(runs, states)
     if training:
         return Opening(training, "the run training now")
     return Opening(runs[0], "the newest run") if runs else None
+
+
+def is_network(run: RunDir) -> bool:
+    """Whether a run trained a network rather than fitted a hand-made pipeline (a run whose settings cannot be read
+    counts as a network: nothing says otherwise)."""
+    try:
+        return run.read_config().network not in PIPELINES
+    except (ValueError, OSError):
+        return True
 
 
 def next_network(runs: Sequence[RunDir], states: dict[str, str] | None = None) -> RunDir | None:

@@ -1,10 +1,14 @@
 """The command line end to end on fixture data, in a real subprocess."""
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from alexnet_explorer.__main__ import ConsoleReport
+from alexnet_explorer.events import Ended
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--preset", "smoke", "--epochs", "1", "--limit-train", "64", "--limit-test", "32", "--device", "cpu"]
@@ -63,3 +67,12 @@ def test_dry_run_trains_a_couple_of_batches(fixture_data_dir):
     result = cli("train", "--preset", "smoke", "--device", "cpu", "--dry-run", "--data-root", str(fixture_data_dir))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1].endswith("examples/sec on cpu")
+
+
+@pytest.mark.parametrize(("checkpoint", "said"), [(object(), "the checkpoint is saved"),
+                                                  (None, "nothing was saved yet, so a resume starts it again")])
+def test_a_stopped_run_says_whether_its_checkpoint_was_saved(checkpoint, said):
+    out = io.StringIO()
+    nan = float("nan")
+    ConsoleReport(out, io.StringIO())(Ended("stopped", 0.0, nan, nan, nan, 0.0, 1.0, "cpu", checkpoint=checkpoint))
+    assert out.getvalue().splitlines()[0] == f"stopped at epoch 0.00; {said}"

@@ -10,6 +10,7 @@ from conftest import event
 from test_curves import CLASSROOM, finished_run
 
 from alexnet_explorer import history
+from alexnet_explorer.config import PRESETS
 from alexnet_explorer.history import Choice
 from alexnet_explorer.runs import RunDir, list_runs
 
@@ -41,6 +42,13 @@ def test_a_page_opens_on_the_class_run_then_the_browsers_choice_then_the_best_fi
     # A class run or a choice the page cannot show (deleted, or without a network on Classify) is passed over.
     assert history.run_to_open([newest, oldest], middle.name, Choice(middle.name, None)).run == oldest
     assert history.run_to_open([]) is None
+
+
+def test_a_page_opens_on_a_network_before_a_hand_made_pipeline_that_scored_higher(tmp_path: Path) -> None:
+    network = finished_run(tmp_path, "network", CLASSROOM, [1.0], [0.8905])
+    pipeline = finished_run(tmp_path, "pipeline", PRESETS["hog-kernel-svm"], [1.0], [0.892])
+    assert history.run_to_open([pipeline, network]) == history.Opening(network, "the best finished run (test acc 0.89)")
+    assert history.run_to_open([pipeline]).run == pipeline  # with no network finished, the pipeline
 
 
 def test_equal_runs_open_on_the_newest_and_without_a_finished_run_on_the_newest(tmp_path: Path) -> None:

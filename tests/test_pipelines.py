@@ -17,7 +17,7 @@ from alexnet_explorer import train as train_module
 from alexnet_explorer.config import HANDMADE_CONV1_LENGTH, PRESETS, RunConfig, build_model
 from alexnet_explorer.data import FashionMNIST, load_fashion_mnist
 from alexnet_explorer.evaluation import Evaluation
-from alexnet_explorer.events import Step
+from alexnet_explorer.events import Step, summary_lines
 from alexnet_explorer.model import last_hidden_layer, layers_top_down, split_after
 from alexnet_explorer.runs import RunDir, RunRecorder, load_checkpoint
 from alexnet_explorer.train import train
@@ -108,6 +108,7 @@ def test_a_pipeline_stopped_before_its_fit_saves_nothing(tmp_path: Path) -> None
     run = RunDir.create(tmp_path, PRESETS["hog-svm"], label="stopped")
     ended = train(PRESETS["hog-svm"], two_classes(), emit=RunRecorder(run), should_stop=lambda: True)
     assert ended.status == "stopped" and not run.has_checkpoint()
+    assert summary_lines(ended) == ("loss –, train acc –, test acc –", "– examples/sec on cpu")  # nothing measured
 
 
 @pytest.mark.parametrize("name", ["raw-linear", "hog-svm"])  # logistic regression and the linear SVM

@@ -7,6 +7,7 @@ from pathlib import Path
 from torch import nn
 
 from .config import RunConfig
+from .pipelines import PIPELINES
 from .runs import load_checkpoint
 
 
@@ -19,6 +20,11 @@ class Classifier:
     epoch: int  # epochs completed
     batch: int  # batches into the next epoch (a run stopped mid-epoch), else 0
     test_acc: float | None  # after the last completed epoch
+
+    @property
+    def noun(self) -> str:
+        """What it is, for a sentence: 'pipeline' for a hand-made pipeline, else 'network'."""
+        return "pipeline" if self.config.network in PIPELINES else "network"
 
     @property
     def size(self) -> int:

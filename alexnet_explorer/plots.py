@@ -354,7 +354,8 @@ def top_images_figure(images28: Sequence[np.ndarray], heats: Sequence[np.ndarray
 
 def _share_text(share: float, count: int) -> str:
     """A cell's share of its row as written in it: empty for none, '<1%' for a few."""
-    return "" if not count else "<1%" if share < 0.005 else f"{share:.0%}"
+    percent = f"{share:.0%}"
+    return "" if not count else "<1%" if percent == "0%" else percent  # 5 of 1,000 rounds to 0 %, as 4 does
 
 
 def confusion_figure(confusion: np.ndarray, class_names: Sequence[str], selected: tuple[int, int] | None = None,

@@ -188,7 +188,7 @@ class Verdict:
             ("its features (the last layer before the classes) are farther from every class than those of almost "
              "any test image", self.far),
             ("none of the ten class scores stands out", self.weak)) if fired]
-        more = f"More unusual than {self.unusual:.0%} of the network's own test images"
+        more = f"More unusual than {self.unusual:.0%} of its own test images"
         return more + (f": {' and '.join(reasons)}." if reasons else ".")
 
 

@@ -99,10 +99,10 @@ def classify_page() -> None:
         kept = tuple((str(p.path), p.label) for p in class_test_set.kept())
         network = loaders.trained_network(run)
         ours = loaders.class_test_answers(network.path, network.mtime, kept) if kept else None
-        where_it_errs_section(evaluation, loaders.dataset(source, allow_download=False), ours)
+        where_it_errs_section(evaluation, loaders.dataset(source, allow_download=False), ours, model.noun)
 
 
 st.title("Classify a garment")
 st.caption("Draw a garment, upload a picture or pick one of Fashion-MNIST's test images: the trained network "
-           "(AlexNet, or LeNet on a LeNet run) answers, and shows where it looked.")
+           "(AlexNet or LeNet), or a hand-made pipeline on a pipeline's run, answers, and shows where it looked.")
 classify_page()

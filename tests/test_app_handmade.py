@@ -57,6 +57,10 @@ def test_classify_answers_with_the_pipeline_and_offers_the_maps_it_can_make(runs
     assert any(m.value.startswith("### The pipeline says: ") and "sure" not in m.value for m in at.markdown)
     assert any("its linear classifier's margins" in c.value for c in at.caption)
     assert any("a hand-made pipeline, its features computed by a fixed recipe" in c.value for c in at.caption)
+    assert any(c.value.startswith("The pipeline always answers with one of its ten classes") for c in at.caption)
+    assert any("Which training images does the pipeline find most like this picture?" in i.value for i in at.info)
+    assert any("columns what the pipeline answered" in c.value for c in at.caption)
+    assert any("(the pipeline as fitted)" in m.value for m in at.markdown)
     control = at.segmented_control(key="classify_explain")
     assert "Grad-CAM" not in control.options and control.value == "Saliency"
     for method in ("Integrated gradients", "Occlusion"):
@@ -67,6 +71,7 @@ def test_classify_answers_with_the_pipeline_and_offers_the_maps_it_can_make(runs
                        for c in at.caption)
     at.toggle(key="classify_sanity").set_value(True).run()
     assert not at.exception and "random weights in its top layer (fc)" in " ".join(m.value for m in at.markdown)
+    assert "the network" not in " ".join(m.value for m in at.markdown)
     assert prediction.default_grad_cam_layer is not None and not prediction.grad_cam_layers(
         load_classifier(runs / "hog" / "checkpoint.pt"))
 

@@ -10,7 +10,7 @@ from sklearn.metrics import confusion_matrix as sklearn_confusion
 from conftest import real_data
 
 from alexnet_explorer.classifier import Classifier, load_classifier
-from alexnet_explorer import evaluation, prediction
+from alexnet_explorer import evaluation, plots, prediction
 from alexnet_explorer import train as train_module
 from alexnet_explorer.config import PRESETS
 from alexnet_explorer.data import load_fashion_mnist, subset_indices
@@ -20,6 +20,13 @@ from alexnet_explorer.runs import RunDir, RunRecorder
 from alexnet_explorer.train import train
 
 CONFIG = PRESETS["smoke"].replace(epochs=1, limit_train=64, limit_test=40, batch_size=16, device="cpu")
+
+
+def test_the_confusion_figure_writes_a_few_mistakes_as_under_one_percent_and_none_as_nothing():
+    confusion = np.diag([1000 - 20] * 10)
+    confusion[0, 1:6] = [1, 4, 5, 6, 4]  # of 1,000 T-shirts: 0.1 %, 0.4 %, 0.5 %, 0.6 %, 0.4 %
+    texts = plots.confusion_figure(confusion, [str(n) for n in range(10)]).data[0].text
+    assert list(texts[0][:7]) == ["98%", "<1%", "<1%", "<1%", "1%", "<1%", ""]
 
 
 def test_the_confusion_matrix_is_sklearns():

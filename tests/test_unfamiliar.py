@@ -86,7 +86,7 @@ def test_an_ordinary_test_image_is_called_more_unusual_than_about_half_of_them_n
     for share in (0.25, 0.5, 0.75, 0.9):
         assert (unusual < share).mean() == pytest.approx(share, abs=0.03)
     words = unfamiliar.Verdict(False, False, 0.5, ()).detail()
-    assert words == "More unusual than 50% of the network's own test images."
+    assert words == "More unusual than 50% of its own test images."
 
 
 BOOT = [(100, 20), (180, 20), (180, 150), (250, 190), (250, 240), (40, 240), (40, 190), (100, 160)]

@@ -33,7 +33,7 @@ def show_answer(model: Classifier, picture: Picture, familiarity: FamiliarityFit
         show_verdict(verdicts[0])
     st.plotly_chart(plots.probabilities_figure(probs, CLASSES, true_label), key="classify_probabilities",
                     config=PLOTLY_CONFIG_NO_TOOLBAR)
-    st.caption("The network always answers with one of its ten classes — even for a drawing of a cat"
+    st.caption(f"The {model.noun} always answers with one of its ten classes — even for a drawing of a cat"
                + (": the line above the chart says when the picture is unlike anything it learned from."
                   if familiarity is not None else "."))
     return top

@@ -40,7 +40,7 @@ def show_nearest_images(run: RunDir, model: Classifier, image28: np.ndarray) -> 
     st.subheader("What it compares your picture with")
     pool = loaders.training_features(run)
     if pool is None:
-        st.info(f"Which training images does the network find most like this picture? It compares "
+        st.info(f"Which training images does the {model.noun} find most like this picture? It compares "
                 f"them by {compared_features(model)}: that takes one pass over "
                 f"{neighbours.POOL:,} of its training "
                 f"images at {model.size} px, once for this network; they are then kept with the run.",
@@ -58,7 +58,7 @@ def show_nearest_images(run: RunDir, model: Classifier, image28: np.ndarray) -> 
     st.image([exports.fitted(data.train_images[n.position, 0].numpy(), 84) for n in nearest],
              caption=[f"{CLASSES[n.label]} · {n.distance:.1f}" for n in nearest])
     (common, count), = Counter(CLASSES[n.label] for n in nearest).most_common(1)
-    st.caption(f"Of {len(pool.labels):,} of its training images, the network finds your picture most like these "
+    st.caption(f"Of {len(pool.labels):,} of its training images, the {model.noun} finds your picture most like these "
                f"{len(nearest)}: the nearest by {compared_features(model)}, nearest "
                f"first, each with its class and its distance from your picture. {count} of the {len(nearest)} are "
                f"{common}.")

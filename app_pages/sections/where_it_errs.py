@@ -43,8 +43,11 @@ def show_matrix(which: str, answers: Answers) -> None:
                  format_func=mistakes.get, key=f"classify_mistakes_{which}", on_change=lambda: pick_cell(which))
 
 
-def saved_when(evaluation: Evaluation) -> str:
-    """Which network answered: the one after a whole epoch, or one saved partway through the next (a stopped run)."""
+def saved_when(evaluation: Evaluation, noun: str = "network") -> str:
+    """Which network answered: the one after a whole epoch, or one saved partway through the next (a stopped run); a
+    hand-made pipeline is fitted once."""
+    if noun == "pipeline":
+        return "the pipeline as fitted"
     if evaluation.batch:
         batches = "1 batch" if evaluation.batch == 1 else f"{evaluation.batch:,} batches"
         return f"network saved {batches} into epoch {evaluation.epoch + 1}"
@@ -52,15 +55,16 @@ def saved_when(evaluation: Evaluation) -> str:
 
 
 @guarded
-def where_it_errs_section(evaluation: Evaluation, data: FashionMNIST, ours: tuple[Prepared, Answers] | None) -> None:
+def where_it_errs_section(evaluation: Evaluation, data: FashionMNIST, ours: tuple[Prepared, Answers] | None,
+                          noun: str = "network") -> None:
     """The two confusion matrices side by side, then the chosen cell's pictures."""
     st.subheader("Where it errs")
-    st.caption("Rows are what the pictures are, columns what the network answered; each row's colours are the "
+    st.caption(f"Rows are what the pictures are, columns what the {noun} answered; each row's colours are the "
                "shares of that class's pictures, and hovering a cell gives the count. The diagonal is right.")
     official, own = st.columns([3, 2], gap="large")
     with official:
         st.markdown(f"**Fashion-MNIST's test set**: {len(evaluation.labels):,} images, accuracy "
-                    f"**{evaluation.accuracy:.1%}** ({saved_when(evaluation)})")
+                    f"**{evaluation.accuracy:.1%}** ({saved_when(evaluation, noun)})")
         show_matrix("test", evaluation)
     with own:
         if ours is not None and len(ours[1].labels):

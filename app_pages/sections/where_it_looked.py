@@ -22,12 +22,12 @@ EXPLANATIONS = ("Saliency", "SmoothGrad", "Integrated gradients", "Grad-CAM", "O
 COVERS = {"grey": prediction.OCCLUSION_GREY, "black": 0}
 EXAMPLES = 5
 # What a map that lies mostly on the empty black means, for this network.
-OUTLINE_COUNTS = ("Most of this map lies on the empty black around the garment. For this network the black is "
+OUTLINE_COUNTS = ("Most of this map lies on the empty black around the garment. For this {noun} the black is "
                   "evidence too: it learned from garments centred on black, where the shape of the empty space — "
                   "above a sneaker's low sole, between a pair of trousers' legs — tells one class from another as "
                   "much as the garment's own pixels do.")
 GREY_ON_BLACK = ("Most of this map lies on the empty black: there the grey square is a shape of its own, which the "
-                 "network reads as part of a garment. Cover with black to hide only parts of the garment.")
+                 "{noun} reads as part of a garment. Cover with black to hide only parts of the garment.")
 
 
 def grad_cam_layer_key(model: Classifier) -> str:
@@ -115,23 +115,23 @@ def explanation(model: Classifier, image28: np.ndarray, top: int, how: str) -> t
         "It only asks the network for answers, so it works at any size."), remake
 
 
-def sanity_sentence(check: prediction.SanityCheck, how: str) -> str:
+def sanity_sentence(check: prediction.SanityCheck, how: str, noun: str = "network") -> str:
     """What the two maps' likeness says about the map, with the number."""
     layers = (f"its top {len(check.randomised)} layers ({', '.join(check.randomised)})" if len(check.randomised) > 1
               else f"its top layer ({check.randomised[0]})")
     if np.isnan(check.correlation):
-        return (f"With random weights in {layers} the {how} map is empty, unlike the trained network's: this map "
-                "depends on what the network learned.")
+        return (f"With random weights in {layers} the {how} map is empty, unlike the trained {noun}'s: this map "
+                f"depends on what the {noun} learned.")
     said = f"Rank correlation between the two maps: **{check.correlation:.2f}**"
     if check.alike:
-        return (f"{said}. With random weights in {layers}, a network that has learned nothing there, the {how} map "
-                "looks much the same: it shows the picture's own edges and shape more than what the network "
+        return (f"{said}. With random weights in {layers}, a {noun} that has learned nothing there, the {how} map "
+                f"looks much the same: it shows the picture's own edges and shape more than what the {noun} "
                 "learned. Read it with care.")
     if check.unalike:
-        return (f"{said}. With random weights in {layers} the {how} map changes: it depends on what the network "
-                "learned, as an explanation of the network should.")
+        return (f"{said}. With random weights in {layers} the {how} map changes: it depends on what the {noun} "
+                f"learned, as an explanation of the {noun} should.")
     return (f"{said}. With random weights in {layers} the {how} map is partly alike: some of it comes from the picture "
-            "itself, some from what the network learned.")
+            f"itself, some from what the {noun} learned.")
 
 
 @guarded
@@ -150,7 +150,7 @@ def show_sanity_check(model: Classifier, image28: np.ndarray, top: int, how: str
     randomised, sentence = st.columns([2, 3], gap="large")
     randomised.plotly_chart(plots.saliency_figure(image28, check.heat, height=240), key="classify_sanity_map",
                             config=PLOTLY_CONFIG_NO_TOOLBAR)
-    sentence.markdown(sanity_sentence(check, how))
+    sentence.markdown(sanity_sentence(check, how, model.noun))
 
 
 @guarded
@@ -165,7 +165,7 @@ def show_where_it_looked(model: Classifier, image28: np.ndarray, top: int) -> No
     # kept while the sanity check is off, when its slider is not drawn
     st.session_state.classify_sanity_layers = st.session_state.get("classify_sanity_layers", 1)
     # Above the columns: in the map's column the five methods overflow, and the last ones scroll out of sight.
-    how = st.segmented_control("Where the network looked", methods, required=True, key="classify_explain")
+    how = st.segmented_control("Where it looked", methods, required=True, key="classify_explain")
     overlay, examples = st.columns([2, 3], gap="large")
     with overlay:
         heat, note, remake = explanation(model, image28, top, how)
@@ -173,10 +173,10 @@ def show_where_it_looked(model: Classifier, image28: np.ndarray, top: int) -> No
         st.caption(note)
         if prediction.share_on_background(heat, image28) > prediction.MOSTLY_BACKGROUND:
             grey = how == "Occlusion" and st.session_state.classify_cover == "grey"
-            st.info(GREY_ON_BLACK if grey else OUTLINE_COUNTS, icon=":material/lightbulb:")
-        checking = st.toggle("Sanity check: is the map about the network?", key="classify_sanity",
-                             help="Adebayo et al. (2018): the same map from the network with random weights in its "
-                                  "top layers.")
+            st.info((GREY_ON_BLACK if grey else OUTLINE_COUNTS).format(noun=model.noun), icon=":material/lightbulb:")
+        checking = st.toggle(f"Sanity check: is the map about the {model.noun}?", key="classify_sanity",
+                             help=f"Adebayo et al. (2018): the same map from the {model.noun} with random weights in "
+                                  "its top layers.")
     with examples:
         st.markdown(f"**Test images of {CLASSES[top]}**, for comparison")
         data = test_images.load_test_set(data_root_from_env())

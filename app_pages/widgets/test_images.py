@@ -33,7 +33,7 @@ def show_test_image(picture: Picture, enlarged: bool) -> None:
         st.caption(caption)
         return
     st.image(exports.fitted(picture.image28, 168), caption=caption)
-    st.caption("Test images are already 28×28 and light on black: they go to the network as they are.")
+    st.caption("Test images are already 28×28 and light on black: they are answered as they are.")
 
 
 def pick_at_random(labels: np.ndarray, key_prefix: str) -> None:

@@ -121,7 +121,7 @@ def test_an_outline_drawn_on_the_canvas_is_answered_with_a_warning(app_server: t
     answered(page)
     expect(page.get_by_text("It is an outline: the network learned from photos of whole garments")).to_be_visible(
         timeout=WAIT_MS)
-    expect(page.get_by_text(re.compile(r"More unusual than [\d.]+% of the network's own test images"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"More unusual than [\d.]+% of its own test images"))).to_be_visible()
     page.screenshot(path="/tmp/alexnet-explorer-classify-outline.png")
 
     expect(page.get_by_role("heading", name="Where it errs")).to_be_visible(timeout=WAIT_MS)
@@ -227,7 +227,7 @@ def test_every_way_of_showing_where_it_looked_is_in_sight(app_server: tuple[str,
     page.goto(f"{url}/classify")
     draw_a_stroke(page)
     answered(page)
-    control = page.get_by_role("radiogroup", name="Where the network looked")
+    control = page.get_by_role("radiogroup", name="Where it looked")
     expect(control).to_be_visible(timeout=WAIT_MS)
     # Each choice whole within the control's visible box: none scrolled out of sight.
     shown = control.bounding_box()

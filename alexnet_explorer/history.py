@@ -161,21 +161,27 @@ def last_test_acc(events: list[Event]) -> float | None:
     return next((e.test_acc for e in reversed(events) if isinstance(e, EpochEnd)), None)
 
 
+def tested_on(events: list[Event]) -> int:
+    """How many test images the run's last session tests on (0 before it started)."""
+    return next((e.test_examples for e in reversed(events) if isinstance(e, Started)), 0)
+
+
 def at_chance(events: list[Event]) -> bool:
     """Whether the run's last test accuracy is no better than guessing: within three standard errors of chance on
     its test images (False before its first epoch is tested)."""
     accuracy = last_test_acc(events)
-    test_images = next((e.test_examples for e in reversed(events) if isinstance(e, Started)), 0)
+    test_images = tested_on(events)
     return (accuracy is not None and test_images > 0
             and accuracy <= CHANCE_ACC + 3 * math.sqrt(CHANCE_ACC * (1 - CHANCE_ACC) / test_images))
 
 
-def outcome(events: list[Event], epochs: int | None) -> str:
-    """A run's last test accuracy, and whether it is no better than guessing (``at_chance``)."""
+def outcome(events: list[Event], epochs: int | None, say_test_images: bool = False) -> str:
+    """A run's last test accuracy (with ``say_test_images``, on how many test images), and whether it is no better
+    than guessing (``at_chance``)."""
     tested = [e for e in events if isinstance(e, EpochEnd)]
     if not tested:
         return "no test accuracy yet"
-    line = f"{tested[-1].test_acc:.2f} test acc"
+    line = f"{tested[-1].test_acc:.2f} test acc" + (f" on {tested_on(events):,} test images" if say_test_images else "")
     if at_chance(events):
         line += " — chance"
     if epochs and tested[-1].epoch < epochs:
@@ -184,9 +190,12 @@ def outcome(events: list[Event], epochs: int | None) -> str:
 
 
 def comparison_line(overviews: list[RunOverview]) -> str:
-    """One line stating how the overlaid runs ended, e.g. 'sigmoid: 0.10 test acc — chance; ReLU: 0.88 test acc'."""
+    """One line stating how the overlaid runs ended, e.g. 'sigmoid: 0.10 test acc — chance; ReLU: 0.88 test acc'; on
+    how many test images each, when they differ (the accuracies then compare less well)."""
     labels = comparison_labels({o.run.title: o.config for o in overviews})  # runs without a difference: by name
-    return "; ".join(f"{labels[o.run.title]}: {outcome(o.run.read_events(), o.config and o.config.epochs)}"
+    events = {o.run.title: o.run.read_events() for o in overviews}
+    differ = len({tested_on(e) for e in events.values()}) > 1
+    return "; ".join(f"{labels[o.run.title]}: {outcome(events[o.run.title], o.config and o.config.epochs, differ)}"
                      for o in overviews)
 
 

@@ -235,9 +235,9 @@ def test_the_nearest_training_images_are_found_once_and_shown_with_classes_and_d
     picture = nth_test_image(fixture_data_dir, 0, 0)
     data = load_fashion_mnist(fixture_data_dir, allow_download=False)
     nearest = neighbours.nearest(network, neighbours.features_for(run, network, data), picture)
-    images = at.get("image")[-1]
-    assert [image.caption for image in images.proto.imgs] == [f"{CLASSES[n.label]} · {n.distance:.1f}"
-                                                              for n in nearest]
+    images = at.get("image")[-len(nearest):]  # one element each, in a column of its own
+    assert [image.proto.imgs[0].caption for image in images] == [f"{CLASSES[n.label]} · {n.distance:.1f}"
+                                                                 for n in nearest]
     assert any(c.value.startswith("Of 32 of its training images, the network finds your picture most like these 5: "
                                   "the nearest by the 4,096 numbers of its last hidden layer, fc7, nearest first")
                for c in at.caption)

@@ -84,11 +84,12 @@ def test_a_loss_above_the_axis_widens_it() -> None:
     assert compared.layout.yaxis.range[1] >= 4.0 and compared.layout.yaxis2.range == (0, 1.02)
 
 
-def finished_run(runs: Path, label: str, config: RunConfig, losses: list[float], test_accs: list[float]) -> RunDir:
+def finished_run(runs: Path, label: str, config: RunConfig, losses: list[float], test_accs: list[float],
+                 test_examples: int = 2000) -> RunDir:
     """A finished run's folder with made-up metrics: five points per epoch, a test accuracy per epoch."""
     run = RunDir.create(runs, config, label=label)
     run.append_event(event("started", device="cpu", epochs=config.epochs, start_epoch=0, batches_per_epoch=10,
-                           train_examples=640, test_examples=2000, time=0.0))
+                           train_examples=640, test_examples=test_examples, time=0.0))
     for epoch, (loss, test_acc) in enumerate(zip(losses, test_accs)):
         for k in range(1, 6):
             run.append_event(event("progress", epoch=epoch + k / 5, train_loss=loss, train_acc=0.5,
@@ -107,6 +108,11 @@ def test_overlaid_runs_are_named_by_what_differs_and_a_run_at_chance_is_called_s
     relu = finished_run(tmp_path, "relu", CLASSROOM, [1.0, 0.6, 0.4, 0.3], [0.7, 0.8, 0.85, 0.88])
     overviews = [history.overview(sigmoid), history.overview(relu)]
     assert history.comparison_line(overviews) == "sigmoid: 0.10 test acc — chance; ReLU: 0.88 test acc"
+    everything = finished_run(tmp_path, "all", CLASSROOM.replace(limit_test=None), [1.0] * 4, [0.7, 0.8, 0.85, 0.89],
+                              test_examples=10_000)
+    assert history.comparison_line([history.overview(relu), history.overview(everything)]) == (
+        "test images 2000: 0.88 test acc on 2,000 test images; test images all 10,000: 0.89 test acc on 10,000 test "
+        "images")
     # 0.12 on 2,000 test images is 2.1 standard errors above chance (0.0067 each): still guessing; 0.15 is not.
     assert history.outcome(sigmoid.read_events()[:-1] + [event("epoch", epoch=4, test_acc=0.12)], 4) == \
         "0.12 test acc — chance"

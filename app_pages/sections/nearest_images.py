@@ -55,8 +55,9 @@ def show_nearest_images(run: RunDir, model: Classifier, image28: np.ndarray) -> 
         return
     data = loaders.dataset(data_root_from_env(), allow_download=False)
     nearest = neighbours.nearest(model, pool, image28)
-    st.image([exports.fitted(data.train_images[n.position, 0].numpy(), 84) for n in nearest],
-             caption=[f"{CLASSES[n.label]} · {n.distance:.1f}" for n in nearest])
+    for column, n in zip(st.columns(len(nearest)), nearest):  # a column each: tiles of one size whatever the caption
+        column.image(exports.fitted(data.train_images[n.position, 0].numpy(), 84),
+                     caption=f"{CLASSES[n.label]} · {n.distance:.1f}")
     (common, count), = Counter(CLASSES[n.label] for n in nearest).most_common(1)
     st.caption(f"Of {len(pool.labels):,} of its training images, the {model.noun} finds your picture most like these "
                f"{len(nearest)}: the nearest by {compared_features(model)}, nearest "

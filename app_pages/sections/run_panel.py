@@ -74,7 +74,7 @@ def live_panel() -> None:
 
 def show_ended(run: RunDir, me: classroom.Person) -> None:
     """A run that ended as the next one started: its final curves and closing lines, until this browser moves on."""
-    st.markdown("**Just ended**, and the next run took its place:")
+    st.markdown("**Just ended**, shortly before the run beside it started:")
     show_run(run, me, narrow=True)
     if st.button("Done with it: show only the run training now", key="moved_on", icon=":material/done:"):
         st.session_state[MOVED_ON_KEY] = run.name

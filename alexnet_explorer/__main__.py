@@ -106,7 +106,7 @@ class ConsoleReport:
         elif isinstance(event, Step) and self.live:
             self.err.write("\r" + self._bar(event.epoch, event.batch / event.batches))
             self.err.flush()
-        elif isinstance(event, Progress) and not self.live:
+        elif isinstance(event, Progress) and not self.live and not math.isnan(event.train_loss):
             # Without a terminal a redrawn bar would be noise: print it at the chapter's five points instead.
             epoch = math.ceil(event.epoch) - 1
             print(self._bar(epoch, event.epoch - epoch) + f" loss {event.train_loss:.3f} acc {event.train_acc:.3f}",

@@ -44,7 +44,8 @@ class Step:
 
 @dataclass
 class Progress:
-    """Running train loss and accuracy within an epoch, five times per epoch as d2l's Animator plots them."""
+    """Running train loss and accuracy within an epoch, five times per epoch as d2l's Animator plots them (NaN, with
+    no forecast, while a hand-made pipeline computes its features and fits: nothing is measured until it ends)."""
 
     kind: ClassVar[str] = "progress"
     epoch: float
@@ -167,7 +168,7 @@ def training_curves(events: list[Event]) -> Curves:
         ys.append(y)
 
     for event in events:
-        if isinstance(event, Progress):
+        if isinstance(event, Progress) and not math.isnan(event.train_loss):
             add("train loss", event.epoch, event.train_loss)
             add("train acc", event.epoch, event.train_acc)
         elif isinstance(event, EpochEnd):

@@ -103,7 +103,7 @@ def progress_so_far(events: list[Event], now: float | None = None) -> RunProgres
     epoch = last.epoch if last else float(started.start_epoch)
     speed = last.examples_per_sec if last else None
     elapsed = training_seconds(events)
-    remaining = None if last is None or isinstance(last, Ended) else last.remaining
+    remaining = None if last is None or isinstance(last, Ended) or math.isnan(last.remaining) else last.remaining
     # Records come five times per epoch (an epoch can take an hour on a CPU): count on from the last one,
     # unless the last one ended a session and the resumed process has not reported yet.
     if now is not None and not isinstance(last, Ended):

@@ -321,6 +321,14 @@ def fit_pipeline(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], 
     def stopped() -> Ended:
         return _end(emit, Ended("stopped", 0.0, math.nan, math.nan, math.nan, 0.0, time.perf_counter() - tic, "cpu"))
 
+    def step(done: int) -> None:
+        # Steps move a terminal's bar; the app records only Progress, so it gets one too: the share done and the
+        # pace of the features so far, with nothing measured yet (NaN loss and accuracy, no forecast).
+        emit(Step(0, done, steps))
+        elapsed = time.perf_counter() - tic
+        emit(Progress(done / steps, math.nan, math.nan, min(done * FEATURE_BATCH, len(images)) / elapsed, elapsed,
+                      math.nan))
+
     emit(Started("cpu", 1, 0, steps, len(images), len(test_images), time.time()))
     parts = []
     with torch.no_grad():
@@ -329,7 +337,7 @@ def fit_pipeline(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], 
                 return stopped()
             pictures = to_model_input(images[start:start + FEATURE_BATCH], config.resize)
             parts.append(net.features(pictures).double().numpy())
-            emit(Step(0, i + 1, steps))
+            step(i + 1)
     features, targets = np.concatenate(parts), labels.numpy()
     mean, std = features.mean(axis=0), features.std(axis=0)
     scaled = (features - mean) / np.where(std > 0, std, 1.0)
@@ -343,7 +351,7 @@ def fit_pipeline(config: RunConfig, data: FashionMNIST, emit: Callable[[Event], 
     weight, bias = np.zeros((len(data.classes), inputs.shape[1])), np.full(len(data.classes), ABSENT_SCORE)
     for done, (label, row, row_bias) in enumerate(fitted_rows(recipe.classifier, config.seed, inputs, targets), 1):
         weight[label], bias[label] = row, row_bias
-        emit(Step(0, batches + done, steps))
+        step(batches + done)
         if done < classes and should_stop():
             return stopped()
     set_classifier(net, *(torch.as_tensor(a, dtype=torch.float32) for a in (mean, std, weight, bias)))

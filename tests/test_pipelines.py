@@ -12,12 +12,12 @@ import torch
 from skimage.feature import hog
 from torch import nn
 
-from alexnet_explorer import pipelines
+from alexnet_explorer import history, pipelines
 from alexnet_explorer import train as train_module
 from alexnet_explorer.config import HANDMADE_CONV1_LENGTH, PRESETS, RunConfig, build_model
 from alexnet_explorer.data import FashionMNIST, load_fashion_mnist
 from alexnet_explorer.evaluation import Evaluation
-from alexnet_explorer.events import Step, summary_lines
+from alexnet_explorer.events import Progress, Step, summary_lines, training_curves
 from alexnet_explorer.model import last_hidden_layer, layers_top_down, split_after
 from alexnet_explorer.runs import RunDir, RunRecorder, load_checkpoint
 from alexnet_explorer.train import train
@@ -147,6 +147,23 @@ def test_a_pipeline_hears_a_stop_between_the_classes_it_fits(fixture_data_dir: P
     classes = len(data.train_labels.unique())
     assert [(step.batch, step.batches) for step in steps] == [(n, feature_batches + classes)
                                                                for n in range(1, feature_batches + 3)]
+
+
+def test_a_pipelines_progress_is_recorded_for_the_app_with_nothing_measured_until_it_ends(
+        fixture_data_dir: Path, tmp_path: Path) -> None:
+    data = load_fashion_mnist(fixture_data_dir, allow_download=False)
+    config = PRESETS["hog-svm"].replace(device="cpu", limit_train=None, limit_test=None)
+    run = RunDir.create(tmp_path, config, label="hog")
+    train(config, data, emit=RunRecorder(run))
+    events = run.read_events()
+    steps = math.ceil(len(data.train_labels) / train_module.FEATURE_BATCH) + len(data.train_labels.unique())
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert [p.epoch for p in progress] == pytest.approx([k / steps for k in range(1, steps + 1)] + [1.0])
+    assert all(math.isnan(p.train_loss) for p in progress[:-1]) and not math.isnan(progress[-1].train_loss)
+    midway = history.progress_so_far(events[:events.index(progress[1]) + 1], now=progress[1].elapsed + 5.0)
+    assert midway.epoch == pytest.approx(2 / steps) and midway.remaining is None and midway.examples_per_sec > 0
+    curves = training_curves(events)
+    assert curves["train loss"][0] == [1.0] and curves["train acc"][0] == [1.0]  # the one measured point
 
 
 def test_build_model_gives_an_unfitted_pipeline_of_the_right_width() -> None:

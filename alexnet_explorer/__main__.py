@@ -14,7 +14,7 @@ from typing import TextIO
 from . import distributed, launcher, processes, scoreboard
 from .config import PRESETS, RunConfig, setting_type, settings
 from .data import CorruptDataError, DataUnavailableError, load_fashion_mnist
-from .events import Ended, EpochEnd, Event, Progress, Started, Step, summary_lines
+from .events import Ended, EpochEnd, Event, Progress, Started, Step, measured, summary_lines
 from .runs import Checkpoint, CheckpointError, RunDir, RunRecorder
 from .train import train
 
@@ -106,7 +106,7 @@ class ConsoleReport:
         elif isinstance(event, Step) and self.live:
             self.err.write("\r" + self._bar(event.epoch, event.batch / event.batches))
             self.err.flush()
-        elif isinstance(event, Progress) and not self.live and not math.isnan(event.train_loss):
+        elif isinstance(event, Progress) and not self.live and measured(event):
             # Without a terminal a redrawn bar would be noise: print it at the chapter's five points instead.
             epoch = math.ceil(event.epoch) - 1
             print(self._bar(epoch, event.epoch - epoch) + f" loss {event.train_loss:.3f} acc {event.train_acc:.3f}",

@@ -139,6 +139,11 @@ def summary_lines(event: Ended) -> tuple[str, str]:
             f"{measured(event.test_acc)}", f"{speed} examples/sec on {event.device}")
 
 
+def measured(event: Progress) -> bool:
+    """Whether a Progress carries a measured loss and accuracy (a hand-made pipeline's, before it ends, does not)."""
+    return not math.isnan(event.train_loss)
+
+
 def _fifth_means(xs: list[float], running: list[float]) -> list[float]:
     """The mean over each stretch between points, from the running means since each epoch began (what training
     logs): within an epoch, mean·(share of the epoch seen) adds up, so consecutive points differ by one stretch."""
@@ -168,7 +173,7 @@ def training_curves(events: list[Event]) -> Curves:
         ys.append(y)
 
     for event in events:
-        if isinstance(event, Progress) and not math.isnan(event.train_loss):
+        if isinstance(event, Progress) and measured(event):
             add("train loss", event.epoch, event.train_loss)
             add("train acc", event.epoch, event.train_acc)
         elif isinstance(event, EpochEnd):

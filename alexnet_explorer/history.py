@@ -15,7 +15,7 @@ from . import estimate, launcher, schedule
 from .config import RunConfig, settings
 from .data import CHANCE_ACC
 from .devices import resolve_device
-from .events import Ended, EpochEnd, Event, Progress, Started, summary_lines, to_record
+from .events import Ended, EpochEnd, Event, Progress, Started, measured, summary_lines, to_record
 from .pipelines import PIPELINES
 from .processes import ACTIVE_STATES, ON_DEVICE, refresh_status
 from .runs import RunDir, list_runs, runs_root
@@ -306,7 +306,9 @@ def observed_speed(config: RunConfig, runs: list[RunDir]) -> float | None:
             continue
         events = run.read_events()
         started = [e for e in events if isinstance(e, Started)]
-        speeds = [e.examples_per_sec for e in events if isinstance(e, (Progress, EpochEnd))]
+        # A pipeline's pace while it computes features says nothing of its fit: only measured points count.
+        speeds = [e.examples_per_sec for e in events
+                  if isinstance(e, EpochEnd) or (isinstance(e, Progress) and measured(e))]
         if started and speeds and started[-1].device.split("×")[-1].split(":")[0] == kind:
             return speeds[-1] * (trained.resize / config.resize) ** 2
     return None

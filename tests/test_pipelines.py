@@ -164,6 +164,11 @@ def test_a_pipelines_progress_is_recorded_for_the_app_with_nothing_measured_unti
     assert midway.epoch == pytest.approx(2 / steps) and midway.remaining is None and midway.examples_per_sec > 0
     curves = training_curves(events)
     assert curves["train loss"][0] == [1.0] and curves["train acc"][0] == [1.0]  # the one measured point
+    fitting = RunDir.create(tmp_path, config, label="fitting")  # the same run, seen while it computes features
+    for event in events[:events.index(progress[1]) + 1]:
+        fitting.append_event(event)
+    assert history.observed_speed(config, [fitting]) is None  # the features' pace is no forecast of the fit
+    assert history.observed_speed(config, [run]) == pytest.approx(progress[-1].examples_per_sec)
 
 
 def test_build_model_gives_an_unfitted_pipeline_of_the_right_width() -> None:

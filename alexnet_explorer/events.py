@@ -131,12 +131,12 @@ def summary_lines(event: Ended) -> tuple[str, str]:
     """The chapter's two closing lines: loss and accuracies, then throughput on the device."""
     # A run stopped before its first epoch ended has not been tested, and a pipeline stopped before its fit has not
     # measured anything: NaN (and no speed) there means "not yet", not a failure.
-    def measured(value: float, digits: int = 3) -> str:
+    def shown(value: float, digits: int = 3) -> str:
         return "–" if math.isnan(value) else f"{value:.{digits}f}"
 
-    speed = measured(event.examples_per_sec if event.examples_per_sec > 0 else math.nan, 1)
-    return (f"loss {measured(event.train_loss)}, train acc {measured(event.train_acc)}, test acc "
-            f"{measured(event.test_acc)}", f"{speed} examples/sec on {event.device}")
+    speed = shown(event.examples_per_sec if event.examples_per_sec > 0 else math.nan, 1)
+    return (f"loss {shown(event.train_loss)}, train acc {shown(event.train_acc)}, test acc "
+            f"{shown(event.test_acc)}", f"{speed} examples/sec on {event.device}")
 
 
 def measured(event: Progress) -> bool:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from . import model, pipelines
-from .data import AUGMENTATIONS, TRAIN_SIZE
+from .data import AUGMENTATIONS, TEST_SIZE, TRAIN_SIZE
 from .devices import ALL_GPUS, available_devices
 from .options import Option
 
@@ -241,13 +241,22 @@ class RunConfig:
             data = {**data, "augment": "flip-shift" if data["augment"] else "none"}
         return cls(**data)
 
+    @property
+    def training_images(self) -> int:
+        """How many of Fashion-MNIST's training images the run learns from."""
+        return min(self.limit_train or TRAIN_SIZE, TRAIN_SIZE)
+
+    @property
+    def test_images(self) -> int:
+        """How many of its test images the run tests on."""
+        return min(self.limit_test or TEST_SIZE, TEST_SIZE)
+
     def summary(self) -> str:
         """One short line for run lists: size, epochs and the chapter's ablation switches."""
         if self.network in pipelines.PIPELINES:
             parts = [pipelines.PIPELINES[self.network].title, f"{self.resize}px"]
             if pipelines.PIPELINES[self.network].kernel:
-                pictures = min(self.limit_train or TRAIN_SIZE, TRAIN_SIZE)
-                parts.insert(1, f"{pipelines.landmarks(pictures):,} landmarks")
+                parts.insert(1, f"{pipelines.landmarks(self.training_images):,} landmarks")
             return ", ".join(parts + ([f"{self.limit_train} train imgs"] if self.limit_train else []))
         parts = [] if self.network == "alexnet" else [model.NETWORKS[self.network].title]
         parts += [f"{self.resize}px", f"{self.epochs} ep", f"bs {self.batch_size}", f"lr {self.lr:g}",

@@ -8,7 +8,7 @@ import time
 import torch
 
 from .config import RunConfig, build_model
-from .data import TEST_SIZE, TRAIN_SIZE, to_model_input
+from .data import to_model_input
 from .devices import kept_heap, move_to_device, resolve_device
 from .evaluation import FIT_IMAGES
 from .train import sgd, train_step
@@ -59,16 +59,12 @@ def measure_throughput(config: RunConfig, batch_size: int) -> float:
 
 def epoch_seconds(config: RunConfig, images_per_sec: float) -> float:
     """Estimated time of one epoch: training at the measured rate, evaluation (forward only) at about 3x it."""
-    train_images = min(config.limit_train or TRAIN_SIZE, TRAIN_SIZE)
-    test_images = min(config.limit_test or TEST_SIZE, TEST_SIZE)
-    return train_images / images_per_sec + test_images / (EVALUATION_SPEEDUP * images_per_sec)
+    return config.training_images / images_per_sec + config.test_images / (EVALUATION_SPEEDUP * images_per_sec)
 
 
 def run_seconds(config: RunConfig, images_per_sec: float, epochs: float | None = None) -> float:
     """Estimated wall time of a run, or of its last ``epochs``: its training process's start, every epoch, and at the
     end the measurement of its network (its test images and up to FIT_IMAGES training images, forward only)."""
-    train_images = min(config.limit_train or TRAIN_SIZE, TRAIN_SIZE)
-    test_images = min(config.limit_test or TEST_SIZE, TEST_SIZE)
-    measured = (test_images + min(FIT_IMAGES, train_images)) / (EVALUATION_SPEEDUP * images_per_sec)
+    measured = (config.test_images + min(FIT_IMAGES, config.training_images)) / (EVALUATION_SPEEDUP * images_per_sec)
     epochs = config.epochs if epochs is None else epochs
     return PROCESS_START_SECONDS + epochs * epoch_seconds(config, images_per_sec) + measured
